@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! keyvault: cryptographic keys that live in kernel memory.
+//!
+//! `/dev/keyvault` is a misc device. Every `open()` creates an empty vault;
+//! userspace generates or imports keys into it and only ever sees opaque
+//! 64-bit key ids. Each open file description carries a capability mask that
+//! can only shrink. Closing the last fd destroys (and zeroizes) every key.
+//!
+//! Map of the module:
+//! - `keyvault_main.rs`: this file: module, misc device, ioctl dispatch
+//!   (decode → capability check → handler).
+//! - `uapi.rs`: the ABI (`uapi/src/abi.rs`, shared with userspace) made
+//!   copyable from/to user memory, and ABI rejections as errnos.
+//! - `vault.rs`: per-open state: the key table, quotas, capabilities.
+//! - `key.rs`: a key: material, lifecycle state, policy, usage counters.
+//! - `secret.rs`: zeroize-on-drop kernel buffers and the kernel RNG.
+//! - `ops/`: one handler file per ioctl family.
+//! - `pure/`: core-only validation logic, also tested on the host.
+
+use kernel::{
+    fs::File,
+    miscdevice::{
+        MiscDevice,
+        MiscDeviceOptions,
+        MiscDeviceRegistration, //
+    },
+    prelude::*,
+    sync::{
+        Arc,
+        ArcBorrow, //
+    },
+    uaccess::UserPtr, //
+};
+
+#[path = "../uapi/src/abi.rs"]
+#[allow(dead_code, reason = "the whole ABI is shared with userspace; the module uses part")]
+mod abi;
+mod key;
+mod ops;
+#[allow(
+    unreachable_pub,
+    dead_code,
+    reason = "a library shared with the host crate keyvault-pure, which uses every item"
+)]
+mod pure;
+mod secret;
+mod uapi;
+mod vault;
+
+use vault::Handle;
+
+module! {
+    type: KeyvaultModule,
+    name: "keyvault",
+    authors: ["keyvault developers"],
+    description: "Kernel-resident cryptographic keys behind /dev/keyvault",
+    license: "GPL",
+    params: {
+        max_keys_per_vault: u32 {
+            default: 1024,
+            description: "Most keys one vault (open file description) may hold",
+        },
+        max_key_bytes_per_vault: u32 {
+            default: 65536,
+            description: "Most key material bytes one vault may hold",
+        },
+    },
+}
+
+#[pin_data]
+struct KeyvaultModule {
+    #[pin]
+    _dev: MiscDeviceRegistration<KeyvaultDevice>,
+}
+
+impl kernel::InPlaceModule for KeyvaultModule {
+    fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            _dev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"keyvault" }),
+        })
+    }
+}
+
+/// The misc device's per-open-file state is a [`Handle`] on a vault.
+struct KeyvaultDevice;
+
+#[vtable]
+impl MiscDevice for KeyvaultDevice {
+    type Ptr = Arc<Handle>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Handle>> {
+        Handle::new_vault(vault::Limits {
+            max_keys: module_parameters::max_keys_per_vault.value(),
+            max_key_bytes: module_parameters::max_key_bytes_per_vault.value(),
+        })
+    }
+
+    // No compat_ioctl: every struct has one layout for 32- and 64-bit callers
+    // (user pointers are u64), so the default compat_ptr_ioctl is exact.
+    fn ioctl(handle: ArcBorrow<'_, Handle>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        ops::dispatch(&handle, cmd, UserPtr::from_addr(arg)).map(|()| 0)
+    }
+}

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Key management: GENKEY, IMPORT, DESTROY, REVOKE, GETINFO, LIST.
+
+use kernel::{
+    prelude::*,
+    transmute::AsBytes, //
+};
+
+use crate::{
+    abi::*,
+    key::Key,
+    pure::{
+        alg::Alg,
+        request, //
+    },
+    secret::Secret,
+    uapi::{
+        errno,
+        user_slice,
+        Arg, //
+    },
+    vault::Handle,
+};
+
+/// Validated creation parameters shared by GENKEY and IMPORT.
+struct NewKey {
+    alg: Alg,
+    policy: KvPolicy,
+    ttl_ns: Option<i64>,
+}
+
+fn new_key(algorithm: u32, policy: &KvPolicy, ttl_ms: u64, reserved: &[u64]) -> Result<NewKey> {
+    request::reserved_zero(reserved).map_err(errno)?;
+    let alg = Alg::from_abi(algorithm).map_err(errno)?;
+    let policy = request::policy(alg, policy).map_err(errno)?;
+    let ttl_ns = request::ttl_ns(ttl_ms).map_err(errno)?;
+    Ok(NewKey { alg, policy, ttl_ns })
+}
+
+/// Ed25519 and X25519 keys need their public halves computed in the kernel,
+/// which comes with their crypto; until then they are refused, not faked.
+fn require_symmetric(alg: Alg) -> Result {
+    if alg.is_asymmetric() {
+        Err(EOPNOTSUPP)
+    } else {
+        Ok(())
+    }
+}
+
+/// Reports a new key's id by writing `req` back; if that fails the caller
+/// could never name the key, so it is destroyed again.
+fn publish<T: AsBytes>(h: &Handle, arg: &Arg, key: &Key, req: &T) -> Result {
+    arg.write(req).inspect_err(|_| {
+        let _ = h.vault().remove(key.id);
+    })
+}
+
+/// KV_IOC_GENKEY: a random key made by the kernel CSPRNG.
+pub(super) fn genkey(h: &Handle, arg: &Arg) -> Result {
+    let mut req: KvGenkey = arg.read()?;
+    let nk = new_key(req.algorithm, &req.policy, req.ttl_ms, &req.reserved)?;
+    let len = request::genkey_len(nk.alg, req.key_bits).map_err(errno)?;
+    require_symmetric(nk.alg)?;
+    let key = h
+        .vault()
+        .insert(nk.alg, Secret::random(len)?, nk.policy, nk.ttl_ns)?;
+    req.key_id = key.id;
+    req.key_bits = (len * 8) as u32;
+    publish(h, arg, &key, &req)
+}
+
+/// KV_IOC_IMPORT: raw key bytes copied in, never readable again.
+pub(super) fn import(h: &Handle, arg: &Arg) -> Result {
+    let mut req: KvImport = arg.read()?;
+    let nk = new_key(req.algorithm, &req.policy, req.ttl_ms, &req.reserved)?;
+    let len = request::import_len(nk.alg, req.key_len).map_err(errno)?;
+    require_symmetric(nk.alg)?;
+    let material = Secret::from_user(&mut user_slice(req.key_ptr, len)?.reader(), len)?;
+    let key = h.vault().insert(nk.alg, material, nk.policy, nk.ttl_ns)?;
+    req.key_id = key.id;
+    publish(h, arg, &key, &req)
+}
+
+fn keyref(arg: &Arg) -> Result<u64> {
+    let req: KvKeyref = arg.read()?;
+    if req.reserved != 0 {
+        return Err(EINVAL);
+    }
+    Ok(req.key_id)
+}
+
+/// KV_IOC_DESTROY: unlink now; the material is wiped when the last
+/// operation using it finishes.
+pub(super) fn destroy(h: &Handle, arg: &Arg) -> Result {
+    h.vault().remove(keyref(arg)?).map(drop)
+}
+
+/// KV_IOC_REVOKE: permanent; revoking twice succeeds.
+pub(super) fn revoke(h: &Handle, arg: &Arg) -> Result {
+    h.vault().get(keyref(arg)?)?.revoke();
+    Ok(())
+}
+
+/// KV_IOC_GETINFO.
+pub(super) fn getinfo(h: &Handle, arg: &Arg) -> Result {
+    let req: KvKeyinfo = arg.read()?;
+    if req.reserved0 != 0 {
+        return Err(EINVAL);
+    }
+    request::reserved_zero(&req.reserved).map_err(errno)?;
+    arg.write(&h.vault().get(req.key_id)?.info())
+}
+
+/// KV_IOC_LIST: one page of ids, ascending, after the cursor.
+pub(super) fn list(h: &Handle, arg: &Arg) -> Result {
+    let mut req: KvList = arg.read()?;
+    request::reserved_zero(&req.reserved).map_err(errno)?;
+    let max = req.max_ids.min(KV_LIST_MAX) as usize;
+    let (ids, total) = h.vault().list(req.cursor, max)?;
+    user_slice(req.ids_ptr, ids.len() * size_of::<u64>())?
+        .writer()
+        .write_slice(ids.as_bytes())?;
+    req.count = ids.len() as u32;
+    req.total = total;
+    arg.write(&req)
+}

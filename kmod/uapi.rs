@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The shared ABI (`abi.rs`) as the module uses it: request structs made
+//! copyable from and to user memory, and ABI rejections as errnos.
+
+use kernel::{
+    prelude::*,
+    transmute::{
+        AsBytes,
+        FromBytes, //
+    },
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+
+use crate::{
+    abi::*,
+    pure::Reject, //
+};
+
+macro_rules! plain_old_data {
+    ($($t:ty),* $(,)?) => {$(
+        // SAFETY: #[repr(C)], only integer fields (and arrays/structs of them)
+        // with no padding (checked against the C header by keyvault-uapi's
+        // tests), so every bit pattern is valid and no byte is uninitialized.
+        unsafe impl FromBytes for $t {}
+        // SAFETY: As above.
+        unsafe impl AsBytes for $t {}
+    )*};
+}
+
+plain_old_data!(KvPolicy, KvCaps, KvGenkey, KvImport, KvKeyref, KvKeyinfo, KvList);
+
+/// The errno of a rejection decided by the pure validation code.
+pub(crate) fn errno(r: Reject) -> Error {
+    match r {
+        Reject::Invalid => EINVAL,
+        Reject::Unsupported => EOPNOTSUPP,
+    }
+}
+
+/// An ioctl's argument: the request struct at the user address.
+pub(crate) struct Arg(UserPtr);
+
+impl Arg {
+    /// The argument at `ptr`.
+    pub(crate) fn new(ptr: UserPtr) -> Self {
+        Self(ptr)
+    }
+
+    /// Copies the request struct in (`EFAULT` on a bad pointer).
+    pub(crate) fn read<T: FromBytes>(&self) -> Result<T> {
+        UserSlice::new(self.0, size_of::<T>()).reader().read()
+    }
+
+    /// Copies the (updated) request struct back out.
+    pub(crate) fn write<T: AsBytes>(&self, v: &T) -> Result {
+        UserSlice::new(self.0, size_of::<T>()).writer().write(v)
+    }
+}
+
+/// A user buffer named by a `u64` pointer field and a length.
+pub(crate) fn user_slice(ptr: u64, len: usize) -> Result<UserSlice> {
+    let addr = usize::try_from(ptr).map_err(|_| EFAULT)?;
+    Ok(UserSlice::new(UserPtr::from_addr(addr), len))
+}

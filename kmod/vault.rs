@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Vaults and handles.
+//!
+//! A [`Vault`] is a key table with its quotas. A [`Handle`] is what one open
+//! file description holds: the vault and this handle's capability mask. dup,
+//! fork and SCM_RIGHTS share the open file description, hence the handle.
+
+use kernel::{
+    new_mutex,
+    prelude::*,
+    rbtree::{
+        RBTree,
+        RBTreeNodeReservation, //
+    },
+    sync::{
+        atomic::{
+            Atomic,
+            Full,
+            Relaxed, //
+        },
+        Arc,
+        Mutex,
+    },
+};
+
+use crate::{
+    abi::{
+        KvPolicy,
+        KV_CAP_ALL, //
+    },
+    key::Key,
+    pure::{
+        alg::Alg,
+        request, //
+    },
+    secret::Secret,
+    uapi::errno,
+};
+
+/// Key ids come from one module-wide counter: never 0, never reused while
+/// the module is loaded, so a stale id can never name a newer key (no ABA).
+static NEXT_KEY_ID: Atomic<u64> = Atomic::new(1);
+
+/// Quotas of one vault (module parameters at open time).
+#[derive(Clone, Copy)]
+pub(crate) struct Limits {
+    /// Most keys.
+    pub(crate) max_keys: u32,
+    /// Most key material bytes.
+    pub(crate) max_key_bytes: u32,
+}
+
+struct Table {
+    keys: RBTree<u64, Arc<Key>>,
+    count: usize,
+    key_bytes: usize,
+}
+
+/// A key table and its quotas.
+#[pin_data]
+pub(crate) struct Vault {
+    #[pin]
+    table: Mutex<Table>,
+    limits: Limits,
+}
+
+impl Vault {
+    /// Adds a key made of `material`; fails with `EDQUOT` past a quota.
+    pub(crate) fn insert(
+        &self,
+        alg: Alg,
+        material: Secret,
+        policy: KvPolicy,
+        ttl_ns: Option<i64>,
+    ) -> Result<Arc<Key>> {
+        let len = material.len();
+        // Allocate everything before taking the lock.
+        let id = NEXT_KEY_ID.fetch_add(1, Full);
+        let key = Key::new(id, alg, material, policy, ttl_ns)?;
+        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
+
+        let mut t = self.table.lock();
+        if t.count >= self.limits.max_keys as usize
+            || t.key_bytes + len > self.limits.max_key_bytes as usize
+        {
+            return Err(EDQUOT);
+        }
+        t.count += 1;
+        t.key_bytes += len;
+        t.keys.insert(node.into_node(id, key.clone()));
+        Ok(key)
+    }
+
+    /// The key with this id, or `ENOENT`.
+    pub(crate) fn get(&self, id: u64) -> Result<Arc<Key>> {
+        self.table.lock().keys.get(&id).cloned().ok_or(ENOENT)
+    }
+
+    /// Unlinks the key; operations in flight keep their reference, and the
+    /// material is wiped when the last one drops. `ENOENT` if it is gone,
+    /// so of two concurrent DESTROYs exactly one succeeds.
+    pub(crate) fn remove(&self, id: u64) -> Result<Arc<Key>> {
+        let key = {
+            let mut t = self.table.lock();
+            let key = t.keys.remove(&id).ok_or(ENOENT)?;
+            t.count -= 1;
+            t.key_bytes -= key.len();
+            key
+        };
+        Ok(key)
+    }
+
+    /// Up to `max` ids greater than `after`, ascending, and the key count.
+    pub(crate) fn list(&self, after: u64, max: usize) -> Result<(KVec<u64>, u64)> {
+        let mut ids = KVec::with_capacity(max, GFP_KERNEL)?;
+        let t = self.table.lock();
+        let mut next = after.checked_add(1);
+        while let Some(from) = next {
+            if ids.len() == max {
+                break;
+            }
+            let Some(cursor) = t.keys.cursor_lower_bound(&from) else {
+                break;
+            };
+            let id = *cursor.current().0;
+            // Capacity was reserved above: this push cannot allocate.
+            ids.push(id, GFP_NOWAIT)?;
+            next = id.checked_add(1);
+        }
+        let total = t.count as u64;
+        Ok((ids, total))
+    }
+}
+
+/// One open file description's view of a vault.
+pub(crate) struct Handle {
+    vault: Arc<Vault>,
+    caps: Atomic<u32>,
+}
+
+impl Handle {
+    /// A handle on a new, empty vault, with every capability.
+    pub(crate) fn new_vault(limits: Limits) -> Result<Arc<Self>> {
+        let vault = Arc::pin_init(
+            pin_init!(Vault {
+                table <- new_mutex!(Table {
+                    keys: RBTree::new(),
+                    count: 0,
+                    key_bytes: 0,
+                }),
+                limits,
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        Ok(Arc::new(
+            Handle {
+                vault,
+                caps: Atomic::new(KV_CAP_ALL),
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?)
+    }
+
+    /// The vault this handle opens.
+    pub(crate) fn vault(&self) -> &Vault {
+        &self.vault
+    }
+
+    /// This handle's capabilities.
+    pub(crate) fn caps(&self) -> u32 {
+        self.caps.load(Relaxed)
+    }
+
+    /// `EPERM` unless the handle holds every bit of `cap`.
+    pub(crate) fn require(&self, cap: u32) -> Result {
+        if self.caps() & cap == cap {
+            Ok(())
+        } else {
+            Err(EPERM)
+        }
+    }
+
+    /// Keeps only `keep` of the capabilities; returns what is left.
+    pub(crate) fn restrict(&self, keep: u32) -> Result<u32> {
+        let mut have = self.caps();
+        loop {
+            let new = request::restrict(have, keep).map_err(errno)?;
+            match self.caps.cmpxchg(have, new, Full) {
+                Ok(_) => return Ok(new),
+                Err(current) => have = current,
+            }
+        }
+    }
+}

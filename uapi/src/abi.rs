@@ -1,0 +1,243 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+
+//! The keyvault ioctl ABI: the Rust twin of `uapi/keyvault.h`.
+//!
+//! This file is compiled twice: as the `keyvault-uapi` crate for userspace and
+//! into the kernel module (`#[path]` include), so the module and Rust callers
+//! cannot disagree. `tests/c_header_agrees.rs` proves the C header identical.
+//! Plain data and constants only: no logic, no dependencies beyond `core`.
+
+/// Path of the misc device node.
+pub const KV_DEVICE_PATH: &str = "/dev/keyvault";
+/// The ioctl type byte (free in Documentation/userspace-api/ioctl/ioctl-number.rst).
+pub const KV_IOC_MAGIC: u32 = 0xB9;
+
+/// AES-128 in GCM mode (AEAD).
+pub const KV_ALG_AES128_GCM: u32 = 1;
+/// AES-256 in GCM mode (AEAD).
+pub const KV_ALG_AES256_GCM: u32 = 2;
+/// ChaCha20-Poly1305, RFC 8439 (AEAD).
+pub const KV_ALG_CHACHA20_POLY1305: u32 = 3;
+/// AES-128 in CBC mode.
+pub const KV_ALG_AES128_CBC: u32 = 4;
+/// AES-256 in CBC mode.
+pub const KV_ALG_AES256_CBC: u32 = 5;
+/// HMAC with SHA-256.
+pub const KV_ALG_HMAC_SHA256: u32 = 6;
+/// HMAC with SHA-512.
+pub const KV_ALG_HMAC_SHA512: u32 = 7;
+/// Ed25519 signatures, RFC 8032.
+pub const KV_ALG_ED25519: u32 = 8;
+/// X25519 key exchange, RFC 7748.
+pub const KV_ALG_X25519: u32 = 9;
+
+/// Capability: generate keys.
+pub const KV_CAP_GENKEY: u32 = 1 << 0;
+/// Capability: destroy keys.
+pub const KV_CAP_DESTROY: u32 = 1 << 1;
+/// Capability: revoke keys.
+pub const KV_CAP_REVOKE: u32 = 1 << 2;
+/// Capability: encrypt.
+pub const KV_CAP_ENCRYPT: u32 = 1 << 3;
+/// Capability: decrypt.
+pub const KV_CAP_DECRYPT: u32 = 1 << 4;
+/// Capability: sign.
+pub const KV_CAP_SIGN: u32 = 1 << 5;
+/// Capability: verify signatures.
+pub const KV_CAP_VERIFY: u32 = 1 << 6;
+/// Capability: compute and verify MACs.
+pub const KV_CAP_MAC: u32 = 1 << 7;
+/// Capability: hash (no key).
+pub const KV_CAP_HASH: u32 = 1 << 8;
+/// Capability: query key information and public keys.
+pub const KV_CAP_GETINFO: u32 = 1 << 9;
+/// Capability: list key ids.
+pub const KV_CAP_LIST: u32 = 1 << 10;
+/// Capability: restrict this handle's capabilities further.
+pub const KV_CAP_RESTRICT: u32 = 1 << 11;
+/// Capability: derive keys (HKDF).
+pub const KV_CAP_DERIVE: u32 = 1 << 12;
+/// Capability: key exchange (X25519).
+pub const KV_CAP_EXCHANGE: u32 = 1 << 13;
+/// Capability: import raw keys.
+pub const KV_CAP_IMPORT: u32 = 1 << 14;
+/// Every capability: what a fresh open gets.
+pub const KV_CAP_ALL: u32 = 0x7FFF;
+/// Use keys, but never create, destroy, revoke or restrict.
+pub const KV_CAP_READONLY: u32 = KV_CAP_ENCRYPT
+    | KV_CAP_DECRYPT
+    | KV_CAP_SIGN
+    | KV_CAP_VERIFY
+    | KV_CAP_MAC
+    | KV_CAP_HASH
+    | KV_CAP_GETINFO
+    | KV_CAP_LIST;
+
+/// Every operation a key's usage policy can allow (as `KV_CAP_*` bits).
+pub const KV_USAGE_ALL: u32 = KV_CAP_ENCRYPT
+    | KV_CAP_DECRYPT
+    | KV_CAP_SIGN
+    | KV_CAP_VERIFY
+    | KV_CAP_MAC
+    | KV_CAP_DERIVE
+    | KV_CAP_EXCHANGE;
+
+/// Policy flag: refuse caller-chosen AEAD nonces and CBC IVs for this key.
+pub const KV_POLICY_NO_CALLER_NONCE: u32 = 1 << 0;
+/// Every defined policy flag.
+pub const KV_POLICY_FLAGS_ALL: u32 = 0x1;
+
+/// The key can be used.
+pub const KV_STATE_ACTIVE: u32 = 1;
+/// The key was revoked and can no longer be used.
+pub const KV_STATE_REVOKED: u32 = 2;
+/// The key's lifetime ended and it can no longer be used.
+pub const KV_STATE_EXPIRED: u32 = 3;
+
+/// Largest key material in bytes (HMAC-SHA512 with a 1024-bit key).
+pub const KV_MAX_KEY_BYTES: u32 = 128;
+/// Most ids one LIST call returns.
+pub const KV_LIST_MAX: u32 = 1024;
+
+/// A key's creation policy: only shrinks, never grows.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvPolicy {
+    /// `KV_CAP_*` operation bits, a subset of [`KV_USAGE_ALL`]; 0 = all.
+    pub usage: u32,
+    /// `KV_POLICY_*` flags.
+    pub flags: u32,
+    /// Operations allowed, 0 = unlimited.
+    pub max_uses: u64,
+    /// Input bytes allowed, 0 = unlimited.
+    pub max_bytes: u64,
+}
+
+/// `KV_IOC_GETCAPS` (out) and `KV_IOC_RESTRICT` (in: bits to keep; out: caps now).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvCaps {
+    /// `KV_CAP_*` bits.
+    pub caps: u32,
+    /// Must be 0.
+    pub reserved: u32,
+}
+
+/// `KV_IOC_GENKEY`: make a random key in the kernel.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvGenkey {
+    /// In: `KV_ALG_*`.
+    pub algorithm: u32,
+    /// In: 0 = the algorithm's default; out: the key's size.
+    pub key_bits: u32,
+    /// In: lifetime in milliseconds, 0 = none.
+    pub ttl_ms: u64,
+    /// In: the key's policy.
+    pub policy: KvPolicy,
+    /// Out: the new key's id.
+    pub key_id: u64,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// `KV_IOC_IMPORT`: import raw key material.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvImport {
+    /// In: `KV_ALG_*`.
+    pub algorithm: u32,
+    /// In: bytes at `key_ptr`.
+    pub key_len: u32,
+    /// In: user pointer to the key bytes.
+    pub key_ptr: u64,
+    /// In: lifetime in milliseconds, 0 = none.
+    pub ttl_ms: u64,
+    /// In: the key's policy.
+    pub policy: KvPolicy,
+    /// Out: the new key's id.
+    pub key_id: u64,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// `KV_IOC_DESTROY`, `KV_IOC_REVOKE`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvKeyref {
+    /// The key.
+    pub key_id: u64,
+    /// Must be 0.
+    pub reserved: u64,
+}
+
+/// `KV_IOC_GETINFO`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvKeyinfo {
+    /// In: the key.
+    pub key_id: u64,
+    /// Out: `KV_ALG_*`.
+    pub algorithm: u32,
+    /// Out: key size in bits.
+    pub key_bits: u32,
+    /// Out: `KV_STATE_*`, expiry evaluated at the time of the call.
+    pub state: u32,
+    /// Must be 0.
+    pub reserved0: u32,
+    /// Out: creation time, wall clock, ms since the Unix epoch.
+    pub created_ms: u64,
+    /// Out: expiry time, wall clock, ms since the Unix epoch, 0 = never.
+    pub expires_ms: u64,
+    /// Out: the key's policy, with `usage` made explicit.
+    pub policy: KvPolicy,
+    /// Out: operations performed so far.
+    pub uses: u64,
+    /// Out: input bytes processed so far.
+    pub bytes: u64,
+    /// Must be 0.
+    pub reserved: [u64; 4],
+}
+
+/// `KV_IOC_LIST`: ids in ascending order after `cursor`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvList {
+    /// In: user pointer to `u64[max_ids]`.
+    pub ids_ptr: u64,
+    /// In: capacity of the array.
+    pub max_ids: u32,
+    /// Out: ids written.
+    pub count: u32,
+    /// In: list ids greater than this (0 = from the first).
+    pub cursor: u64,
+    /// Out: keys in the vault.
+    pub total: u64,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+// The encoding of include/uapi/asm-generic/ioctl.h (x86, arm64, riscv...).
+const IOC_WRITE: u32 = 1;
+const IOC_READ: u32 = 2;
+
+const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
+    (dir << 30) | ((size as u32) << 16) | (KV_IOC_MAGIC << 8) | nr
+}
+
+/// Read this handle's capabilities. Needs no capability.
+pub const KV_IOC_GETCAPS: u32 = ioc(IOC_READ, 0x01, core::mem::size_of::<KvCaps>());
+/// Clear capabilities of this handle (keeps `caps & current`).
+pub const KV_IOC_RESTRICT: u32 = ioc(IOC_READ | IOC_WRITE, 0x02, core::mem::size_of::<KvCaps>());
+/// Generate a key.
+pub const KV_IOC_GENKEY: u32 = ioc(IOC_READ | IOC_WRITE, 0x10, core::mem::size_of::<KvGenkey>());
+/// Import a key.
+pub const KV_IOC_IMPORT: u32 = ioc(IOC_READ | IOC_WRITE, 0x11, core::mem::size_of::<KvImport>());
+/// Destroy a key.
+pub const KV_IOC_DESTROY: u32 = ioc(IOC_WRITE, 0x12, core::mem::size_of::<KvKeyref>());
+/// Revoke a key (permanent).
+pub const KV_IOC_REVOKE: u32 = ioc(IOC_WRITE, 0x13, core::mem::size_of::<KvKeyref>());
+/// Describe a key.
+pub const KV_IOC_GETINFO: u32 = ioc(IOC_READ | IOC_WRITE, 0x14, core::mem::size_of::<KvKeyinfo>());
+/// List key ids.
+pub const KV_IOC_LIST: u32 = ioc(IOC_READ | IOC_WRITE, 0x15, core::mem::size_of::<KvList>());

@@ -1,0 +1,152 @@
+//! Proves `keyvault.h` and `src/abi.rs` describe the same ABI.
+//!
+//! The C header is parsed for every `#define KV_*` and every field of every
+//! `struct kv_*`; each must have a Rust twin. Then a C file of `_Static_assert`s
+//! built from the Rust values (sizes, offsets, constants, ioctl numbers) is
+//! compiled by the system C compiler against the header: any drift fails.
+
+use keyvault_uapi::*;
+use std::collections::BTreeMap;
+use std::mem::{offset_of, size_of};
+use std::process::Command;
+
+const HEADER: &str = include_str!("../keyvault.h");
+
+/// (C struct name, Rust size, [(field, offset)]) for every ABI struct.
+macro_rules! structs {
+    ($($c:literal => $t:ty { $($f:ident),* $(,)? })*) => {
+        vec![$(($c, size_of::<$t>(), vec![$((stringify!($f), offset_of!($t, $f))),*])),*]
+    };
+}
+
+fn rust_structs() -> Vec<(&'static str, usize, Vec<(&'static str, usize)>)> {
+    structs! {
+        "kv_policy" => KvPolicy { usage, flags, max_uses, max_bytes }
+        "kv_caps" => KvCaps { caps, reserved }
+        "kv_genkey" => KvGenkey { algorithm, key_bits, ttl_ms, policy, key_id, reserved }
+        "kv_import" => KvImport { algorithm, key_len, key_ptr, ttl_ms, policy, key_id, reserved }
+        "kv_keyref" => KvKeyref { key_id, reserved }
+        "kv_keyinfo" => KvKeyinfo { key_id, algorithm, key_bits, state, reserved0, created_ms,
+                                    expires_ms, policy, uses, bytes, reserved }
+        "kv_list" => KvList { ids_ptr, max_ids, count, cursor, total, reserved }
+    }
+}
+
+/// Every numeric `KV_*` constant of the Rust crate.
+macro_rules! consts {
+    ($($n:ident),* $(,)?) => { vec![$((stringify!($n), u64::from($n))),*] };
+}
+
+fn rust_consts() -> Vec<(&'static str, u64)> {
+    consts![
+        KV_IOC_MAGIC, KV_ALG_AES128_GCM, KV_ALG_AES256_GCM, KV_ALG_CHACHA20_POLY1305,
+        KV_ALG_AES128_CBC, KV_ALG_AES256_CBC, KV_ALG_HMAC_SHA256, KV_ALG_HMAC_SHA512,
+        KV_ALG_ED25519, KV_ALG_X25519, KV_CAP_GENKEY, KV_CAP_DESTROY, KV_CAP_REVOKE,
+        KV_CAP_ENCRYPT, KV_CAP_DECRYPT, KV_CAP_SIGN, KV_CAP_VERIFY, KV_CAP_MAC, KV_CAP_HASH,
+        KV_CAP_GETINFO, KV_CAP_LIST, KV_CAP_RESTRICT, KV_CAP_DERIVE, KV_CAP_EXCHANGE,
+        KV_CAP_IMPORT, KV_CAP_ALL, KV_CAP_READONLY, KV_USAGE_ALL, KV_POLICY_NO_CALLER_NONCE,
+        KV_POLICY_FLAGS_ALL, KV_STATE_ACTIVE, KV_STATE_REVOKED, KV_STATE_EXPIRED,
+        KV_MAX_KEY_BYTES, KV_LIST_MAX, KV_IOC_GETCAPS, KV_IOC_RESTRICT, KV_IOC_GENKEY,
+        KV_IOC_IMPORT, KV_IOC_DESTROY, KV_IOC_REVOKE, KV_IOC_GETINFO, KV_IOC_LIST,
+    ]
+}
+
+/// `#define KV_NAME ...` names in the header (string-valued ones excluded).
+fn header_defines() -> Vec<String> {
+    HEADER
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define "))
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let name = it.next()?;
+            let value = it.next().unwrap_or("");
+            (name.starts_with("KV_") && !value.starts_with('"')).then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// struct name -> field names, parsed from the header.
+fn header_structs() -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in HEADER.lines() {
+        let line = line.split("/*").next().unwrap().trim();
+        if let Some(rest) = line.strip_prefix("struct ") {
+            if let Some(name) = rest.strip_suffix(" {") {
+                current = Some(name.to_string());
+                out.insert(name.to_string(), Vec::new());
+                continue;
+            }
+        }
+        if line.starts_with("};") {
+            current = None;
+        } else if let (Some(s), Some(decl)) = (&current, line.strip_suffix(';')) {
+            let field = decl.rsplit(' ').next().unwrap();
+            let field = field.split('[').next().unwrap();
+            out.get_mut(s).unwrap().push(field.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn every_c_define_has_a_rust_twin_and_back() {
+    let mut c: Vec<String> = header_defines();
+    c.sort();
+    let mut r: Vec<String> = rust_consts().iter().map(|(n, _)| n.to_string()).collect();
+    r.sort();
+    assert_eq!(c, r, "C #defines and Rust constants differ");
+}
+
+#[test]
+fn every_c_struct_field_has_a_rust_twin_and_back() {
+    let c = header_structs();
+    let r: BTreeMap<String, Vec<String>> = rust_structs()
+        .into_iter()
+        .map(|(n, _, f)| (n.to_string(), f.iter().map(|(f, _)| f.to_string()).collect()))
+        .collect();
+    assert_eq!(c, r, "C structs and Rust structs differ");
+}
+
+#[test]
+fn structs_have_no_implicit_padding() {
+    // Same layout for 32- and 64-bit callers: every struct is a multiple of 8
+    // and each field starts where the previous one ended (checked by C below
+    // through offsets; here: 8-byte multiples).
+    for (name, size, _) in rust_structs() {
+        assert_eq!(size % 8, 0, "struct {name} is {size} bytes");
+    }
+}
+
+#[test]
+fn c_compiler_agrees_on_sizes_offsets_and_values() {
+    let mut src = String::from("#include <stddef.h>\n#include \"keyvault.h\"\n");
+    for (name, size, fields) in rust_structs() {
+        src += &format!("_Static_assert(sizeof(struct {name}) == {size}, \"size {name}\");\n");
+        for (f, off) in fields {
+            src += &format!(
+                "_Static_assert(offsetof(struct {name}, {f}) == {off}, \"offset {name}.{f}\");\n"
+            );
+        }
+    }
+    for (n, v) in rust_consts() {
+        src += &format!("_Static_assert((unsigned long long)({n}) == {v}ULL, \"value {n}\");\n");
+    }
+    let dir = std::env::temp_dir().join(format!("kv-abi-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = dir.join("abi.c");
+    std::fs::write(&c, src).unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let inc = concat!(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(&cc)
+        .args(["-std=c11", "-Wall", "-Werror", "-fsyntax-only", "-I", inc])
+        .arg(&c)
+        .output()
+        .expect("running the C compiler");
+    assert!(
+        out.status.success(),
+        "C header disagrees with abi.rs:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
