@@ -33,6 +33,7 @@ use crate::{
     },
     pure::alg::Alg,
     secret::Secret,
+    stats,
 };
 
 /// Where a key is in its lifecycle. Destroyed keys are simply gone.
@@ -44,17 +45,6 @@ pub(crate) enum State {
     Revoked,
     /// Its TTL has passed.
     Expired,
-}
-
-impl State {
-    /// The errno an operation on a key in this state fails with.
-    pub(crate) fn check(self) -> Result {
-        match self {
-            State::Active => Ok(()),
-            State::Revoked => Err(EKEYREVOKED),
-            State::Expired => Err(EKEYEXPIRED),
-        }
-    }
 }
 
 /// A key in a vault.
@@ -85,7 +75,8 @@ impl Key {
         policy: KvPolicy,
         ttl_ns: Option<i64>,
     ) -> Result<Arc<Self>> {
-        Arc::new(
+        let len = material.len();
+        let key = Arc::new(
             Key {
                 id,
                 alg,
@@ -99,7 +90,9 @@ impl Key {
                 bytes: Atomic::new(0),
             },
             GFP_KERNEL_ACCOUNT,
-        )
+        )?;
+        stats::key_created(len);
+        Ok(key)
     }
 
     /// Material length in bytes (what the vault's byte quota counts).
@@ -148,6 +141,13 @@ impl Key {
             bytes: self.bytes.load(Relaxed),
             ..Default::default()
         }
+    }
+}
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        // The material itself is wiped by `Secret`'s Drop, right after this.
+        stats::key_freed(self.len());
     }
 }
 

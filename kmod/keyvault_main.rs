@@ -15,6 +15,7 @@
 //! - `vault.rs`: per-open state: the key table, quotas, capabilities.
 //! - `key.rs`: a key: material, lifecycle state, policy, usage counters.
 //! - `secret.rs`: zeroize-on-drop kernel buffers and the kernel RNG.
+//! - `stats.rs`: module-wide counters in debugfs.
 //! - `ops/`: one handler file per ioctl family.
 //! - `pure/`: core-only validation logic, also tested on the host.
 
@@ -34,7 +35,11 @@ use kernel::{
 };
 
 #[path = "../uapi/src/abi.rs"]
-#[allow(dead_code, reason = "the whole ABI is shared with userspace; the module uses part")]
+#[allow(
+    unreachable_pub,
+    dead_code,
+    reason = "the whole ABI is shared with userspace; the module uses part of it"
+)]
 mod abi;
 mod key;
 mod ops;
@@ -45,6 +50,7 @@ mod ops;
 )]
 mod pure;
 mod secret;
+mod stats;
 mod uapi;
 mod vault;
 
@@ -58,11 +64,11 @@ module! {
     license: "GPL",
     params: {
         max_keys_per_vault: u32 {
-            default: 1024,
+            default: 4096,
             description: "Most keys one vault (open file description) may hold",
         },
         max_key_bytes_per_vault: u32 {
-            default: 65536,
+            default: 262144,
             description: "Most key material bytes one vault may hold",
         },
     },
@@ -72,12 +78,14 @@ module! {
 struct KeyvaultModule {
     #[pin]
     _dev: MiscDeviceRegistration<KeyvaultDevice>,
+    _stats: stats::StatsFile,
 }
 
 impl kernel::InPlaceModule for KeyvaultModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             _dev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"keyvault" }),
+            _stats: stats::StatsFile::new()?,
         })
     }
 }

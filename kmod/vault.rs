@@ -35,6 +35,7 @@ use crate::{
         request, //
     },
     secret::Secret,
+    stats,
     uapi::errno,
 };
 
@@ -58,11 +59,20 @@ struct Table {
 }
 
 /// A key table and its quotas.
-#[pin_data]
+#[pin_data(PinnedDrop)]
 pub(crate) struct Vault {
     #[pin]
     table: Mutex<Table>,
     limits: Limits,
+}
+
+#[pinned_drop]
+impl PinnedDrop for Vault {
+    fn drop(self: Pin<&mut Self>) {
+        // The table's keys are dropped right after: each is wiped when its
+        // last reference (the table's, or an operation's) goes.
+        stats::vault_freed();
+    }
 }
 
 impl Vault {
@@ -153,6 +163,7 @@ impl Handle {
             }),
             GFP_KERNEL_ACCOUNT,
         )?;
+        stats::vault_created();
         Ok(Arc::new(
             Handle {
                 vault,

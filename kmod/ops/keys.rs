@@ -120,7 +120,7 @@ pub(super) fn list(h: &Handle, arg: &Arg) -> Result {
     let (ids, total) = h.vault().list(req.cursor, max)?;
     user_slice(req.ids_ptr, ids.len() * size_of::<u64>())?
         .writer()
-        .write_slice(ids.as_bytes())?;
+        .write_slice(AsBytes::as_bytes(&*ids))?;
     req.count = ids.len() as u32;
     req.total = total;
     arg.write(&req)

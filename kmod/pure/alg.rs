@@ -88,13 +88,25 @@ impl Alg {
     /// refused as weak) and at most one hash block (longer keys would only be
     /// hashed down, RFC 2104).
     pub fn key_sizes(self) -> KeySizes {
-        let fixed = |n| KeySizes { min: n, max: n, default: n };
+        let fixed = |n| KeySizes {
+            min: n,
+            max: n,
+            default: n,
+        };
         match self {
             Alg::Aes128Gcm | Alg::Aes128Cbc => fixed(16),
             Alg::Aes256Gcm | Alg::Aes256Cbc | Alg::ChaCha20Poly1305 => fixed(32),
             Alg::Ed25519 | Alg::X25519 => fixed(32),
-            Alg::HmacSha256 => KeySizes { min: 16, max: 64, default: 32 },
-            Alg::HmacSha512 => KeySizes { min: 16, max: 128, default: 64 },
+            Alg::HmacSha256 => KeySizes {
+                min: 16,
+                max: 64,
+                default: 32,
+            },
+            Alg::HmacSha512 => KeySizes {
+                min: 16,
+                max: 128,
+                default: 64,
+            },
         }
     }
 

@@ -21,7 +21,7 @@ pub fn genkey_len(alg: Alg, key_bits: u32) -> Result<usize, Reject> {
     if key_bits == 0 {
         return Ok(sizes.default);
     }
-    if key_bits % 8 != 0 {
+    if !key_bits.is_multiple_of(8) {
         return Err(Reject::Invalid);
     }
     let len = (key_bits / 8) as usize;

@@ -238,6 +238,10 @@ pub const KV_IOC_DESTROY: u32 = ioc(IOC_WRITE, 0x12, core::mem::size_of::<KvKeyr
 /// Revoke a key (permanent).
 pub const KV_IOC_REVOKE: u32 = ioc(IOC_WRITE, 0x13, core::mem::size_of::<KvKeyref>());
 /// Describe a key.
-pub const KV_IOC_GETINFO: u32 = ioc(IOC_READ | IOC_WRITE, 0x14, core::mem::size_of::<KvKeyinfo>());
+pub const KV_IOC_GETINFO: u32 = ioc(
+    IOC_READ | IOC_WRITE,
+    0x14,
+    core::mem::size_of::<KvKeyinfo>(),
+);
 /// List key ids.
 pub const KV_IOC_LIST: u32 = ioc(IOC_READ | IOC_WRITE, 0x15, core::mem::size_of::<KvList>());

@@ -12,14 +12,17 @@ use std::process::Command;
 
 const HEADER: &str = include_str!("../keyvault.h");
 
-/// (C struct name, Rust size, [(field, offset)]) for every ABI struct.
+/// A struct's C name, its Rust size, and each field's (name, offset).
+type StructLayout = (&'static str, usize, Vec<(&'static str, usize)>);
+
+/// The layout of every ABI struct.
 macro_rules! structs {
     ($($c:literal => $t:ty { $($f:ident),* $(,)? })*) => {
         vec![$(($c, size_of::<$t>(), vec![$((stringify!($f), offset_of!($t, $f))),*])),*]
     };
 }
 
-fn rust_structs() -> Vec<(&'static str, usize, Vec<(&'static str, usize)>)> {
+fn rust_structs() -> Vec<StructLayout> {
     structs! {
         "kv_policy" => KvPolicy { usage, flags, max_uses, max_bytes }
         "kv_caps" => KvCaps { caps, reserved }
@@ -39,15 +42,49 @@ macro_rules! consts {
 
 fn rust_consts() -> Vec<(&'static str, u64)> {
     consts![
-        KV_IOC_MAGIC, KV_ALG_AES128_GCM, KV_ALG_AES256_GCM, KV_ALG_CHACHA20_POLY1305,
-        KV_ALG_AES128_CBC, KV_ALG_AES256_CBC, KV_ALG_HMAC_SHA256, KV_ALG_HMAC_SHA512,
-        KV_ALG_ED25519, KV_ALG_X25519, KV_CAP_GENKEY, KV_CAP_DESTROY, KV_CAP_REVOKE,
-        KV_CAP_ENCRYPT, KV_CAP_DECRYPT, KV_CAP_SIGN, KV_CAP_VERIFY, KV_CAP_MAC, KV_CAP_HASH,
-        KV_CAP_GETINFO, KV_CAP_LIST, KV_CAP_RESTRICT, KV_CAP_DERIVE, KV_CAP_EXCHANGE,
-        KV_CAP_IMPORT, KV_CAP_ALL, KV_CAP_READONLY, KV_USAGE_ALL, KV_POLICY_NO_CALLER_NONCE,
-        KV_POLICY_FLAGS_ALL, KV_STATE_ACTIVE, KV_STATE_REVOKED, KV_STATE_EXPIRED,
-        KV_MAX_KEY_BYTES, KV_LIST_MAX, KV_IOC_GETCAPS, KV_IOC_RESTRICT, KV_IOC_GENKEY,
-        KV_IOC_IMPORT, KV_IOC_DESTROY, KV_IOC_REVOKE, KV_IOC_GETINFO, KV_IOC_LIST,
+        KV_IOC_MAGIC,
+        KV_ALG_AES128_GCM,
+        KV_ALG_AES256_GCM,
+        KV_ALG_CHACHA20_POLY1305,
+        KV_ALG_AES128_CBC,
+        KV_ALG_AES256_CBC,
+        KV_ALG_HMAC_SHA256,
+        KV_ALG_HMAC_SHA512,
+        KV_ALG_ED25519,
+        KV_ALG_X25519,
+        KV_CAP_GENKEY,
+        KV_CAP_DESTROY,
+        KV_CAP_REVOKE,
+        KV_CAP_ENCRYPT,
+        KV_CAP_DECRYPT,
+        KV_CAP_SIGN,
+        KV_CAP_VERIFY,
+        KV_CAP_MAC,
+        KV_CAP_HASH,
+        KV_CAP_GETINFO,
+        KV_CAP_LIST,
+        KV_CAP_RESTRICT,
+        KV_CAP_DERIVE,
+        KV_CAP_EXCHANGE,
+        KV_CAP_IMPORT,
+        KV_CAP_ALL,
+        KV_CAP_READONLY,
+        KV_USAGE_ALL,
+        KV_POLICY_NO_CALLER_NONCE,
+        KV_POLICY_FLAGS_ALL,
+        KV_STATE_ACTIVE,
+        KV_STATE_REVOKED,
+        KV_STATE_EXPIRED,
+        KV_MAX_KEY_BYTES,
+        KV_LIST_MAX,
+        KV_IOC_GETCAPS,
+        KV_IOC_RESTRICT,
+        KV_IOC_GENKEY,
+        KV_IOC_IMPORT,
+        KV_IOC_DESTROY,
+        KV_IOC_REVOKE,
+        KV_IOC_GETINFO,
+        KV_IOC_LIST,
     ]
 }
 
@@ -103,7 +140,12 @@ fn every_c_struct_field_has_a_rust_twin_and_back() {
     let c = header_structs();
     let r: BTreeMap<String, Vec<String>> = rust_structs()
         .into_iter()
-        .map(|(n, _, f)| (n.to_string(), f.iter().map(|(f, _)| f.to_string()).collect()))
+        .map(|(n, _, f)| {
+            (
+                n.to_string(),
+                f.iter().map(|(f, _)| f.to_string()).collect(),
+            )
+        })
         .collect();
     assert_eq!(c, r, "C structs and Rust structs differ");
 }

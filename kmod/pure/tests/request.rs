@@ -67,19 +67,38 @@ fn empty_usage_becomes_everything_the_algorithm_can_do() {
 
 #[test]
 fn usage_may_be_narrowed_but_not_widened_past_the_algorithm() {
-    let enc_only = KvPolicy { usage: KV_CAP_ENCRYPT, ..Default::default() };
-    assert_eq!(policy(Alg::Aes128Gcm, &enc_only).unwrap().usage, KV_CAP_ENCRYPT);
-    let sign = KvPolicy { usage: KV_CAP_SIGN, ..Default::default() };
+    let enc_only = KvPolicy {
+        usage: KV_CAP_ENCRYPT,
+        ..Default::default()
+    };
+    assert_eq!(
+        policy(Alg::Aes128Gcm, &enc_only).unwrap().usage,
+        KV_CAP_ENCRYPT
+    );
+    let sign = KvPolicy {
+        usage: KV_CAP_SIGN,
+        ..Default::default()
+    };
     assert_eq!(policy(Alg::Aes128Gcm, &sign), Err(Reject::Invalid));
 }
 
 #[test]
 fn unknown_usage_or_flag_bits_are_invalid() {
-    let bad_usage = KvPolicy { usage: KV_CAP_GENKEY, ..Default::default() };
+    let bad_usage = KvPolicy {
+        usage: KV_CAP_GENKEY,
+        ..Default::default()
+    };
     assert_eq!(policy(Alg::Aes128Gcm, &bad_usage), Err(Reject::Invalid));
-    let bad_flags = KvPolicy { flags: 1 << 31, ..Default::default() };
+    let bad_flags = KvPolicy {
+        flags: 1 << 31,
+        ..Default::default()
+    };
     assert_eq!(policy(Alg::Aes128Gcm, &bad_flags), Err(Reject::Invalid));
-    let ok_flags = KvPolicy { flags: KV_POLICY_NO_CALLER_NONCE, max_uses: 3, ..Default::default() };
+    let ok_flags = KvPolicy {
+        flags: KV_POLICY_NO_CALLER_NONCE,
+        max_uses: 3,
+        ..Default::default()
+    };
     assert_eq!(policy(Alg::Aes128Gcm, &ok_flags).unwrap().max_uses, 3);
 }
 
@@ -96,7 +115,10 @@ fn ttl_converts_to_nanoseconds_and_refuses_overflow() {
     assert_eq!(ttl_ns(0), Ok(None));
     assert_eq!(ttl_ns(1500), Ok(Some(1_500_000_000)));
     assert_eq!(ttl_ns(u64::MAX), Err(Reject::Invalid));
-    assert_eq!(ttl_ns(i64::MAX as u64 / 1_000_000 + 1), Err(Reject::Invalid));
+    assert_eq!(
+        ttl_ns(i64::MAX as u64 / 1_000_000 + 1),
+        Err(Reject::Invalid)
+    );
 }
 
 #[test]

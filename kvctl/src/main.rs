@@ -1,0 +1,515 @@
+//! kvctl: the command-line face of /dev/keyvault.
+//!
+//! Keys live as long as the vault's fd. One kvctl command on its own opens a
+//! fresh vault that dies with it, so to keep keys across commands either run
+//! several in one process (`kvctl batch`), or open one vault and hand it to a
+//! child (`kvctl exec -- CMD`): every kvctl run inside CMD finds it through
+//! `$KEYVAULT_FD`.
+
+use clap::{Parser, Subcommand};
+use keyvault::{Algorithm, Caps, KeyId, KeyInfo, KeyOptions, Vault};
+use serde_json::{json, Value};
+use std::io::{BufRead, Read};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::ExitCode;
+use std::time::{Duration, UNIX_EPOCH};
+use zeroize::Zeroizing;
+
+/// The environment variable through which `kvctl exec` passes the vault fd.
+const FD_ENV: &str = "KEYVAULT_FD";
+
+#[derive(Parser)]
+#[command(
+    name = "kvctl",
+    version,
+    about = "Keys kept in the kernel: generate, use, inspect and share them through /dev/keyvault"
+)]
+#[command(
+    after_help = "Keys live as long as the vault fd. Keep one open across commands with\n  kvctl exec -- sh -c 'id=$(kvctl genkey aes256-gcm); kvctl info $id'\nor run several commands in one process with `kvctl batch FILE`."
+)]
+struct Cli {
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args, Clone, Default)]
+struct PolicyArgs {
+    /// Lifetime, e.g. 90s, 15m, 2h, 500ms.
+    #[arg(long, value_parser = parse_duration)]
+    ttl: Option<Duration>,
+    /// Operations the key may be used for, e.g. encrypt,decrypt (default: all it supports).
+    #[arg(long)]
+    usage: Option<Caps>,
+    /// Refuse caller-chosen nonces/IVs for this key.
+    #[arg(long)]
+    no_caller_nonce: bool,
+    /// Most operations the key may perform.
+    #[arg(long, default_value_t = 0)]
+    max_uses: u64,
+    /// Most input bytes the key may process.
+    #[arg(long, default_value_t = 0)]
+    max_bytes: u64,
+}
+
+impl PolicyArgs {
+    fn options(&self, bits: u32) -> KeyOptions {
+        KeyOptions {
+            bits,
+            ttl: self.ttl,
+            usage: self.usage.unwrap_or(Caps::empty()),
+            no_caller_nonce: self.no_caller_nonce,
+            max_uses: self.max_uses,
+            max_bytes: self.max_bytes,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Generate a key in the kernel; prints its id.
+    Genkey {
+        /// Algorithm (see `kvctl algorithms`).
+        alg: Algorithm,
+        /// Key size in bits (default: the algorithm's).
+        #[arg(long, default_value_t = 0)]
+        bits: u32,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Import raw key bytes (from a file, `-` for stdin, or hex); prints the id.
+    Import {
+        /// Algorithm (see `kvctl algorithms`).
+        alg: Algorithm,
+        /// File with the raw key bytes (`-`: stdin).
+        #[arg(long, conflicts_with = "hex", required_unless_present = "hex")]
+        key_file: Option<String>,
+        /// The key as hex.
+        #[arg(long)]
+        hex: Option<String>,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Describe a key (never its bytes).
+    Info { id: KeyId },
+    /// List the vault's key ids.
+    List,
+    /// Destroy a key now.
+    Destroy { id: KeyId },
+    /// Revoke a key: it stays listed but can never be used again.
+    Revoke { id: KeyId },
+    /// Show this vault handle's capabilities.
+    Caps,
+    /// Drop capabilities from this vault handle (keeps only CAPS), e.g. readonly.
+    Restrict { caps: Caps },
+    /// List algorithms and their key sizes.
+    Algorithms,
+    /// Run commands, one per line, on one vault (`-` or no FILE: stdin).
+    /// `@last` stands for the id of the last key made; `#` starts a comment.
+    Batch {
+        file: Option<String>,
+        /// Go on after a failing command (the exit status still reports it).
+        #[arg(short, long)]
+        keep_going: bool,
+    },
+    /// Run CMD with a vault fd inherited as $KEYVAULT_FD (the current one, or a new vault).
+    Exec {
+        /// Restrict the handle to these capabilities before running CMD.
+        #[arg(long)]
+        caps: Option<Caps>,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        cmd: Vec<String>,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("bad duration '{s}' (e.g. 30s, 5m, 1h, 250ms)"))?;
+    let ms = match unit {
+        "ms" => 1,
+        "" | "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("bad duration unit in '{s}' (ms, s, m, h, d)")),
+    };
+    n.checked_mul(ms)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("duration '{s}' too large"))
+}
+
+/// The vault: inherited through $KEYVAULT_FD, or a new one.
+fn vault() -> Result<Vault, String> {
+    match std::env::var(FD_ENV) {
+        Ok(s) => {
+            let fd: i32 = s
+                .parse()
+                .map_err(|_| format!("${FD_ENV}='{s}' is not an fd number"))?;
+            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD)
+                .map_err(|e| format!("${FD_ENV}={fd} is not an open fd: {e}"))?;
+            // SAFETY: the fd is open (checked above) and was handed to this
+            // process to own by `kvctl exec`; nothing else in kvctl uses it.
+            Ok(Vault::from_fd(unsafe { OwnedFd::from_raw_fd(fd) }))
+        }
+        Err(_) => Vault::open().map_err(|e| e.to_string()),
+    }
+}
+
+struct Session {
+    vault: Vault,
+    json: bool,
+    last: Option<KeyId>,
+}
+
+fn info_json(i: &KeyInfo) -> Value {
+    let ms = |t: std::time::SystemTime| {
+        t.duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    };
+    json!({
+        "id": i.id.0,
+        "algorithm": i.algorithm.map_or_else(|| i.algorithm_raw.to_string(), |a| a.name().to_string()),
+        "bits": i.bits,
+        "state": i.state.to_string(),
+        "created_ms": ms(i.created),
+        "expires_ms": i.expires.map(ms),
+        "usage": i.usage.names(),
+        "no_caller_nonce": i.no_caller_nonce,
+        "max_uses": i.max_uses,
+        "max_bytes": i.max_bytes,
+        "uses": i.uses,
+        "bytes": i.bytes,
+    })
+}
+
+impl Session {
+    fn print(&self, human: impl FnOnce() -> String, json: impl FnOnce() -> Value) {
+        if self.json {
+            println!("{}", json());
+        } else {
+            println!("{}", human());
+        }
+    }
+
+    fn made(&mut self, id: KeyId) {
+        self.last = Some(id);
+        self.print(|| id.to_string(), || json!({ "id": id.0 }));
+    }
+
+    fn run(&mut self, cmd: Cmd) -> Result<(), String> {
+        let v = &self.vault;
+        match cmd {
+            Cmd::Genkey { alg, bits, policy } => {
+                let id = v
+                    .generate_with(alg, &policy.options(bits))
+                    .map_err(|e| e.to_string())?;
+                self.made(id);
+            }
+            Cmd::Import {
+                alg,
+                key_file,
+                hex,
+                policy,
+            } => {
+                let key = read_key(key_file.as_deref(), hex.as_deref())?;
+                let id = v
+                    .import(alg, &key, &policy.options(0))
+                    .map_err(|e| e.to_string())?;
+                self.made(id);
+            }
+            Cmd::Info { id } => {
+                let i = v.info(id).map_err(|e| e.to_string())?;
+                self.print(
+                    || {
+                        let alg = i
+                            .algorithm
+                            .map_or_else(|| i.algorithm_raw.to_string(), |a| a.name().into());
+                        let mut s = format!(
+                            "key {}: {alg}, {} bits, {}, usage {}",
+                            i.id,
+                            i.bits,
+                            i.state,
+                            i.usage.names()
+                        );
+                        if let Some(exp) = i.expires {
+                            let left = exp
+                                .duration_since(std::time::SystemTime::now())
+                                .unwrap_or_default();
+                            s += &format!(", expires in {}s", left.as_secs());
+                        }
+                        if i.max_uses != 0 || i.max_bytes != 0 {
+                            s += &format!(
+                                ", used {}/{} times, {}/{} bytes",
+                                i.uses, i.max_uses, i.bytes, i.max_bytes
+                            );
+                        }
+                        s
+                    },
+                    || info_json(&i),
+                );
+            }
+            Cmd::List => {
+                let ids = v.list().map_err(|e| e.to_string())?;
+                self.print(
+                    || {
+                        ids.iter()
+                            .map(|i| i.to_string())
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    },
+                    || json!(ids.iter().map(|i| i.0).collect::<Vec<_>>()),
+                );
+            }
+            Cmd::Destroy { id } => v.destroy(id).map_err(|e| e.to_string())?,
+            Cmd::Revoke { id } => v.revoke(id).map_err(|e| e.to_string())?,
+            Cmd::Caps => {
+                let c = v.caps().map_err(|e| e.to_string())?;
+                self.print(
+                    || c.names(),
+                    || json!({ "caps": c.bits(), "names": c.names() }),
+                );
+            }
+            Cmd::Restrict { caps } => {
+                let c = v.restrict(caps).map_err(|e| e.to_string())?;
+                self.print(
+                    || c.names(),
+                    || json!({ "caps": c.bits(), "names": c.names() }),
+                );
+            }
+            Cmd::Algorithms => print_algorithms(),
+            Cmd::Batch { .. } | Cmd::Exec { .. } => {
+                return Err("batch and exec cannot be nested in a batch".into())
+            }
+        }
+        Ok(())
+    }
+}
+
+fn read_key(file: Option<&str>, hex: Option<&str>) -> Result<Zeroizing<Vec<u8>>, String> {
+    if let Some(h) = hex {
+        return hex::decode(h.trim())
+            .map(Zeroizing::new)
+            .map_err(|e| format!("--hex: {e}"));
+    }
+    let mut buf = Zeroizing::new(Vec::new());
+    match file {
+        Some("-") | None => std::io::stdin().read_to_end(&mut buf),
+        Some(path) => std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut buf)),
+    }
+    .map_err(|e| format!("reading the key: {e}"))?;
+    Ok(buf)
+}
+
+/// Splits a batch line into words (whitespace; '...' and "..." quote).
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote = None;
+    let mut any = false;
+    for c in line.chars() {
+        match (quote, c) {
+            (None, '#') => break,
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                any = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (None, c) if c.is_whitespace() => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            (_, c) => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
+
+fn batch(s: &mut Session, file: Option<&str>, keep_going: bool) -> Result<(), String> {
+    let input: Box<dyn BufRead> = match file {
+        None | Some("-") => Box::new(std::io::stdin().lock()),
+        Some(p) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(p).map_err(|e| format!("{p}: {e}"))?,
+        )),
+    };
+    let mut failed = 0;
+    for (n, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| e.to_string())?;
+        let mut w = words(&line);
+        if w.is_empty() {
+            continue;
+        }
+        for word in w.iter_mut() {
+            if word == "@last" {
+                *word = s
+                    .last
+                    .ok_or(format!("line {}: @last before any key was made", n + 1))?
+                    .to_string();
+            }
+        }
+        let argv = std::iter::once("kvctl".to_string()).chain(w);
+        let r = match Cli::try_parse_from(argv) {
+            Ok(cli) => s.run(cli.cmd),
+            Err(e) => Err(e.to_string().lines().next().unwrap_or_default().to_string()),
+        };
+        if let Err(e) = r {
+            eprintln!("kvctl: line {}: {}: {e}", n + 1, line.trim());
+            failed += 1;
+            if !keep_going {
+                return Err(format!("batch stopped at line {}", n + 1));
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(format!("{failed} batch command(s) failed"));
+    }
+    Ok(())
+}
+
+fn exec(v: Vault, caps: Option<Caps>, cmd: &[String]) -> Result<(), String> {
+    if let Some(c) = caps {
+        v.restrict(c).map_err(|e| e.to_string())?;
+    }
+    let fd = v.into_fd();
+    // Let the fd survive exec: clear FD_CLOEXEC.
+    nix::fcntl::fcntl(
+        fd.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .map_err(|e| format!("fcntl: {e}"))?;
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .env(FD_ENV, fd.as_raw_fd().to_string())
+        .exec();
+    Err(format!("{}: {err}", cmd[0]))
+}
+
+fn print_algorithms() {
+    for a in Algorithm::ALL {
+        println!("{}", a.name());
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Cmd::Algorithms = cli.cmd {
+        print_algorithms();
+        return ExitCode::SUCCESS;
+    }
+    let result = vault().and_then(|vault| match cli.cmd {
+        Cmd::Exec { caps, cmd } => exec(vault, caps, &cmd),
+        Cmd::Batch { file, keep_going } => batch(
+            &mut Session {
+                vault,
+                json: cli.json,
+                last: None,
+            },
+            file.as_deref(),
+            keep_going,
+        ),
+        cmd => Session {
+            vault,
+            json: cli.json,
+            last: None,
+        }
+        .run(cmd),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kvctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("5y").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn batch_lines_split_into_words_with_quotes_and_comments() {
+        assert_eq!(
+            words("genkey aes256-gcm --ttl 5m # comment"),
+            ["genkey", "aes256-gcm", "--ttl", "5m"]
+        );
+        assert_eq!(
+            words("  import aes128-gcm --hex 'ab cd'  "),
+            ["import", "aes128-gcm", "--hex", "ab cd"]
+        );
+        assert_eq!(words(r#"restrict "" "#), ["restrict", ""]);
+        assert!(words("   # only a comment").is_empty());
+    }
+
+    #[test]
+    fn the_command_line_parses_algorithms_caps_and_ids() {
+        let cli = Cli::try_parse_from([
+            "kvctl",
+            "genkey",
+            "hmac-sha512",
+            "--bits",
+            "1024",
+            "--usage",
+            "mac",
+        ])
+        .unwrap();
+        match cli.cmd {
+            Cmd::Genkey { alg, bits, policy } => {
+                assert_eq!((alg, bits), (Algorithm::HmacSha512, 1024));
+                assert_eq!(policy.options(bits).usage, Caps::MAC);
+            }
+            _ => panic!("wrong command"),
+        }
+        let cli = Cli::try_parse_from(["kvctl", "--json", "info", "0x10"]).unwrap();
+        assert!(cli.json);
+        assert!(matches!(cli.cmd, Cmd::Info { id: KeyId(16) }));
+        assert!(Cli::try_parse_from(["kvctl", "genkey", "rot13"]).is_err());
+        assert!(Cli::try_parse_from(["kvctl", "restrict", "genkey,bogus"]).is_err());
+        let cli = Cli::try_parse_from(["kvctl", "restrict", "readonly"]).unwrap();
+        assert!(matches!(cli.cmd, Cmd::Restrict { caps } if caps == Caps::READONLY));
+        let cli =
+            Cli::try_parse_from(["kvctl", "exec", "--caps", "readonly", "--", "sh", "-c", "x"])
+                .unwrap();
+        assert!(matches!(cli.cmd, Cmd::Exec { ref cmd, .. } if cmd == &["sh", "-c", "x"]));
+    }
+
+    #[test]
+    fn import_needs_a_key_source() {
+        assert!(Cli::try_parse_from(["kvctl", "import", "aes128-gcm"]).is_err());
+        assert!(Cli::try_parse_from([
+            "kvctl",
+            "import",
+            "aes128-gcm",
+            "--hex",
+            "00",
+            "--key-file",
+            "f"
+        ])
+        .is_err());
+    }
+}

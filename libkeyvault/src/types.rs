@@ -1,0 +1,286 @@
+//! Typed views of the ABI: key ids, algorithms, capabilities, key info.
+
+use keyvault_uapi as abi;
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// An opaque key id, valid in the vault that made it. Never 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KeyId(pub u64);
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl FromStr for KeyId {
+    type Err = std::num::ParseIntError;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.strip_prefix("0x") {
+            Some(hex) => u64::from_str_radix(hex, 16).map(KeyId),
+            None => s.parse().map(KeyId),
+        }
+    }
+}
+
+macro_rules! algorithms {
+    ($($v:ident = $c:ident, $name:literal;)*) => {
+        /// A key type.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Algorithm { $(#[doc = $name] $v,)* }
+
+        impl Algorithm {
+            /// Every algorithm.
+            pub const ALL: &'static [Algorithm] = &[$(Algorithm::$v),*];
+
+            /// The ABI value (`KV_ALG_*`).
+            pub fn to_raw(self) -> u32 {
+                match self { $(Algorithm::$v => abi::$c,)* }
+            }
+
+            /// From an ABI value.
+            pub fn from_raw(v: u32) -> Option<Self> {
+                match v { $(abi::$c => Some(Algorithm::$v),)* _ => None }
+            }
+
+            /// The name used on the command line (`aes256-gcm`, ...).
+            pub fn name(self) -> &'static str {
+                match self { $(Algorithm::$v => $name,)* }
+            }
+        }
+    };
+}
+
+algorithms! {
+    Aes128Gcm = KV_ALG_AES128_GCM, "aes128-gcm";
+    Aes256Gcm = KV_ALG_AES256_GCM, "aes256-gcm";
+    ChaCha20Poly1305 = KV_ALG_CHACHA20_POLY1305, "chacha20-poly1305";
+    Aes128Cbc = KV_ALG_AES128_CBC, "aes128-cbc";
+    Aes256Cbc = KV_ALG_AES256_CBC, "aes256-cbc";
+    HmacSha256 = KV_ALG_HMAC_SHA256, "hmac-sha256";
+    HmacSha512 = KV_ALG_HMAC_SHA512, "hmac-sha512";
+    Ed25519 = KV_ALG_ED25519, "ed25519";
+    X25519 = KV_ALG_X25519, "x25519";
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Algorithm::ALL
+            .iter()
+            .copied()
+            .find(|a| a.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                let names: Vec<_> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+                format!("unknown algorithm '{s}' (one of: {})", names.join(", "))
+            })
+    }
+}
+
+bitflags::bitflags! {
+    /// Capabilities of a vault handle (and, as a key's usage, the operations
+    /// a key may be used for).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct Caps: u32 {
+        /// Generate keys.
+        const GENKEY = abi::KV_CAP_GENKEY;
+        /// Destroy keys.
+        const DESTROY = abi::KV_CAP_DESTROY;
+        /// Revoke keys.
+        const REVOKE = abi::KV_CAP_REVOKE;
+        /// Encrypt.
+        const ENCRYPT = abi::KV_CAP_ENCRYPT;
+        /// Decrypt.
+        const DECRYPT = abi::KV_CAP_DECRYPT;
+        /// Sign.
+        const SIGN = abi::KV_CAP_SIGN;
+        /// Verify.
+        const VERIFY = abi::KV_CAP_VERIFY;
+        /// MAC.
+        const MAC = abi::KV_CAP_MAC;
+        /// Hash.
+        const HASH = abi::KV_CAP_HASH;
+        /// Key information.
+        const GETINFO = abi::KV_CAP_GETINFO;
+        /// List keys.
+        const LIST = abi::KV_CAP_LIST;
+        /// Restrict further.
+        const RESTRICT = abi::KV_CAP_RESTRICT;
+        /// Derive keys.
+        const DERIVE = abi::KV_CAP_DERIVE;
+        /// Key exchange.
+        const EXCHANGE = abi::KV_CAP_EXCHANGE;
+        /// Import keys.
+        const IMPORT = abi::KV_CAP_IMPORT;
+    }
+}
+
+impl Caps {
+    /// Use keys, but never create, destroy, revoke or restrict.
+    pub const READONLY: Caps = Caps::from_bits_truncate(abi::KV_CAP_READONLY);
+
+    /// Lower-case names of the set bits, `|`-separated (`encrypt|decrypt`).
+    pub fn names(self) -> String {
+        if self.is_empty() {
+            return "none".into();
+        }
+        if self == Caps::all() {
+            return "all".into();
+        }
+        self.iter_names()
+            .map(|(n, _)| n.to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+}
+
+impl FromStr for Caps {
+    type Err = String;
+    /// Parses `all`, `readonly`, `none`, or names joined by `,` or `|`.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let mut caps = Caps::empty();
+        for part in s.split([',', '|']).map(str::trim).filter(|p| !p.is_empty()) {
+            caps |= match part.to_ascii_lowercase().as_str() {
+                "all" => Caps::all(),
+                "readonly" => Caps::READONLY,
+                "none" => Caps::empty(),
+                name => Caps::from_name(&name.to_ascii_uppercase())
+                    .ok_or_else(|| format!("unknown capability '{part}'"))?,
+            };
+        }
+        Ok(caps)
+    }
+}
+
+/// Options for a new key (GENKEY / IMPORT). `Default` is: the algorithm's
+/// default size, no TTL, every operation the algorithm supports, no limits.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeyOptions {
+    /// Key size in bits for GENKEY (0: the algorithm's default).
+    pub bits: u32,
+    /// Lifetime; the key expires after it.
+    pub ttl: Option<Duration>,
+    /// Operations the key may be used for (empty: all it supports).
+    pub usage: Caps,
+    /// Refuse caller-chosen nonces/IVs for this key.
+    pub no_caller_nonce: bool,
+    /// Most operations (0: unlimited).
+    pub max_uses: u64,
+    /// Most input bytes (0: unlimited).
+    pub max_bytes: u64,
+}
+
+impl KeyOptions {
+    pub(crate) fn ttl_ms(&self) -> u64 {
+        self.ttl.map_or(0, |d| {
+            u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+        })
+    }
+
+    pub(crate) fn policy(&self) -> abi::KvPolicy {
+        abi::KvPolicy {
+            usage: self.usage.bits(),
+            flags: if self.no_caller_nonce {
+                abi::KV_POLICY_NO_CALLER_NONCE
+            } else {
+                0
+            },
+            max_uses: self.max_uses,
+            max_bytes: self.max_bytes,
+        }
+    }
+}
+
+/// A key's lifecycle state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyState {
+    /// Usable.
+    Active,
+    /// Revoked (permanent).
+    Revoked,
+    /// Past its TTL.
+    Expired,
+}
+
+impl fmt::Display for KeyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeyState::Active => "active",
+            KeyState::Revoked => "revoked",
+            KeyState::Expired => "expired",
+        })
+    }
+}
+
+/// What GETINFO tells about a key (never its material).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The key.
+    pub id: KeyId,
+    /// Its algorithm (None: one this library does not know).
+    pub algorithm: Option<Algorithm>,
+    /// Raw algorithm value.
+    pub algorithm_raw: u32,
+    /// Size in bits.
+    pub bits: u32,
+    /// State now.
+    pub state: KeyState,
+    /// Creation (wall clock).
+    pub created: SystemTime,
+    /// Expiry (wall clock), if it has a TTL.
+    pub expires: Option<SystemTime>,
+    /// Operations allowed.
+    pub usage: Caps,
+    /// Kernel nonces only.
+    pub no_caller_nonce: bool,
+    /// Most operations (0: unlimited).
+    pub max_uses: u64,
+    /// Most input bytes (0: unlimited).
+    pub max_bytes: u64,
+    /// Operations so far.
+    pub uses: u64,
+    /// Input bytes so far.
+    pub bytes: u64,
+}
+
+impl KeyInfo {
+    pub(crate) fn from_raw(r: &abi::KvKeyinfo) -> Self {
+        let at = |ms: u64| UNIX_EPOCH + Duration::from_millis(ms);
+        KeyInfo {
+            id: KeyId(r.key_id),
+            algorithm: Algorithm::from_raw(r.algorithm),
+            algorithm_raw: r.algorithm,
+            bits: r.key_bits,
+            state: match r.state {
+                abi::KV_STATE_REVOKED => KeyState::Revoked,
+                abi::KV_STATE_EXPIRED => KeyState::Expired,
+                _ => KeyState::Active,
+            },
+            created: at(r.created_ms),
+            expires: (r.expires_ms != 0).then(|| at(r.expires_ms)),
+            usage: Caps::from_bits_truncate(r.policy.usage),
+            no_caller_nonce: r.policy.flags & abi::KV_POLICY_NO_CALLER_NONCE != 0,
+            max_uses: r.policy.max_uses,
+            max_bytes: r.policy.max_bytes,
+            uses: r.uses,
+            bytes: r.bytes,
+        }
+    }
+}
+
+/// One page of LIST.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListPage {
+    /// Ids after the cursor, ascending.
+    pub ids: Vec<KeyId>,
+    /// Keys in the vault.
+    pub total: u64,
+}

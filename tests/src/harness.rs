@@ -1,0 +1,89 @@
+//! A tiny test runner: each test is a function that panics on failure.
+//! Prints one line per test and, last, `N passed, N failed`.
+
+use keyvault::{Error, Result};
+use nix::errno::Errno;
+use std::panic;
+use std::time::Instant;
+
+/// A named test.
+pub struct Test {
+    pub name: &'static str,
+    pub run: fn(),
+}
+
+/// Declares a list of tests from function names.
+#[macro_export]
+macro_rules! tests {
+    ($($f:path),* $(,)?) => {
+        vec![$($crate::harness::Test { name: stringify!($f), run: $f }),*]
+    };
+}
+
+/// The errno of a call that must fail.
+#[track_caller]
+pub fn errno<T: std::fmt::Debug>(r: Result<T>) -> Errno {
+    match r {
+        Ok(v) => panic!("expected an error, got Ok({v:?})"),
+        Err(e) => e.errno(),
+    }
+}
+
+/// Asserts a call fails with `want`.
+#[track_caller]
+pub fn expect_errno<T: std::fmt::Debug>(r: Result<T>, want: Errno) {
+    let got = errno(r);
+    assert_eq!(got, want, "expected {want}, got {got}");
+}
+
+/// Asserts a raw ioctl result failed with `want`.
+#[track_caller]
+pub fn expect_raw(r: std::result::Result<i32, Errno>, want: Errno) {
+    match r {
+        Ok(v) => panic!("expected {want}, got Ok({v})"),
+        Err(e) => assert_eq!(e, want, "expected {want}, got {e}"),
+    }
+}
+
+/// Unwraps with the keyvault error's explanation.
+#[track_caller]
+pub fn ok<T>(r: Result<T>) -> T {
+    r.unwrap_or_else(|e: Error| panic!("{e}"))
+}
+
+/// Runs the tests whose names contain `filter`; returns (passed, failed).
+pub fn run(tests: Vec<Test>, filter: Option<&str>) -> (usize, usize) {
+    panic::set_hook(Box::new(|info| {
+        let loc = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| info.payload().downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        eprintln!("    {msg}{loc}");
+    }));
+    let (mut passed, mut failed) = (0, 0);
+    for t in tests
+        .into_iter()
+        .filter(|t| filter.is_none_or(|f| t.name.contains(f)))
+    {
+        let start = Instant::now();
+        let r = panic::catch_unwind(t.run);
+        let ms = start.elapsed().as_millis();
+        match r {
+            Ok(()) => {
+                passed += 1;
+                println!("ok   {} ({ms} ms)", t.name);
+            }
+            Err(_) => {
+                failed += 1;
+                println!("FAIL {} ({ms} ms)", t.name);
+            }
+        }
+    }
+    (passed, failed)
+}

@@ -1,0 +1,98 @@
+//! The module as a whole: its device node, key destruction on close (seen
+//! through the module's debugfs counters), the C example, and unloading.
+
+use crate::harness::ok;
+use keyvault::{Algorithm, Vault};
+use std::os::unix::fs::FileTypeExt;
+use std::process::Command;
+
+const STATS: &str = "/sys/kernel/debug/keyvault/stats";
+
+/// The module-wide counters: (vaults, keys, key_bytes).
+fn stats() -> (u64, u64, u64) {
+    let text = std::fs::read_to_string(STATS).unwrap_or_else(|e| panic!("{STATS}: {e}"));
+    let field = |name: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no '{name}' in {STATS}: {text}"))
+    };
+    (field("vaults:"), field("keys:"), field("key_bytes:"))
+}
+
+pub fn the_device_node_is_a_character_device() {
+    let md = std::fs::metadata("/dev/keyvault").expect("/dev/keyvault");
+    assert!(md.file_type().is_char_device());
+}
+
+pub fn closing_the_last_fd_destroys_every_key() {
+    let (vaults0, keys0, bytes0) = stats();
+    let v = ok(Vault::open());
+    let dup = ok(v.try_clone());
+    for _ in 0..5 {
+        ok(v.generate(Algorithm::HmacSha512));
+    }
+    assert_eq!(stats(), (vaults0 + 1, keys0 + 5, bytes0 + 5 * 64));
+    drop(v);
+    assert_eq!(stats().1, keys0 + 5, "another fd still holds the vault");
+    drop(dup);
+    assert_eq!(stats(), (vaults0, keys0, bytes0));
+}
+
+pub fn destroy_frees_the_key_at_once_when_no_operation_holds_it() {
+    let v = ok(Vault::open());
+    let (_, keys0, bytes0) = stats();
+    let id = ok(v.generate(Algorithm::Aes256Gcm));
+    assert_eq!(stats().1, keys0 + 1);
+    ok(v.destroy(id));
+    let (_, keys, bytes) = stats();
+    assert_eq!((keys, bytes), (keys0, bytes0));
+}
+
+pub fn the_c_example_runs_against_the_module() {
+    let exe = std::env::var("KV_C_EXAMPLE").unwrap_or_else(|_| "target/c/kv_example".into());
+    let out = Command::new(&exe)
+        .output()
+        .unwrap_or_else(|e| panic!("{exe}: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{exe} failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("key id"), "{text}");
+}
+
+fn modprobe(cmd: &str, args: &[&str]) -> std::process::Output {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"))
+}
+
+/// Runs last: unloads the module (refused while a vault is open) and loads it again.
+pub fn rmmod_is_refused_while_open_and_works_once_all_fds_are_closed() {
+    let v = ok(Vault::open());
+    assert!(
+        !modprobe("rmmod", &["keyvault"]).status.success(),
+        "rmmod with an open fd"
+    );
+    ok(v.caps());
+    drop(v);
+    let out = modprobe("rmmod", &["keyvault"]);
+    assert!(
+        out.status.success(),
+        "rmmod: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::metadata("/dev/keyvault").is_err(),
+        "the node goes with the module"
+    );
+    let out = modprobe("insmod", &["keyvault.ko"]);
+    assert!(
+        out.status.success(),
+        "insmod: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ok(ok(Vault::open()).generate(Algorithm::Aes128Gcm));
+}
