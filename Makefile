@@ -1,0 +1,41 @@
+# keyvault: the two commands are `make run` and `make test` (see README.md).
+#
+#   make                   build keyvault.ko against the cached test kernel
+#   make KDIR=/path/build  build keyvault.ko against your own Rust-enabled kernel
+#   make run               boot the test VM with the module loaded, show it working
+#   make test              every test: host (cargo test) + in the VM (real ioctls)
+#   make vm CMD='...'      run a command in the VM with the module loaded
+#   make clean             remove build products (the kernel cache stays in ~/.cache/keyvault)
+#
+# When Kbuild re-enters this directory (M=...), it reads Kbuild, not this file.
+
+SHELL := /bin/bash
+KDIR ?=
+
+.PHONY: all module userspace run test vm clean
+all: module
+
+module:
+ifeq ($(KDIR),)
+	@scripts/build-module
+else
+	@scripts/build-module $(KDIR)
+endif
+
+userspace:
+	@scripts/deps
+	@scripts/build-userspace
+
+run: userspace
+	@scripts/vm $$( [ -t 0 ] && [ -t 1 ] && [ -z "$$CI" ] && echo --interactive ) -- scripts/demo
+
+test:
+	@scripts/deps
+	@scripts/test
+
+vm: userspace
+	@scripts/vm -- $(CMD)
+
+clean:
+	@[ -z "$(KDIR)" ] || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
+	@rm -rf target .kv-kdir keyvault.ko kmod/*.o kmod/.*.cmd *.mod *.mod.c .*.cmd modules.order Module.symvers
