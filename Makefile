@@ -37,5 +37,5 @@ vm: userspace
 	@scripts/vm -- $(CMD)
 
 clean:
-	@[ -z "$(KDIR)" ] || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
-	@rm -rf target .kv-kdir keyvault.ko kmod/*.o kmod/.*.cmd *.mod *.mod.c .*.cmd modules.order Module.symvers
+	@rm -rf target .kv-kdir keyvault.ko keyvault.mod keyvault.mod.c keyvault.mod.o keyvault.o \
+		modules.order Module.symvers .module-common.o .*.cmd kmod/*.o kmod/.*.cmd kmod/*.rmeta kmod/*.d
