@@ -31,6 +31,26 @@
 #define KV_ALG_ED25519			8
 #define KV_ALG_X25519			9
 
+/* Hash functions (KV_IOC_HASH). */
+#define KV_HASH_SHA256		1
+#define KV_HASH_SHA512		2
+
+/* Sizes fixed by the algorithms. */
+#define KV_AEAD_NONCE_SIZE	12	/* AES-GCM and ChaCha20-Poly1305 (RFC 8439) nonces */
+#define KV_AEAD_TAG_SIZE	16
+#define KV_CBC_IV_SIZE		16
+#define KV_MAX_DIGEST_SIZE	64	/* SHA-512, HMAC-SHA512 */
+#define KV_MIN_MAC_VERIFY_SIZE	16	/* shortest (truncated) MAC VERIFY_MAC accepts */
+
+/* kv_aead.flags */
+#define KV_AEAD_GEN_NONCE	(1U << 0) /* encrypt: the kernel makes a never-repeating nonce and writes it to nonce_ptr */
+#define KV_AEAD_FLAGS_ALL	0x1U
+
+/* kv_cbc.flags */
+#define KV_CBC_GEN_IV		(1U << 0) /* encrypt: the kernel makes a random IV and writes it to iv_ptr */
+#define KV_CBC_NO_PADDING	(1U << 1) /* no PKCS#7: the data must be a multiple of 16 bytes */
+#define KV_CBC_FLAGS_ALL	0x3U
+
 /* Capabilities of a vault handle: a fresh open has KV_CAP_ALL; RESTRICT only clears bits. */
 #define KV_CAP_GENKEY		(1U << 0)
 #define KV_CAP_DESTROY		(1U << 1)
@@ -144,6 +164,72 @@ struct kv_list {
 	__u64 reserved[2];	/* must be 0 */
 };
 
+/*
+ * KV_IOC_AEAD_ENCRYPT / KV_IOC_AEAD_DECRYPT: AES-GCM, ChaCha20-Poly1305.
+ * The ciphertext is as long as the plaintext; the 16-byte tag is separate.
+ * Encrypt reads the nonce from nonce_ptr, or with KV_AEAD_GEN_NONCE writes the
+ * kernel's nonce there. Decrypt reads nonce and tag; a wrong tag, AAD, nonce
+ * or ciphertext fails with EBADMSG and nothing is written. out_len: in, the
+ * capacity at out_ptr; out, the bytes written (or needed, with ENOSPC).
+ */
+struct kv_aead {
+	__u64 key_id;
+	__u64 in_ptr;		/* plaintext (encrypt) or ciphertext (decrypt) */
+	__u64 out_ptr;		/* ciphertext (encrypt) or plaintext (decrypt); may equal in_ptr */
+	__u64 aad_ptr;		/* additional authenticated data */
+	__u64 nonce_ptr;	/* KV_AEAD_NONCE_SIZE bytes */
+	__u64 tag_ptr;		/* KV_AEAD_TAG_SIZE bytes: out (encrypt), in (decrypt) */
+	__u32 in_len;
+	__u32 out_len;
+	__u32 aad_len;
+	__u32 flags;		/* KV_AEAD_* */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+/*
+ * KV_IOC_CBC_ENCRYPT / KV_IOC_CBC_DECRYPT: AES-CBC with PKCS#7 padding (or
+ * KV_CBC_NO_PADDING). Encrypt needs room for in_len rounded up to the next
+ * whole block (one more block when already whole); decrypt for in_len - 1
+ * (in_len without padding). Bad padding fails with EBADMSG, nothing written.
+ */
+struct kv_cbc {
+	__u64 key_id;
+	__u64 in_ptr;
+	__u64 out_ptr;
+	__u64 iv_ptr;		/* KV_CBC_IV_SIZE bytes; written with KV_CBC_GEN_IV */
+	__u32 in_len;
+	__u32 out_len;		/* in: capacity; out: bytes written (or needed, with ENOSPC) */
+	__u32 flags;		/* KV_CBC_* */
+	__u32 reserved0;	/* must be 0 */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+/*
+ * KV_IOC_MAC: HMAC of data_len bytes; mac_len in: capacity, out: 32 or 64.
+ * KV_IOC_VERIFY_MAC: compares (in constant time) the first mac_len bytes of
+ * the HMAC with mac_ptr; mac_len from KV_MIN_MAC_VERIFY_SIZE to the full
+ * length. A mismatch fails with EBADMSG.
+ */
+struct kv_mac {
+	__u64 key_id;
+	__u64 data_ptr;
+	__u64 mac_ptr;
+	__u32 data_len;
+	__u32 mac_len;
+	__u64 reserved[2];	/* must be 0 */
+};
+
+/* KV_IOC_HASH: no key. digest_len in: capacity; out: 32 or 64. */
+struct kv_hash {
+	__u32 algorithm;	/* KV_HASH_* */
+	__u32 data_len;
+	__u64 data_ptr;
+	__u64 digest_ptr;
+	__u32 digest_len;
+	__u32 reserved0;	/* must be 0 */
+	__u64 reserved[2];	/* must be 0 */
+};
+
 #define KV_IOC_GETCAPS		_IOR(KV_IOC_MAGIC, 0x01, struct kv_caps)
 #define KV_IOC_RESTRICT		_IOWR(KV_IOC_MAGIC, 0x02, struct kv_caps)
 #define KV_IOC_GENKEY		_IOWR(KV_IOC_MAGIC, 0x10, struct kv_genkey)
@@ -152,5 +238,12 @@ struct kv_list {
 #define KV_IOC_REVOKE		_IOW(KV_IOC_MAGIC, 0x13, struct kv_keyref)
 #define KV_IOC_GETINFO		_IOWR(KV_IOC_MAGIC, 0x14, struct kv_keyinfo)
 #define KV_IOC_LIST		_IOWR(KV_IOC_MAGIC, 0x15, struct kv_list)
+#define KV_IOC_AEAD_ENCRYPT	_IOWR(KV_IOC_MAGIC, 0x20, struct kv_aead)
+#define KV_IOC_AEAD_DECRYPT	_IOWR(KV_IOC_MAGIC, 0x21, struct kv_aead)
+#define KV_IOC_CBC_ENCRYPT	_IOWR(KV_IOC_MAGIC, 0x22, struct kv_cbc)
+#define KV_IOC_CBC_DECRYPT	_IOWR(KV_IOC_MAGIC, 0x23, struct kv_cbc)
+#define KV_IOC_MAC		_IOWR(KV_IOC_MAGIC, 0x24, struct kv_mac)
+#define KV_IOC_VERIFY_MAC	_IOW(KV_IOC_MAGIC, 0x25, struct kv_mac)
+#define KV_IOC_HASH		_IOWR(KV_IOC_MAGIC, 0x26, struct kv_hash)
 
 #endif /* _UAPI_LINUX_KEYVAULT_H */

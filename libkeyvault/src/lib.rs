@@ -21,9 +21,11 @@ use nix::errno::Errno;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
+mod crypto;
 mod error;
 mod types;
 
+pub use crypto::{HashAlg, Iv, Nonce, Sealed, Tag};
 pub use error::{Error, Result};
 pub use keyvault_uapi as uapi;
 pub use types::{Algorithm, Caps, KeyId, KeyInfo, KeyOptions, KeyState, ListPage};

@@ -31,6 +31,33 @@ pub const KV_ALG_ED25519: u32 = 8;
 /// X25519 key exchange, RFC 7748.
 pub const KV_ALG_X25519: u32 = 9;
 
+/// Hash function SHA-256.
+pub const KV_HASH_SHA256: u32 = 1;
+/// Hash function SHA-512.
+pub const KV_HASH_SHA512: u32 = 2;
+
+/// AEAD nonce size (AES-GCM, ChaCha20-Poly1305 per RFC 8439).
+pub const KV_AEAD_NONCE_SIZE: u32 = 12;
+/// AEAD tag size.
+pub const KV_AEAD_TAG_SIZE: u32 = 16;
+/// AES-CBC IV size.
+pub const KV_CBC_IV_SIZE: u32 = 16;
+/// Largest digest or MAC (SHA-512).
+pub const KV_MAX_DIGEST_SIZE: u32 = 64;
+/// Shortest (truncated) MAC that VERIFY_MAC accepts.
+pub const KV_MIN_MAC_VERIFY_SIZE: u32 = 16;
+
+/// AEAD flag: the kernel makes the nonce (never repeating for the key) and writes it out.
+pub const KV_AEAD_GEN_NONCE: u32 = 1 << 0;
+/// Every AEAD flag.
+pub const KV_AEAD_FLAGS_ALL: u32 = 0x1;
+/// CBC flag: the kernel makes a random IV and writes it out.
+pub const KV_CBC_GEN_IV: u32 = 1 << 0;
+/// CBC flag: no PKCS#7 padding; the data must be whole blocks.
+pub const KV_CBC_NO_PADDING: u32 = 1 << 1;
+/// Every CBC flag.
+pub const KV_CBC_FLAGS_ALL: u32 = 0x3;
+
 /// Capability: generate keys.
 pub const KV_CAP_GENKEY: u32 = 1 << 0;
 /// Capability: destroy keys.
@@ -217,6 +244,96 @@ pub struct KvList {
     pub reserved: [u64; 2],
 }
 
+/// `KV_IOC_AEAD_ENCRYPT` / `KV_IOC_AEAD_DECRYPT`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvAead {
+    /// The key.
+    pub key_id: u64,
+    /// Plaintext (encrypt) or ciphertext (decrypt).
+    pub in_ptr: u64,
+    /// Ciphertext (encrypt) or plaintext (decrypt); may equal `in_ptr`.
+    pub out_ptr: u64,
+    /// Additional authenticated data.
+    pub aad_ptr: u64,
+    /// `KV_AEAD_NONCE_SIZE` bytes: in, or out with `KV_AEAD_GEN_NONCE`.
+    pub nonce_ptr: u64,
+    /// `KV_AEAD_TAG_SIZE` bytes: out (encrypt), in (decrypt).
+    pub tag_ptr: u64,
+    /// Input length.
+    pub in_len: u32,
+    /// In: capacity at `out_ptr`; out: bytes written (or needed, with `ENOSPC`).
+    pub out_len: u32,
+    /// AAD length.
+    pub aad_len: u32,
+    /// `KV_AEAD_*`.
+    pub flags: u32,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// `KV_IOC_CBC_ENCRYPT` / `KV_IOC_CBC_DECRYPT`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvCbc {
+    /// The key.
+    pub key_id: u64,
+    /// Input.
+    pub in_ptr: u64,
+    /// Output; may equal `in_ptr`.
+    pub out_ptr: u64,
+    /// `KV_CBC_IV_SIZE` bytes: in, or out with `KV_CBC_GEN_IV`.
+    pub iv_ptr: u64,
+    /// Input length.
+    pub in_len: u32,
+    /// In: capacity at `out_ptr`; out: bytes written (or needed, with `ENOSPC`).
+    pub out_len: u32,
+    /// `KV_CBC_*`.
+    pub flags: u32,
+    /// Must be 0.
+    pub reserved0: u32,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// `KV_IOC_MAC` / `KV_IOC_VERIFY_MAC`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvMac {
+    /// The key.
+    pub key_id: u64,
+    /// Data.
+    pub data_ptr: u64,
+    /// MAC: out (MAC), in (VERIFY_MAC).
+    pub mac_ptr: u64,
+    /// Data length.
+    pub data_len: u32,
+    /// MAC: capacity in, length out; VERIFY_MAC: length of the MAC to compare.
+    pub mac_len: u32,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// `KV_IOC_HASH`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvHash {
+    /// `KV_HASH_*`.
+    pub algorithm: u32,
+    /// Data length.
+    pub data_len: u32,
+    /// Data.
+    pub data_ptr: u64,
+    /// Digest out.
+    pub digest_ptr: u64,
+    /// In: capacity; out: digest length (or needed, with `ENOSPC`).
+    pub digest_len: u32,
+    /// Must be 0.
+    pub reserved0: u32,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
 // The encoding of include/uapi/asm-generic/ioctl.h (x86, arm64, riscv...).
 const IOC_WRITE: u32 = 1;
 const IOC_READ: u32 = 2;
@@ -245,3 +362,19 @@ pub const KV_IOC_GETINFO: u32 = ioc(
 );
 /// List key ids.
 pub const KV_IOC_LIST: u32 = ioc(IOC_READ | IOC_WRITE, 0x15, core::mem::size_of::<KvList>());
+/// AEAD encrypt.
+pub const KV_IOC_AEAD_ENCRYPT: u32 =
+    ioc(IOC_READ | IOC_WRITE, 0x20, core::mem::size_of::<KvAead>());
+/// AEAD decrypt.
+pub const KV_IOC_AEAD_DECRYPT: u32 =
+    ioc(IOC_READ | IOC_WRITE, 0x21, core::mem::size_of::<KvAead>());
+/// AES-CBC encrypt.
+pub const KV_IOC_CBC_ENCRYPT: u32 = ioc(IOC_READ | IOC_WRITE, 0x22, core::mem::size_of::<KvCbc>());
+/// AES-CBC decrypt.
+pub const KV_IOC_CBC_DECRYPT: u32 = ioc(IOC_READ | IOC_WRITE, 0x23, core::mem::size_of::<KvCbc>());
+/// HMAC.
+pub const KV_IOC_MAC: u32 = ioc(IOC_READ | IOC_WRITE, 0x24, core::mem::size_of::<KvMac>());
+/// HMAC verify (constant time).
+pub const KV_IOC_VERIFY_MAC: u32 = ioc(IOC_WRITE, 0x25, core::mem::size_of::<KvMac>());
+/// Hash (no key).
+pub const KV_IOC_HASH: u32 = ioc(IOC_READ | IOC_WRITE, 0x26, core::mem::size_of::<KvHash>());

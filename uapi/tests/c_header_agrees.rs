@@ -32,6 +32,13 @@ fn rust_structs() -> Vec<StructLayout> {
         "kv_keyinfo" => KvKeyinfo { key_id, algorithm, key_bits, state, reserved0, created_ms,
                                     expires_ms, policy, uses, bytes, reserved }
         "kv_list" => KvList { ids_ptr, max_ids, count, cursor, total, reserved }
+        "kv_aead" => KvAead { key_id, in_ptr, out_ptr, aad_ptr, nonce_ptr, tag_ptr, in_len,
+                              out_len, aad_len, flags, reserved }
+        "kv_cbc" => KvCbc { key_id, in_ptr, out_ptr, iv_ptr, in_len, out_len, flags, reserved0,
+                            reserved }
+        "kv_mac" => KvMac { key_id, data_ptr, mac_ptr, data_len, mac_len, reserved }
+        "kv_hash" => KvHash { algorithm, data_len, data_ptr, digest_ptr, digest_len, reserved0,
+                              reserved }
     }
 }
 
@@ -85,6 +92,25 @@ fn rust_consts() -> Vec<(&'static str, u64)> {
         KV_IOC_REVOKE,
         KV_IOC_GETINFO,
         KV_IOC_LIST,
+        KV_HASH_SHA256,
+        KV_HASH_SHA512,
+        KV_AEAD_NONCE_SIZE,
+        KV_AEAD_TAG_SIZE,
+        KV_CBC_IV_SIZE,
+        KV_MAX_DIGEST_SIZE,
+        KV_MIN_MAC_VERIFY_SIZE,
+        KV_AEAD_GEN_NONCE,
+        KV_AEAD_FLAGS_ALL,
+        KV_CBC_GEN_IV,
+        KV_CBC_NO_PADDING,
+        KV_CBC_FLAGS_ALL,
+        KV_IOC_AEAD_ENCRYPT,
+        KV_IOC_AEAD_DECRYPT,
+        KV_IOC_CBC_ENCRYPT,
+        KV_IOC_CBC_DECRYPT,
+        KV_IOC_MAC,
+        KV_IOC_VERIFY_MAC,
+        KV_IOC_HASH,
     ]
 }
 
