@@ -12,6 +12,7 @@ use kernel::{
         atomic::{
             Atomic,
             AtomicFlag,
+            Full,
             Relaxed, //
         },
         Arc,
@@ -27,12 +28,20 @@ use crate::{
     abi::{
         KvKeyinfo,
         KvPolicy,
+        KV_POLICY_NO_CALLER_NONCE,
         KV_STATE_ACTIVE,
         KV_STATE_EXPIRED,
         KV_STATE_REVOKED, //
     },
+    crypto::{
+        Engine,
+        Nonce, //
+    },
     pure::alg::Alg,
-    secret::Secret,
+    secret::{
+        fill_random,
+        Secret, //
+    },
     stats,
 };
 
@@ -56,6 +65,13 @@ pub(crate) struct Key {
     /// The policy fixed at creation, with `usage` explicit.
     pub(crate) policy: KvPolicy,
     material: Secret,
+    /// Prepared crypto state, made once at creation.
+    pub(crate) engine: Engine,
+    /// Kernel nonces are this random per-key prefix followed by a 64-bit
+    /// big-endian counter: unique by construction, unlike random 96-bit
+    /// nonces, which are only safe to about 2^32 messages.
+    nonce_prefix: [u8; 4],
+    nonce_counter: Atomic<u64>,
     /// Creation on the boot-time clock, which settimeofday cannot move.
     created: Instant<BootTime>,
     /// Creation on the wall clock, for display only.
@@ -76,12 +92,18 @@ impl Key {
         ttl_ns: Option<i64>,
     ) -> Result<Arc<Self>> {
         let len = material.len();
+        let engine = Engine::new(alg, material.bytes())?;
+        let mut nonce_prefix = [0u8; 4];
+        fill_random(&mut nonce_prefix);
         let key = Arc::new(
             Key {
                 id,
                 alg,
                 policy,
                 material,
+                engine,
+                nonce_prefix,
+                nonce_counter: Atomic::new(0),
                 created: Instant::now(),
                 created_real_ms: real_time_ms(),
                 ttl: ttl_ns.map(Delta::from_nanos),
@@ -110,6 +132,78 @@ impl Key {
         } else {
             State::Active
         }
+    }
+
+    /// The raw key material, for the crypto calls that take it directly.
+    pub(crate) fn material(&self) -> &[u8] {
+        self.material.bytes()
+    }
+
+    /// May the key be used for `op` (a `KV_CAP_*` bit) now? `EKEYREVOKED`,
+    /// `EKEYEXPIRED`, or `EPERM` when its policy does not allow `op`.
+    pub(crate) fn authorize(&self, op: u32) -> Result {
+        match self.state() {
+            State::Active => {}
+            State::Revoked => return Err(EKEYREVOKED),
+            State::Expired => return Err(EKEYEXPIRED),
+        }
+        if self.policy.usage & op != op {
+            return Err(EPERM);
+        }
+        Ok(())
+    }
+
+    /// Whether the policy refuses caller-chosen nonces and IVs.
+    pub(crate) fn kernel_nonces_only(&self) -> bool {
+        self.policy.flags & KV_POLICY_NO_CALLER_NONCE != 0
+    }
+
+    /// Counts one use of `bytes` input bytes against the policy's limits;
+    /// `EDQUOT` once a limit would be passed.
+    pub(crate) fn charge(&self, bytes: usize) -> Result {
+        let (max_uses, max_bytes) = (self.policy.max_uses, self.policy.max_bytes);
+        let bytes = bytes as u64;
+        let mut uses = self.uses.load(Relaxed);
+        loop {
+            if max_uses != 0 && uses >= max_uses {
+                return Err(EDQUOT);
+            }
+            match self.uses.cmpxchg(uses, uses.saturating_add(1), Full) {
+                Ok(_) => break,
+                Err(now) => uses = now,
+            }
+        }
+        let mut done = self.bytes.load(Relaxed);
+        loop {
+            let after = done.saturating_add(bytes);
+            if max_bytes != 0 && after > max_bytes {
+                // Give the use back: this operation does not happen.
+                self.uses.fetch_sub(1, Relaxed);
+                return Err(EDQUOT);
+            }
+            match self.bytes.cmpxchg(done, after, Full) {
+                Ok(_) => return Ok(()),
+                Err(now) => done = now,
+            }
+        }
+    }
+
+    /// The next kernel nonce: never repeats for this key. `EOVERFLOW` after
+    /// 2^64 of them, which no key will live to see.
+    pub(crate) fn next_nonce(&self) -> Result<Nonce> {
+        let mut n = self.nonce_counter.load(Relaxed);
+        loop {
+            // Saturate rather than wrap: a wrapped counter would repeat nonces.
+            let next = n.checked_add(1).ok_or(EOVERFLOW)?;
+            match self.nonce_counter.cmpxchg(n, next, Full) {
+                Ok(_) => break,
+                Err(now) => n = now,
+            }
+        }
+        let mut nonce = Nonce::default();
+        nonce[..4].copy_from_slice(&self.nonce_prefix);
+        nonce[4..].copy_from_slice(&n.to_be_bytes());
+        Ok(nonce)
     }
 
     /// Revokes the key; true if this call did it (revoking twice is fine).

@@ -41,6 +41,7 @@ use kernel::{
     reason = "the whole ABI is shared with userspace; the module uses part of it"
 )]
 mod abi;
+mod crypto;
 mod key;
 mod ops;
 #[allow(
@@ -71,8 +72,15 @@ module! {
             default: 262144,
             description: "Most key material bytes one vault may hold",
         },
+        max_data_bytes: u32 {
+            default: 1048576,
+            description: "Most input bytes of one operation (at most 64 MiB)",
+        },
     },
 }
+
+/// The largest `max_data_bytes` the module accepts.
+const MAX_DATA_HARD_LIMIT: u32 = 64 << 20;
 
 #[pin_data]
 struct KeyvaultModule {
@@ -84,10 +92,25 @@ struct KeyvaultModule {
 impl kernel::InPlaceModule for KeyvaultModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
+            // Checked before the device exists, so a bad parameter fails the load.
+            _stats: {
+                check_parameters()?;
+                stats::StatsFile::new()?
+            },
             _dev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"keyvault" }),
-            _stats: stats::StatsFile::new()?,
         })
     }
+}
+
+/// An operation holds up to `max_data_bytes` in kernel memory (in and out):
+/// refuse a limit that would let one caller pin too much.
+fn check_parameters() -> Result {
+    let max_data = module_parameters::max_data_bytes.value();
+    if max_data > MAX_DATA_HARD_LIMIT {
+        pr_err!("max_data_bytes is {max_data}, at most {MAX_DATA_HARD_LIMIT} is allowed\n");
+        return Err(EINVAL);
+    }
+    Ok(())
 }
 
 /// The misc device's per-open-file state is a [`Handle`] on a vault.
@@ -99,6 +122,7 @@ impl MiscDevice for KeyvaultDevice {
 
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Handle>> {
         Handle::new_vault(vault::Limits {
+            max_data: module_parameters::max_data_bytes.value() as usize,
             max_keys: module_parameters::max_keys_per_vault.value(),
             max_key_bytes: module_parameters::max_key_bytes_per_vault.value(),
         })

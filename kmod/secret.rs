@@ -3,19 +3,23 @@
 //! Secret bytes in kernel memory, and the kernel's random number generator.
 
 use kernel::{
+    alloc::KVVec,
     bindings,
     prelude::*,
     uaccess::UserSliceReader, //
 };
 
-/// Secret bytes (key material) in kernel memory, charged to the caller's
-/// memory cgroup and zeroized when dropped, whatever path drops them.
-pub(crate) struct Secret(KVec<u8>);
+use crate::crypto::memzero;
+
+/// Secret bytes (key material, plaintext, derived data) in kernel memory,
+/// charged to the caller's memory cgroup and wiped when dropped, whatever
+/// path drops them. Large buffers fall back to vmalloc.
+pub(crate) struct Secret(KVVec<u8>);
 
 impl Secret {
     /// A zeroed secret of `len` bytes.
-    fn zeroed(len: usize) -> Result<Self> {
-        let mut v = KVec::with_capacity(len, GFP_KERNEL_ACCOUNT)?;
+    pub(crate) fn zeroed(len: usize) -> Result<Self> {
+        let mut v = KVVec::with_capacity(len, GFP_KERNEL_ACCOUNT)?;
         v.resize(len, 0, GFP_KERNEL_ACCOUNT)?;
         Ok(Self(v))
     }
@@ -38,22 +42,22 @@ impl Secret {
     pub(crate) fn len(&self) -> usize {
         self.0.len()
     }
+
+    /// The bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The bytes, writable (for in-place crypto).
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
 }
 
 impl Drop for Secret {
     fn drop(&mut self) {
-        zeroize(&mut self.0);
+        memzero(&mut self.0);
     }
-}
-
-/// Overwrites `buf` with zeros in a way the compiler cannot elide
-/// (the `memzero_explicit` of C).
-pub(crate) fn zeroize(buf: &mut [u8]) {
-    for b in buf.iter_mut() {
-        // SAFETY: `b` is a valid, aligned, exclusive reference to a byte.
-        unsafe { core::ptr::write_volatile(b, 0) };
-    }
-    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
 }
 
 /// Fills `buf` from the kernel CSPRNG.

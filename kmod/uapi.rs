@@ -31,14 +31,17 @@ macro_rules! plain_old_data {
     )*};
 }
 
-plain_old_data!(KvPolicy, KvCaps, KvGenkey, KvImport, KvKeyref, KvKeyinfo, KvList);
+plain_old_data!(
+    KvPolicy, KvCaps, KvGenkey, KvImport, KvKeyref, KvKeyinfo, KvList, KvAead, KvCbc, KvMac, KvHash,
+);
 
-/// The errno of a rejection decided by the pure validation code.
-pub(crate) fn errno(r: Reject) -> Error {
-    match r {
+/// A verdict of the pure validation code, with its rejection as an errno.
+pub(crate) fn reject<T>(verdict: core::result::Result<T, Reject>) -> Result<T> {
+    verdict.map_err(|r| match r {
         Reject::Invalid => EINVAL,
         Reject::Unsupported => EOPNOTSUPP,
-    }
+        Reject::TooBig => EMSGSIZE,
+    })
 }
 
 /// An ioctl's argument: the request struct at the user address.

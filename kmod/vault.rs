@@ -36,7 +36,7 @@ use crate::{
     },
     secret::Secret,
     stats,
-    uapi::errno,
+    uapi::reject,
 };
 
 /// Key ids come from one module-wide counter: never 0, never reused while
@@ -46,6 +46,8 @@ static NEXT_KEY_ID: Atomic<u64> = Atomic::new(1);
 /// Quotas of one vault (module parameters at open time).
 #[derive(Clone, Copy)]
 pub(crate) struct Limits {
+    /// Most input bytes of one operation.
+    pub(crate) max_data: usize,
     /// Most keys.
     pub(crate) max_keys: u32,
     /// Most key material bytes.
@@ -100,6 +102,11 @@ impl Vault {
         t.key_bytes += len;
         t.keys.insert(node.into_node(id, key.clone()));
         Ok(key)
+    }
+
+    /// The vault's limits.
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The key with this id, or `ENOENT`.
@@ -196,7 +203,7 @@ impl Handle {
     pub(crate) fn restrict(&self, keep: u32) -> Result<u32> {
         let mut have = self.caps();
         loop {
-            let new = request::restrict(have, keep).map_err(errno)?;
+            let new = reject(request::restrict(have, keep))?;
             match self.caps.cmpxchg(have, new, Full) {
                 Ok(_) => return Ok(new),
                 Err(current) => have = current,

@@ -16,7 +16,7 @@ use crate::{
     },
     secret::Secret,
     uapi::{
-        errno,
+        reject,
         user_slice,
         Arg, //
     },
@@ -31,10 +31,10 @@ struct NewKey {
 }
 
 fn new_key(algorithm: u32, policy: &KvPolicy, ttl_ms: u64, reserved: &[u64]) -> Result<NewKey> {
-    request::reserved_zero(reserved).map_err(errno)?;
-    let alg = Alg::from_abi(algorithm).map_err(errno)?;
-    let policy = request::policy(alg, policy).map_err(errno)?;
-    let ttl_ns = request::ttl_ns(ttl_ms).map_err(errno)?;
+    reject(request::reserved_zero(reserved))?;
+    let alg = reject(Alg::from_abi(algorithm))?;
+    let policy = reject(request::policy(alg, policy))?;
+    let ttl_ns = reject(request::ttl_ns(ttl_ms))?;
     Ok(NewKey { alg, policy, ttl_ns })
 }
 
@@ -60,7 +60,7 @@ fn publish<T: AsBytes>(h: &Handle, arg: &Arg, key: &Key, req: &T) -> Result {
 pub(super) fn genkey(h: &Handle, arg: &Arg) -> Result {
     let mut req: KvGenkey = arg.read()?;
     let nk = new_key(req.algorithm, &req.policy, req.ttl_ms, &req.reserved)?;
-    let len = request::genkey_len(nk.alg, req.key_bits).map_err(errno)?;
+    let len = reject(request::genkey_len(nk.alg, req.key_bits))?;
     require_symmetric(nk.alg)?;
     let key = h
         .vault()
@@ -74,7 +74,7 @@ pub(super) fn genkey(h: &Handle, arg: &Arg) -> Result {
 pub(super) fn import(h: &Handle, arg: &Arg) -> Result {
     let mut req: KvImport = arg.read()?;
     let nk = new_key(req.algorithm, &req.policy, req.ttl_ms, &req.reserved)?;
-    let len = request::import_len(nk.alg, req.key_len).map_err(errno)?;
+    let len = reject(request::import_len(nk.alg, req.key_len))?;
     require_symmetric(nk.alg)?;
     let material = Secret::from_user(&mut user_slice(req.key_ptr, len)?.reader(), len)?;
     let key = h.vault().insert(nk.alg, material, nk.policy, nk.ttl_ns)?;
@@ -108,14 +108,14 @@ pub(super) fn getinfo(h: &Handle, arg: &Arg) -> Result {
     if req.reserved0 != 0 {
         return Err(EINVAL);
     }
-    request::reserved_zero(&req.reserved).map_err(errno)?;
+    reject(request::reserved_zero(&req.reserved))?;
     arg.write(&h.vault().get(req.key_id)?.info())
 }
 
 /// KV_IOC_LIST: one page of ids, ascending, after the cursor.
 pub(super) fn list(h: &Handle, arg: &Arg) -> Result {
     let mut req: KvList = arg.read()?;
-    request::reserved_zero(&req.reserved).map_err(errno)?;
+    reject(request::reserved_zero(&req.reserved))?;
     let max = req.max_ids.min(KV_LIST_MAX) as usize;
     let (ids, total) = h.vault().list(req.cursor, max)?;
     user_slice(req.ids_ptr, ids.len() * size_of::<u64>())?

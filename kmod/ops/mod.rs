@@ -7,17 +7,29 @@
 
 use kernel::{
     prelude::*,
+    sync::Arc,
     uaccess::UserPtr, //
 };
 
 use crate::{
     abi::*,
-    uapi::Arg,
-    vault::Handle, //
+    key::Key,
+    pure::alg::Alg,
+    secret::Secret,
+    uapi::{
+        user_slice,
+        Arg, //
+    },
+    vault::Handle,
 };
 
+mod aead;
 mod caps;
+mod cbc;
 mod keys;
+mod mac;
+
+pub(crate) use crate::uapi::reject;
 
 type Handler = fn(&Handle, &Arg) -> Result;
 
@@ -32,6 +44,13 @@ fn route(cmd: u32) -> Option<(u32, Handler)> {
         KV_IOC_REVOKE => (KV_CAP_REVOKE, keys::revoke),
         KV_IOC_GETINFO => (KV_CAP_GETINFO, keys::getinfo),
         KV_IOC_LIST => (KV_CAP_LIST, keys::list),
+        KV_IOC_AEAD_ENCRYPT => (KV_CAP_ENCRYPT, aead::encrypt),
+        KV_IOC_AEAD_DECRYPT => (KV_CAP_DECRYPT, aead::decrypt),
+        KV_IOC_CBC_ENCRYPT => (KV_CAP_ENCRYPT, cbc::encrypt),
+        KV_IOC_CBC_DECRYPT => (KV_CAP_DECRYPT, cbc::decrypt),
+        KV_IOC_MAC => (KV_CAP_MAC, mac::mac),
+        KV_IOC_VERIFY_MAC => (KV_CAP_MAC, mac::verify),
+        KV_IOC_HASH => (KV_CAP_HASH, mac::hash),
         _ => return None,
     })
 }
@@ -41,4 +60,22 @@ pub(crate) fn dispatch(h: &Handle, cmd: u32, arg: UserPtr) -> Result {
     let (cap, handler) = route(cmd).ok_or(ENOTTY)?;
     h.require(cap)?;
     handler(h, &Arg::new(arg))
+}
+
+/// The key an operation `op` (a `KV_CAP_*` bit) runs with, checked in the
+/// ABI's order: `ENOENT` unknown id, `EOPNOTSUPP` a key type that cannot do
+/// the operation, then the key's state and policy (`Key::authorize`).
+fn key_for(h: &Handle, id: u64, op: u32, fits: fn(Alg) -> bool) -> Result<Arc<Key>> {
+    let key = h.vault().get(id)?;
+    if !fits(key.alg) {
+        return Err(EOPNOTSUPP);
+    }
+    key.authorize(op)?;
+    Ok(key)
+}
+
+/// Copies `len` bytes at a user address into a kernel buffer that is wiped
+/// when dropped (plaintext and MAC input are secrets too).
+fn read_secret(ptr: u64, len: usize) -> Result<Secret> {
+    Secret::from_user(&mut user_slice(ptr, len)?.reader(), len)
 }

@@ -123,6 +123,25 @@ impl Alg {
         }
     }
 
+    /// An AEAD key (AES-GCM, ChaCha20-Poly1305).
+    pub fn is_aead(self) -> bool {
+        matches!(self, Alg::Aes128Gcm | Alg::Aes256Gcm | Alg::ChaCha20Poly1305)
+    }
+
+    /// An AES-CBC key.
+    pub fn is_cbc(self) -> bool {
+        matches!(self, Alg::Aes128Cbc | Alg::Aes256Cbc)
+    }
+
+    /// An HMAC key; its MAC length.
+    pub fn mac_len(self) -> Option<usize> {
+        match self {
+            Alg::HmacSha256 => Some(32),
+            Alg::HmacSha512 => Some(64),
+            _ => None,
+        }
+    }
+
     /// Whether the key has a public half (Ed25519, X25519).
     pub fn is_asymmetric(self) -> bool {
         matches!(self, Alg::Ed25519 | Alg::X25519)

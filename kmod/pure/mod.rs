@@ -4,6 +4,7 @@
 //! compiled into the module and tested on the host (crate `keyvault-pure`).
 
 pub mod alg;
+pub mod padding;
 pub mod request;
 
 /// Why a request is refused; each variant is one errno class of the ABI.
@@ -13,4 +14,6 @@ pub enum Reject {
     Invalid,
     /// `EOPNOTSUPP`: the algorithm cannot do that.
     Unsupported,
+    /// `EMSGSIZE`: input larger than the per-operation limit.
+    TooBig,
 }

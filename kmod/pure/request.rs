@@ -3,6 +3,7 @@
 //! Validation of requests, before any key or kernel state is touched.
 
 use super::alg::Alg;
+use super::padding;
 use super::Reject;
 use crate::abi::*;
 
@@ -73,4 +74,55 @@ pub fn ttl_ns(ttl_ms: u64) -> Result<Option<i64>, Reject> {
     }
     let ns = ttl_ms.checked_mul(1_000_000).ok_or(Reject::Invalid)?;
     i64::try_from(ns).map(Some).map_err(|_| Reject::Invalid)
+}
+
+/// Checks that only `allowed` flag bits are set.
+pub fn flags(flags: u32, allowed: u32) -> Result<(), Reject> {
+    if flags & !allowed == 0 {
+        Ok(())
+    } else {
+        Err(Reject::Invalid)
+    }
+}
+
+/// An input length, refused with `TooBig` past the per-operation limit.
+pub fn data_len(len: u32, max: usize) -> Result<usize, Reject> {
+    let len = len as usize;
+    if len > max {
+        Err(Reject::TooBig)
+    } else {
+        Ok(len)
+    }
+}
+
+/// The output capacity an AES-CBC request needs (for decryption with
+/// padding, an upper bound: the padding is only known after decrypting).
+pub fn cbc_out_len(encrypt: bool, padded: bool, in_len: usize) -> Result<usize, Reject> {
+    let whole = in_len % padding::BLOCK == 0;
+    match (encrypt, padded) {
+        (true, true) => padding::padded_len(in_len).ok_or(Reject::TooBig),
+        (true, false) if whole => Ok(in_len),
+        (false, _) if whole && in_len > 0 => Ok(if padded { in_len - 1 } else { in_len }),
+        _ => Err(Reject::Invalid),
+    }
+}
+
+/// VERIFY_MAC compares `len` bytes: at least `KV_MIN_MAC_VERIFY_SIZE`
+/// (shorter tags are forgeable), at most the MAC's full length.
+pub fn verify_mac_len(len: u32, full: usize) -> Result<usize, Reject> {
+    let len = len as usize;
+    if len < KV_MIN_MAC_VERIFY_SIZE as usize || len > full {
+        Err(Reject::Invalid)
+    } else {
+        Ok(len)
+    }
+}
+
+/// The hash function of a `KV_HASH_*` value: true for SHA-512.
+pub fn hash_is_sha512(alg: u32) -> Result<bool, Reject> {
+    match alg {
+        KV_HASH_SHA256 => Ok(false),
+        KV_HASH_SHA512 => Ok(true),
+        _ => Err(Reject::Invalid),
+    }
 }

@@ -126,3 +126,45 @@ fn reserved_words_must_be_zero() {
     assert_eq!(reserved_zero(&[0, 0]), Ok(()));
     assert_eq!(reserved_zero(&[0, 1]), Err(Reject::Invalid));
 }
+
+#[test]
+fn cbc_needs_room_for_padding_or_whole_blocks() {
+    assert_eq!(cbc_out_len(true, true, 0), Ok(16));
+    assert_eq!(cbc_out_len(true, true, 16), Ok(32));
+    assert_eq!(cbc_out_len(true, true, 17), Ok(32));
+    assert_eq!(cbc_out_len(true, false, 32), Ok(32));
+    assert_eq!(cbc_out_len(true, false, 0), Ok(0));
+    assert_eq!(cbc_out_len(true, false, 17), Err(Reject::Invalid));
+    assert_eq!(cbc_out_len(false, true, 32), Ok(31));
+    assert_eq!(cbc_out_len(false, false, 32), Ok(32));
+    assert_eq!(cbc_out_len(false, true, 0), Err(Reject::Invalid));
+    assert_eq!(cbc_out_len(false, false, 0), Err(Reject::Invalid));
+    assert_eq!(cbc_out_len(false, true, 33), Err(Reject::Invalid));
+}
+
+#[test]
+fn data_longer_than_the_limit_is_too_big() {
+    assert_eq!(data_len(1 << 20, 1 << 20), Ok(1 << 20));
+    assert_eq!(data_len((1 << 20) + 1, 1 << 20), Err(Reject::TooBig));
+    assert_eq!(data_len(0, 0), Ok(0));
+}
+
+#[test]
+fn mac_verification_compares_sixteen_bytes_up_to_the_full_length() {
+    assert_eq!(verify_mac_len(15, 32), Err(Reject::Invalid));
+    assert_eq!(verify_mac_len(16, 32), Ok(16));
+    assert_eq!(verify_mac_len(32, 32), Ok(32));
+    assert_eq!(verify_mac_len(33, 32), Err(Reject::Invalid));
+    assert_eq!(verify_mac_len(64, 64), Ok(64));
+}
+
+#[test]
+fn only_known_flags_and_hashes_pass() {
+    assert_eq!(flags(KV_AEAD_GEN_NONCE, KV_AEAD_FLAGS_ALL), Ok(()));
+    assert_eq!(flags(KV_AEAD_GEN_NONCE, 0), Err(Reject::Invalid));
+    assert_eq!(flags(1 << 9, KV_CBC_FLAGS_ALL), Err(Reject::Invalid));
+    assert_eq!(hash_is_sha512(KV_HASH_SHA256), Ok(false));
+    assert_eq!(hash_is_sha512(KV_HASH_SHA512), Ok(true));
+    assert_eq!(hash_is_sha512(0), Err(Reject::Invalid));
+    assert_eq!(hash_is_sha512(3), Err(Reject::Invalid));
+}

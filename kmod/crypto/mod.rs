@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Safe Rust over `glue.c`: prepared per-key crypto state and the crypto
+//! calls. This file and `glue.c` are the only places that touch the kernel's
+//! crypto library; everything above works with slices and `Result`s.
+
+use core::{
+    ffi::c_void,
+    ptr::NonNull, //
+};
+use kernel::prelude::*;
+
+use crate::pure::alg::Alg;
+
+/// AEAD nonce.
+pub(crate) type Nonce = [u8; 12];
+/// AEAD tag.
+pub(crate) type Tag = [u8; 16];
+/// AES-CBC IV (updated in place to the chaining value).
+pub(crate) type Iv = [u8; 16];
+
+mod ffi {
+    use core::ffi::c_void;
+
+    extern "C" {
+        pub(super) fn kv_aes_gcm_prepare(key: *const u8, key_len: usize) -> *mut c_void;
+        pub(super) fn kv_aes_prepare(key: *const u8, key_len: usize) -> *mut c_void;
+        pub(super) fn kv_hmac_sha256_prepare(key: *const u8, key_len: usize) -> *mut c_void;
+        pub(super) fn kv_hmac_sha512_prepare(key: *const u8, key_len: usize) -> *mut c_void;
+        pub(super) fn kv_prepared_free(prepared: *mut c_void);
+        pub(super) fn kv_aes_gcm_encrypt(
+            key: *const c_void,
+            buf: *mut u8,
+            len: usize,
+            tag: *mut u8,
+            ad: *const u8,
+            ad_len: usize,
+            nonce: *const u8,
+        );
+        pub(super) fn kv_aes_gcm_decrypt(
+            key: *const c_void,
+            buf: *mut u8,
+            len: usize,
+            tag: *const u8,
+            ad: *const u8,
+            ad_len: usize,
+            nonce: *const u8,
+        ) -> i32;
+        pub(super) fn kv_chacha20poly1305_encrypt(
+            key: *const u8,
+            buf: *mut u8,
+            len: usize,
+            tag: *mut u8,
+            ad: *const u8,
+            ad_len: usize,
+            nonce: *const u8,
+        );
+        pub(super) fn kv_chacha20poly1305_decrypt(
+            key: *const u8,
+            buf: *mut u8,
+            len: usize,
+            tag: *const u8,
+            ad: *const u8,
+            ad_len: usize,
+            nonce: *const u8,
+        ) -> i32;
+        pub(super) fn kv_aes_cbc_encrypt(key: *const c_void, buf: *mut u8, len: usize, iv: *mut u8);
+        pub(super) fn kv_aes_cbc_decrypt(key: *const c_void, buf: *mut u8, len: usize, iv: *mut u8);
+        pub(super) fn kv_hmac_sha256(key: *const c_void, data: *const u8, len: usize, out: *mut u8);
+        pub(super) fn kv_hmac_sha512(key: *const c_void, data: *const u8, len: usize, out: *mut u8);
+        pub(super) fn kv_sha256(data: *const u8, len: usize, out: *mut u8);
+        pub(super) fn kv_sha512(data: *const u8, len: usize, out: *mut u8);
+        pub(super) fn kv_memeq_consttime(a: *const c_void, b: *const c_void, len: usize) -> bool;
+        pub(super) fn kv_memzero(p: *mut c_void, len: usize);
+    }
+}
+
+/// A key prepared by the kernel library (expanded AES round keys, GHASH
+/// powers, HMAC pads), in memory owned by this object.
+///
+/// # Invariants
+///
+/// `0` points to a live allocation made by one of glue.c's `kv_*_prepare`
+/// functions, initialized for the kind of key it was made for, and never
+/// written after preparation.
+pub(crate) struct PreparedKey(NonNull<c_void>);
+
+impl PreparedKey {
+    fn new(prepare: unsafe extern "C" fn(*const u8, usize) -> *mut c_void, key: &[u8]) -> Result<Self> {
+        // SAFETY: `key` is valid for reads of `key.len()` bytes; the prepare
+        // functions only read it and return a new allocation or NULL.
+        let p = unsafe { prepare(key.as_ptr(), key.len()) };
+        // INVARIANT: non-NULL means a prepared key of this kind.
+        NonNull::new(p).map(Self).ok_or(ENOMEM)
+    }
+
+    fn as_ptr(&self) -> *const c_void {
+        self.0.as_ptr()
+    }
+}
+
+impl Drop for PreparedKey {
+    fn drop(&mut self) {
+        // SAFETY: by the type invariant the allocation is live and ours;
+        // kv_prepared_free wipes and frees it (kfree_sensitive).
+        unsafe { ffi::kv_prepared_free(self.0.as_ptr()) };
+    }
+}
+
+// SAFETY: the prepared key is immutable after preparation and the library
+// functions only read it, so it may be used from any thread, concurrently.
+unsafe impl Send for PreparedKey {}
+// SAFETY: as above.
+unsafe impl Sync for PreparedKey {}
+
+/// The per-key crypto state, made once when the key is created, so no
+/// operation re-expands a key.
+pub(crate) enum Engine {
+    /// AES-GCM, prepared.
+    AesGcm(PreparedKey),
+    /// ChaCha20-Poly1305: the key schedule is the key itself.
+    ChaCha20Poly1305,
+    /// AES-CBC, prepared for both directions.
+    AesCbc(PreparedKey),
+    /// HMAC-SHA256 with its pads precomputed.
+    HmacSha256(PreparedKey),
+    /// HMAC-SHA512 with its pads precomputed.
+    HmacSha512(PreparedKey),
+    /// No symmetric engine (asymmetric keys).
+    None,
+}
+
+impl Engine {
+    /// Prepares the engine for a key of `alg` with material `key`.
+    pub(crate) fn new(alg: Alg, key: &[u8]) -> Result<Self> {
+        Ok(match alg {
+            Alg::Aes128Gcm | Alg::Aes256Gcm => Engine::AesGcm(PreparedKey::new(ffi::kv_aes_gcm_prepare, key)?),
+            Alg::ChaCha20Poly1305 => Engine::ChaCha20Poly1305,
+            Alg::Aes128Cbc | Alg::Aes256Cbc => Engine::AesCbc(PreparedKey::new(ffi::kv_aes_prepare, key)?),
+            Alg::HmacSha256 => Engine::HmacSha256(PreparedKey::new(ffi::kv_hmac_sha256_prepare, key)?),
+            Alg::HmacSha512 => Engine::HmacSha512(PreparedKey::new(ffi::kv_hmac_sha512_prepare, key)?),
+            Alg::Ed25519 | Alg::X25519 => Engine::None,
+        })
+    }
+
+    /// AEAD-encrypts `buf` in place; `material` is the raw key (ChaCha20).
+    pub(crate) fn seal(&self, material: &[u8], buf: &mut [u8], aad: &[u8], nonce: &Nonce) -> Result<Tag> {
+        let mut tag = Tag::default();
+        match self {
+            // SAFETY: the prepared key is an AES-GCM key (type invariant);
+            // buf, tag, aad and nonce are valid for their lengths (12-byte nonce).
+            Engine::AesGcm(k) => unsafe {
+                ffi::kv_aes_gcm_encrypt(
+                    k.as_ptr(),
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    tag.as_mut_ptr(),
+                    aad.as_ptr(),
+                    aad.len(),
+                    nonce.as_ptr(),
+                )
+            },
+            Engine::ChaCha20Poly1305 if material.len() == 32 => {
+                // SAFETY: the key is 32 bytes (checked); buffers valid as above.
+                unsafe {
+                    ffi::kv_chacha20poly1305_encrypt(
+                        material.as_ptr(),
+                        buf.as_mut_ptr(),
+                        buf.len(),
+                        tag.as_mut_ptr(),
+                        aad.as_ptr(),
+                        aad.len(),
+                        nonce.as_ptr(),
+                    )
+                }
+            }
+            _ => return Err(EOPNOTSUPP),
+        }
+        Ok(tag)
+    }
+
+    /// AEAD-decrypts `buf` in place after checking the tag; `EBADMSG` (and
+    /// `buf` unchanged) when it does not match.
+    pub(crate) fn open(&self, material: &[u8], buf: &mut [u8], aad: &[u8], nonce: &Nonce, tag: &Tag) -> Result {
+        let ret = match self {
+            // SAFETY: as in `seal`; the tag is 16 bytes.
+            Engine::AesGcm(k) => unsafe {
+                ffi::kv_aes_gcm_decrypt(
+                    k.as_ptr(),
+                    buf.as_mut_ptr(),
+                    buf.len(),
+                    tag.as_ptr(),
+                    aad.as_ptr(),
+                    aad.len(),
+                    nonce.as_ptr(),
+                )
+            },
+            Engine::ChaCha20Poly1305 if material.len() == 32 => {
+                // SAFETY: as in `seal`; the tag is 16 bytes.
+                unsafe {
+                    ffi::kv_chacha20poly1305_decrypt(
+                        material.as_ptr(),
+                        buf.as_mut_ptr(),
+                        buf.len(),
+                        tag.as_ptr(),
+                        aad.as_ptr(),
+                        aad.len(),
+                        nonce.as_ptr(),
+                    )
+                }
+            }
+            _ => return Err(EOPNOTSUPP),
+        };
+        if ret == 0 {
+            Ok(())
+        } else {
+            Err(EBADMSG)
+        }
+    }
+
+    fn cbc(&self, buf: &mut [u8], iv: &mut Iv, f: unsafe extern "C" fn(*const c_void, *mut u8, usize, *mut u8)) -> Result {
+        let Engine::AesCbc(k) = self else {
+            return Err(EOPNOTSUPP);
+        };
+        if buf.len() % 16 != 0 {
+            return Err(EINVAL);
+        }
+        // SAFETY: the prepared key is an AES key for both directions (type
+        // invariant); buf is whole blocks; iv is 16 bytes.
+        unsafe { f(k.as_ptr(), buf.as_mut_ptr(), buf.len(), iv.as_mut_ptr()) };
+        Ok(())
+    }
+
+    /// AES-CBC-encrypts whole blocks in place.
+    pub(crate) fn cbc_encrypt(&self, buf: &mut [u8], iv: &mut Iv) -> Result {
+        self.cbc(buf, iv, ffi::kv_aes_cbc_encrypt)
+    }
+
+    /// AES-CBC-decrypts whole blocks in place.
+    pub(crate) fn cbc_decrypt(&self, buf: &mut [u8], iv: &mut Iv) -> Result {
+        self.cbc(buf, iv, ffi::kv_aes_cbc_decrypt)
+    }
+
+    /// HMAC of `data` into `out`; returns its length (32 or 64).
+    pub(crate) fn hmac(&self, data: &[u8], out: &mut [u8; 64]) -> Result<usize> {
+        let (k, f, len): (_, unsafe extern "C" fn(*const c_void, *const u8, usize, *mut u8), _) = match self {
+            Engine::HmacSha256(k) => (k, ffi::kv_hmac_sha256, 32),
+            Engine::HmacSha512(k) => (k, ffi::kv_hmac_sha512, 64),
+            _ => return Err(EOPNOTSUPP),
+        };
+        // SAFETY: the prepared key matches the function (type invariant);
+        // data is valid for its length and out has room for 64 bytes.
+        unsafe { f(k.as_ptr(), data.as_ptr(), data.len(), out.as_mut_ptr()) };
+        Ok(len)
+    }
+}
+
+/// SHA-256 (`wide == false`) or SHA-512 of `data` into `out`; returns the length.
+pub(crate) fn sha2(wide: bool, data: &[u8], out: &mut [u8; 64]) -> usize {
+    if wide {
+        // SAFETY: data is valid for its length; out has room for 64 bytes.
+        unsafe { ffi::kv_sha512(data.as_ptr(), data.len(), out.as_mut_ptr()) };
+        64
+    } else {
+        // SAFETY: data is valid for its length; out has room for 32 bytes.
+        unsafe { ffi::kv_sha256(data.as_ptr(), data.len(), out.as_mut_ptr()) };
+        32
+    }
+}
+
+/// Equality of two equally long byte strings in time independent of their
+/// contents (`crypto_memneq`).
+pub(crate) fn memeq_consttime(a: &[u8], b: &[u8]) -> bool {
+    // SAFETY: both slices are valid for `min(len)` bytes of reads.
+    a.len() == b.len() && unsafe { ffi::kv_memeq_consttime(a.as_ptr().cast(), b.as_ptr().cast(), a.len()) }
+}
+
+/// Overwrites `buf` with zeros; never optimized away (`memzero_explicit`).
+pub(crate) fn memzero(buf: &mut [u8]) {
+    // SAFETY: buf is valid for writes of its length.
+    unsafe { ffi::kv_memzero(buf.as_mut_ptr().cast(), buf.len()) };
+}

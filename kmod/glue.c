@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * glue.c - the module's only C: thin shims over the kernel crypto library
+ * (lib/crypto: prepared-key, synchronous, no scatterlists), and the
+ * RFC 8439 ChaCha20-Poly1305 construction with a 96-bit nonce, which the
+ * library exposes only with a 64-bit one.
+ */
+#include <crypto/aes-cbc.h>
+#include <crypto/aes-gcm.h>
+#include <crypto/algapi.h>
+#include <crypto/chacha.h>
+#include <crypto/poly1305.h>
+#include <crypto/sha2.h>
+#include <crypto/utils.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/unaligned.h>
+
+#include "glue.h"
+
+#define KV_TAG_SIZE 16
+
+void kv_prepared_free(void *prepared)
+{
+	kfree_sensitive(prepared);
+}
+
+void *kv_aes_gcm_prepare(const u8 *key, size_t key_len)
+{
+	struct aes_gcm_key *k = kmalloc(sizeof(*k), GFP_KERNEL_ACCOUNT);
+
+	if (k && aes_gcm_preparekey(k, key, key_len, KV_TAG_SIZE)) {
+		kfree_sensitive(k);
+		return NULL;
+	}
+	return k;
+}
+
+void kv_aes_gcm_encrypt(const void *key, u8 *buf, size_t len, u8 *tag,
+			const u8 *ad, size_t ad_len, const u8 *nonce)
+{
+	aes_gcm_encrypt(buf, buf, len, tag, ad, ad_len, nonce, key);
+}
+
+int kv_aes_gcm_decrypt(const void *key, u8 *buf, size_t len, const u8 *tag,
+		       const u8 *ad, size_t ad_len, const u8 *nonce)
+{
+	return aes_gcm_decrypt(buf, buf, len, tag, ad, ad_len, nonce, key);
+}
+
+void *kv_aes_prepare(const u8 *key, size_t key_len)
+{
+	struct aes_key *k = kmalloc(sizeof(*k), GFP_KERNEL_ACCOUNT);
+
+	if (k && aes_preparekey(k, key, key_len)) {
+		kfree_sensitive(k);
+		return NULL;
+	}
+	return k;
+}
+
+void kv_aes_cbc_encrypt(const void *key, u8 *buf, size_t len, u8 *iv)
+{
+	const struct aes_key *k = key;
+
+	aes_cbc_encrypt(buf, buf, len, iv, k);
+}
+
+void kv_aes_cbc_decrypt(const void *key, u8 *buf, size_t len, u8 *iv)
+{
+	aes_cbc_decrypt(buf, buf, len, iv, key);
+}
+
+void *kv_hmac_sha256_prepare(const u8 *key, size_t key_len)
+{
+	struct hmac_sha256_key *k = kmalloc(sizeof(*k), GFP_KERNEL_ACCOUNT);
+
+	if (k)
+		hmac_sha256_preparekey(k, key, key_len);
+	return k;
+}
+
+void *kv_hmac_sha512_prepare(const u8 *key, size_t key_len)
+{
+	struct hmac_sha512_key *k = kmalloc(sizeof(*k), GFP_KERNEL_ACCOUNT);
+
+	if (k)
+		hmac_sha512_preparekey(k, key, key_len);
+	return k;
+}
+
+void kv_hmac_sha256(const void *key, const u8 *data, size_t len, u8 *out)
+{
+	hmac_sha256(key, data, len, out);
+}
+
+void kv_hmac_sha512(const void *key, const u8 *data, size_t len, u8 *out)
+{
+	hmac_sha512(key, data, len, out);
+}
+
+void kv_sha256(const u8 *data, size_t len, u8 *out)
+{
+	sha256(data, len, out);
+}
+
+void kv_sha512(const u8 *data, size_t len, u8 *out)
+{
+	sha512(data, len, out);
+}
+
+bool kv_memeq_consttime(const void *a, const void *b, size_t len)
+{
+	return crypto_memneq(a, b, len) == 0;
+}
+
+void kv_memzero(void *p, size_t len)
+{
+	memzero_explicit(p, len);
+}
+
+/*
+ * RFC 8439 section 2.8: ChaCha20 with block counter 0 makes the one-time
+ * Poly1305 key, the data is en/decrypted from counter 1 on, and the tag is
+ * Poly1305 over AAD || pad16 || ciphertext || pad16 || le64 lengths.
+ */
+static const u8 kv_pad0[16];
+
+static void kv_chacha20_init(struct chacha_state *state,
+			     struct poly1305_desc_ctx *poly, const u8 *key,
+			     const u8 *nonce)
+{
+	u32 k[CHACHA_KEY_WORDS];
+	u8 iv[CHACHA_IV_SIZE];
+	u8 block0[POLY1305_KEY_SIZE] = {};
+	int i;
+
+	for (i = 0; i < CHACHA_KEY_WORDS; i++)
+		k[i] = get_unaligned_le32(key + 4 * i);
+	memset(iv, 0, 4);		/* block counter 0 */
+	memcpy(iv + 4, nonce, 12);	/* 96-bit nonce */
+	chacha_init(state, k, iv);
+	chacha20_crypt(state, block0, block0, sizeof(block0));
+	poly1305_init(poly, block0);
+	memzero_explicit(k, sizeof(k));
+	memzero_explicit(block0, sizeof(block0));
+}
+
+static void kv_poly1305_padded(struct poly1305_desc_ctx *poly, const u8 *data,
+			       size_t len)
+{
+	poly1305_update(poly, data, len);
+	if (len & 0xf)
+		poly1305_update(poly, kv_pad0, 0x10 - (len & 0xf));
+}
+
+static void kv_poly1305_finish(struct poly1305_desc_ctx *poly, size_t ad_len,
+			       size_t len, u8 *tag)
+{
+	__le64 lens[2] = { cpu_to_le64(ad_len), cpu_to_le64(len) };
+
+	poly1305_update(poly, (u8 *)lens, sizeof(lens));
+	poly1305_final(poly, tag);
+}
+
+void kv_chacha20poly1305_encrypt(const u8 *key, u8 *buf, size_t len, u8 *tag,
+				 const u8 *ad, size_t ad_len, const u8 *nonce)
+{
+	struct chacha_state state;
+	struct poly1305_desc_ctx poly;
+
+	kv_chacha20_init(&state, &poly, key, nonce);
+	kv_poly1305_padded(&poly, ad, ad_len);
+	chacha20_crypt(&state, buf, buf, len);
+	kv_poly1305_padded(&poly, buf, len);
+	kv_poly1305_finish(&poly, ad_len, len, tag);
+	chacha_zeroize_state(&state);
+}
+
+int kv_chacha20poly1305_decrypt(const u8 *key, u8 *buf, size_t len,
+				const u8 *tag, const u8 *ad, size_t ad_len,
+				const u8 *nonce)
+{
+	struct chacha_state state;
+	struct poly1305_desc_ctx poly;
+	u8 want[KV_TAG_SIZE];
+	int ret = -EBADMSG;
+
+	kv_chacha20_init(&state, &poly, key, nonce);
+	kv_poly1305_padded(&poly, ad, ad_len);
+	/* Authenticate before decrypting anything. */
+	kv_poly1305_padded(&poly, buf, len);
+	kv_poly1305_finish(&poly, ad_len, len, want);
+	if (!crypto_memneq(want, tag, KV_TAG_SIZE)) {
+		chacha20_crypt(&state, buf, buf, len);
+		ret = 0;
+	}
+	chacha_zeroize_state(&state);
+	memzero_explicit(want, sizeof(want));
+	return ret;
+}

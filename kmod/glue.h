@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * glue.h - flat C shims over kernel library calls that Rust cannot call
+ * directly (static inlines, structs whose layout depends on the config).
+ * Wrapped once, safely, in kmod/crypto/.
+ */
+#ifndef _KEYVAULT_GLUE_H
+#define _KEYVAULT_GLUE_H
+
+#include <linux/types.h>
+
+/* Prepared keys live in kmalloc'ed memory owned by the caller's Rust object,
+ * freed (and wiped) with kv_prepared_free(). NULL on allocation failure or a
+ * bad key length. */
+void *kv_aes_gcm_prepare(const u8 *key, size_t key_len);
+void *kv_aes_prepare(const u8 *key, size_t key_len);
+void *kv_hmac_sha256_prepare(const u8 *key, size_t key_len);
+void *kv_hmac_sha512_prepare(const u8 *key, size_t key_len);
+void kv_prepared_free(void *prepared);
+
+void kv_aes_gcm_encrypt(const void *key, u8 *buf, size_t len, u8 *tag,
+			const u8 *ad, size_t ad_len, const u8 *nonce);
+int kv_aes_gcm_decrypt(const void *key, u8 *buf, size_t len, const u8 *tag,
+		       const u8 *ad, size_t ad_len, const u8 *nonce);
+
+void kv_chacha20poly1305_encrypt(const u8 *key, u8 *buf, size_t len, u8 *tag,
+				 const u8 *ad, size_t ad_len, const u8 *nonce);
+int kv_chacha20poly1305_decrypt(const u8 *key, u8 *buf, size_t len,
+				const u8 *tag, const u8 *ad, size_t ad_len,
+				const u8 *nonce);
+
+void kv_aes_cbc_encrypt(const void *key, u8 *buf, size_t len, u8 *iv);
+void kv_aes_cbc_decrypt(const void *key, u8 *buf, size_t len, u8 *iv);
+
+void kv_hmac_sha256(const void *key, const u8 *data, size_t len, u8 *out);
+void kv_hmac_sha512(const void *key, const u8 *data, size_t len, u8 *out);
+void kv_sha256(const u8 *data, size_t len, u8 *out);
+void kv_sha512(const u8 *data, size_t len, u8 *out);
+
+bool kv_memeq_consttime(const void *a, const void *b, size_t len);
+void kv_memzero(void *p, size_t len);
+
+#endif

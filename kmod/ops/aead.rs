@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! AEAD_ENCRYPT and AEAD_DECRYPT: AES-GCM and ChaCha20-Poly1305.
+
+use kernel::prelude::*;
+
+use super::{
+    key_for,
+    read_secret,
+    reject, //
+};
+use crate::{
+    abi::*,
+    crypto::{
+        Nonce,
+        Tag, //
+    },
+    pure::{
+        alg::Alg,
+        request, //
+    },
+    uapi::{
+        user_slice,
+        Arg, //
+    },
+    vault::Handle,
+};
+
+/// The checks both directions share; returns (input length, AAD length).
+fn lengths(h: &Handle, req: &KvAead, flags_allowed: u32) -> Result<(usize, usize)> {
+    reject(request::reserved_zero(&req.reserved))?;
+    reject(request::flags(req.flags, flags_allowed))?;
+    let max = h.vault().limits().max_data;
+    let len = reject(request::data_len(req.in_len, max))?;
+    let aad_len = reject(request::data_len(req.aad_len, max))?;
+    Ok((len, aad_len))
+}
+
+/// The output buffer must hold the whole result before any crypto runs;
+/// otherwise the needed size is written back with `ENOSPC`.
+fn require_room(arg: &Arg, req: &mut KvAead, len: usize) -> Result {
+    if (req.out_len as usize) < len {
+        req.out_len = req.in_len;
+        arg.write(req)?;
+        return Err(ENOSPC);
+    }
+    Ok(())
+}
+
+/// KV_IOC_AEAD_ENCRYPT.
+pub(super) fn encrypt(h: &Handle, arg: &Arg) -> Result {
+    let mut req: KvAead = arg.read()?;
+    let (len, aad_len) = lengths(h, &req, KV_AEAD_FLAGS_ALL)?;
+    let key = key_for(h, req.key_id, KV_CAP_ENCRYPT, Alg::is_aead)?;
+    let kernel_nonce = req.flags & KV_AEAD_GEN_NONCE != 0;
+    if !kernel_nonce && key.kernel_nonces_only() {
+        return Err(EPERM);
+    }
+    require_room(arg, &mut req, len)?;
+    key.charge(len)?;
+
+    let nonce = if kernel_nonce {
+        key.next_nonce()?
+    } else {
+        let mut n = Nonce::default();
+        user_slice(req.nonce_ptr, n.len())?.reader().read_slice(&mut n)?;
+        n
+    };
+    let mut buf = read_secret(req.in_ptr, len)?;
+    let aad = read_secret(req.aad_ptr, aad_len)?;
+    let tag = key.engine.seal(key.material(), buf.bytes_mut(), aad.bytes(), &nonce)?;
+
+    // The small outputs first: a bad tag or nonce pointer fails before any
+    // ciphertext is written.
+    user_slice(req.tag_ptr, tag.len())?.writer().write_slice(&tag)?;
+    if kernel_nonce {
+        user_slice(req.nonce_ptr, nonce.len())?.writer().write_slice(&nonce)?;
+    }
+    user_slice(req.out_ptr, len)?.writer().write_slice(buf.bytes())?;
+    req.out_len = req.in_len;
+    arg.write(&req)
+}
+
+/// KV_IOC_AEAD_DECRYPT: nothing is written unless the tag is right.
+pub(super) fn decrypt(h: &Handle, arg: &Arg) -> Result {
+    let mut req: KvAead = arg.read()?;
+    let (len, aad_len) = lengths(h, &req, 0)?;
+    let key = key_for(h, req.key_id, KV_CAP_DECRYPT, Alg::is_aead)?;
+    require_room(arg, &mut req, len)?;
+    key.charge(len)?;
+
+    let mut nonce = Nonce::default();
+    user_slice(req.nonce_ptr, nonce.len())?.reader().read_slice(&mut nonce)?;
+    let mut tag = Tag::default();
+    user_slice(req.tag_ptr, tag.len())?.reader().read_slice(&mut tag)?;
+    let mut buf = read_secret(req.in_ptr, len)?;
+    let aad = read_secret(req.aad_ptr, aad_len)?;
+    key.engine.open(key.material(), buf.bytes_mut(), aad.bytes(), &nonce, &tag)?;
+
+    user_slice(req.out_ptr, len)?.writer().write_slice(buf.bytes())?;
+    req.out_len = req.in_len;
+    arg.write(&req)
+}

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! MAC, VERIFY_MAC (HMAC-SHA256/512 with a vault key) and HASH (no key).
+
+use kernel::prelude::*;
+
+use super::{
+    key_for,
+    read_secret,
+    reject, //
+};
+use crate::{
+    abi::*,
+    crypto::{
+        memeq_consttime,
+        memzero,
+        sha2, //
+    },
+    pure::{
+        alg::Alg,
+        request, //
+    },
+    uapi::{
+        user_slice,
+        Arg, //
+    },
+    vault::Handle,
+};
+
+fn is_hmac(alg: Alg) -> bool {
+    alg.mac_len().is_some()
+}
+
+/// KV_IOC_MAC.
+pub(super) fn mac(h: &Handle, arg: &Arg) -> Result {
+    let mut req: KvMac = arg.read()?;
+    reject(request::reserved_zero(&req.reserved))?;
+    let len = reject(request::data_len(req.data_len, h.vault().limits().max_data))?;
+    let key = key_for(h, req.key_id, KV_CAP_MAC, is_hmac)?;
+    let full = key.alg.mac_len().ok_or(EOPNOTSUPP)?;
+    if (req.mac_len as usize) < full {
+        req.mac_len = full as u32;
+        arg.write(&req)?;
+        return Err(ENOSPC);
+    }
+    key.charge(len)?;
+
+    let data = read_secret(req.data_ptr, len)?;
+    let mut out = [0u8; 64];
+    let n = key.engine.hmac(data.bytes(), &mut out)?;
+    let r = user_slice(req.mac_ptr, n)?.writer().write_slice(&out[..n]);
+    memzero(&mut out);
+    r?;
+    req.mac_len = n as u32;
+    arg.write(&req)
+}
+
+/// KV_IOC_VERIFY_MAC: constant-time comparison; a mismatch is `EBADMSG`.
+pub(super) fn verify(h: &Handle, arg: &Arg) -> Result {
+    let req: KvMac = arg.read()?;
+    reject(request::reserved_zero(&req.reserved))?;
+    let len = reject(request::data_len(req.data_len, h.vault().limits().max_data))?;
+    let key = key_for(h, req.key_id, KV_CAP_MAC, is_hmac)?;
+    let full = key.alg.mac_len().ok_or(EOPNOTSUPP)?;
+    let cmp = reject(request::verify_mac_len(req.mac_len, full))?;
+    key.charge(len)?;
+
+    let mut expected = [0u8; 64];
+    user_slice(req.mac_ptr, cmp)?.reader().read_slice(&mut expected[..cmp])?;
+    let data = read_secret(req.data_ptr, len)?;
+    let mut out = [0u8; 64];
+    key.engine.hmac(data.bytes(), &mut out)?;
+    let same = memeq_consttime(&out[..cmp], &expected[..cmp]);
+    memzero(&mut out);
+    if same {
+        Ok(())
+    } else {
+        Err(EBADMSG)
+    }
+}
+
+/// KV_IOC_HASH.
+pub(super) fn hash(h: &Handle, arg: &Arg) -> Result {
+    let mut req: KvHash = arg.read()?;
+    reject(request::reserved_zero(&req.reserved))?;
+    if req.reserved0 != 0 {
+        return Err(EINVAL);
+    }
+    let wide = reject(request::hash_is_sha512(req.algorithm))?;
+    let len = reject(request::data_len(req.data_len, h.vault().limits().max_data))?;
+    let full: u32 = if wide { 64 } else { 32 };
+    if req.digest_len < full {
+        req.digest_len = full;
+        arg.write(&req)?;
+        return Err(ENOSPC);
+    }
+
+    let data = read_secret(req.data_ptr, len)?;
+    let mut out = [0u8; 64];
+    let n = sha2(wide, data.bytes(), &mut out);
+    user_slice(req.digest_ptr, n)?.writer().write_slice(&out[..n])?;
+    req.digest_len = n as u32;
+    arg.write(&req)
+}
