@@ -9,6 +9,7 @@
 #include <crypto/aes-gcm.h>
 #include <crypto/algapi.h>
 #include <crypto/chacha.h>
+#include <crypto/curve25519.h>
 #include <crypto/poly1305.h>
 #include <crypto/sha2.h>
 #include <crypto/utils.h>
@@ -107,6 +108,49 @@ void kv_sha256(const u8 *data, size_t len, u8 *out)
 void kv_sha512(const u8 *data, size_t len, u8 *out)
 {
 	sha512(data, len, out);
+}
+
+void kv_sha512_parts(const u8 *const *ptrs, const size_t *lens, size_t n, u8 *out)
+{
+	struct sha512_ctx ctx;
+	size_t i;
+
+	sha512_init(&ctx);
+	for (i = 0; i < n; i++)
+		sha512_update(&ctx, ptrs[i], lens[i]);
+	sha512_final(&ctx, out);
+}
+
+void kv_hmac_parts(bool wide, const u8 *key, size_t key_len,
+		   const u8 *const *ptrs, const size_t *lens, size_t n, u8 *out)
+{
+	size_t i;
+
+	if (wide) {
+		struct hmac_sha512_ctx ctx;
+
+		hmac_sha512_init_usingrawkey(&ctx, key, key_len);
+		for (i = 0; i < n; i++)
+			hmac_sha512_update(&ctx, ptrs[i], lens[i]);
+		hmac_sha512_final(&ctx, out);
+	} else {
+		struct hmac_sha256_ctx ctx;
+
+		hmac_sha256_init_usingrawkey(&ctx, key, key_len);
+		for (i = 0; i < n; i++)
+			hmac_sha256_update(&ctx, ptrs[i], lens[i]);
+		hmac_sha256_final(&ctx, out);
+	}
+}
+
+bool kv_x25519(u8 *out, const u8 *scalar, const u8 *point)
+{
+	return curve25519(out, scalar, point);
+}
+
+bool kv_x25519_base(u8 *out, const u8 *scalar)
+{
+	return curve25519_generate_public(out, scalar);
 }
 
 bool kv_memeq_consttime(const void *a, const void *b, size_t len)

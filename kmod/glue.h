@@ -37,6 +37,15 @@ void kv_hmac_sha512(const void *key, const u8 *data, size_t len, u8 *out);
 void kv_sha256(const u8 *data, size_t len, u8 *out);
 void kv_sha512(const u8 *data, size_t len, u8 *out);
 
+/* Hash/HMAC over the concatenation of n parts (ptrs[i], lens[i]). */
+void kv_sha512_parts(const u8 *const *ptrs, const size_t *lens, size_t n, u8 *out);
+void kv_hmac_parts(bool sha512, const u8 *key, size_t key_len,
+		   const u8 *const *ptrs, const size_t *lens, size_t n, u8 *out);
+
+/* X25519 (RFC 7748); false when the result is all zeros (low-order point). */
+bool kv_x25519(u8 *out, const u8 *scalar, const u8 *point);
+bool kv_x25519_base(u8 *out, const u8 *scalar);
+
 bool kv_memeq_consttime(const void *a, const void *b, size_t len);
 void kv_memzero(void *p, size_t len);
 

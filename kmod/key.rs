@@ -28,6 +28,7 @@ use crate::{
     abi::{
         KvKeyinfo,
         KvPolicy,
+        KV_MAX_LINEAGE,
         KV_POLICY_NO_CALLER_NONCE,
         KV_STATE_ACTIVE,
         KV_STATE_EXPIRED,
@@ -56,6 +57,29 @@ pub(crate) enum State {
     Expired,
 }
 
+/// Where a key comes from: revoking a key revokes everything derived from
+/// it. Holds no key material, so a derived key never keeps its parent's
+/// secret alive.
+struct Lineage {
+    revoked: AtomicFlag,
+    parent: Option<Arc<Lineage>>,
+    depth: u32,
+}
+
+impl Lineage {
+    /// Whether this key or any ancestor was revoked.
+    fn revoked(&self) -> bool {
+        let mut node = Some(self);
+        while let Some(l) = node {
+            if l.revoked.load(Relaxed) {
+                return true;
+            }
+            node = l.parent.as_deref();
+        }
+        false
+    }
+}
+
 /// A key in a vault.
 pub(crate) struct Key {
     /// The key's id: unique for the module's lifetime, never 0.
@@ -77,21 +101,40 @@ pub(crate) struct Key {
     /// Creation on the wall clock, for display only.
     created_real_ms: u64,
     ttl: Option<Delta>,
-    revoked: AtomicFlag,
+    lineage: Arc<Lineage>,
     uses: Atomic<u64>,
     bytes: Atomic<u64>,
 }
 
 impl Key {
     /// A new key; `ttl_ns` is its lifetime from now (None: unlimited).
+    /// A derived key names its `parent`: it never outlives the parent's
+    /// expiry and is revoked with it; `EINVAL` past `KV_MAX_LINEAGE` generations.
     pub(crate) fn new(
         id: u64,
         alg: Alg,
         material: Secret,
         policy: KvPolicy,
         ttl_ns: Option<i64>,
+        parent: Option<&Key>,
     ) -> Result<Arc<Self>> {
         let len = material.len();
+        let depth = parent.map_or(0, |p| p.lineage.depth + 1);
+        if depth > KV_MAX_LINEAGE {
+            return Err(EINVAL);
+        }
+        let ttl_ns = match parent.and_then(Key::remaining_ns) {
+            Some(left) => Some(ttl_ns.map_or(left, |t| t.min(left))),
+            None => ttl_ns,
+        };
+        let lineage = Arc::new(
+            Lineage {
+                revoked: AtomicFlag::new(false),
+                parent: parent.map(|p| p.lineage.clone()),
+                depth,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
         let engine = Engine::new(alg, material.bytes())?;
         let mut nonce_prefix = [0u8; 4];
         fill_random(&mut nonce_prefix);
@@ -107,7 +150,7 @@ impl Key {
                 created: Instant::now(),
                 created_real_ms: real_time_ms(),
                 ttl: ttl_ns.map(Delta::from_nanos),
-                revoked: AtomicFlag::new(false),
+                lineage,
                 uses: Atomic::new(0),
                 bytes: Atomic::new(0),
             },
@@ -125,7 +168,7 @@ impl Key {
     /// The state now: revocation wins over expiry; expiry is evaluated
     /// against the clock on every call, so no operation is needed first.
     pub(crate) fn state(&self) -> State {
-        if self.revoked.load(Relaxed) {
+        if self.lineage.revoked() {
             State::Revoked
         } else if self.ttl.is_some_and(|ttl| self.created.elapsed() >= ttl) {
             State::Expired
@@ -208,7 +251,12 @@ impl Key {
 
     /// Revokes the key; true if this call did it (revoking twice is fine).
     pub(crate) fn revoke(&self) -> bool {
-        !self.revoked.xchg(true, Relaxed)
+        !self.lineage.revoked.xchg(true, Relaxed)
+    }
+
+    /// Nanoseconds of life left, if the key has a TTL (0 once expired).
+    fn remaining_ns(&self) -> Option<i64> {
+        self.ttl.map(|ttl| (ttl.as_nanos() - self.created.elapsed().as_nanos()).max(0))
     }
 
     /// GETINFO's view of the key.

@@ -33,6 +33,7 @@ macro_rules! plain_old_data {
 
 plain_old_data!(
     KvPolicy, KvCaps, KvGenkey, KvImport, KvKeyref, KvKeyinfo, KvList, KvAead, KvCbc, KvMac, KvHash,
+    KvSign, KvVerify, KvPubkey, KvKdf, KvDerive, KvExchange,
 );
 
 /// A verdict of the pure validation code, with its rejection as an errno.

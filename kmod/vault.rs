@@ -78,18 +78,20 @@ impl PinnedDrop for Vault {
 }
 
 impl Vault {
-    /// Adds a key made of `material`; fails with `EDQUOT` past a quota.
+    /// Adds a key made of `material` (derived from `parent`, if given);
+    /// fails with `EDQUOT` past a quota.
     pub(crate) fn insert(
         &self,
         alg: Alg,
         material: Secret,
         policy: KvPolicy,
         ttl_ns: Option<i64>,
+        parent: Option<&Key>,
     ) -> Result<Arc<Key>> {
         let len = material.len();
         // Allocate everything before taking the lock.
         let id = NEXT_KEY_ID.fetch_add(1, Full);
-        let key = Key::new(id, alg, material, policy, ttl_ns)?;
+        let key = Key::new(id, alg, material, policy, ttl_ns, parent)?;
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
 
         let mut t = self.table.lock();

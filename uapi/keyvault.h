@@ -36,6 +36,8 @@
 #define KV_HASH_SHA512		2
 
 /* Sizes fixed by the algorithms. */
+#define KV_ED25519_SIG_SIZE	64
+#define KV_PUBKEY_SIZE		32	/* Ed25519 and X25519 public keys */
 #define KV_AEAD_NONCE_SIZE	12	/* AES-GCM and ChaCha20-Poly1305 (RFC 8439) nonces */
 #define KV_AEAD_TAG_SIZE	16
 #define KV_CBC_IV_SIZE		16
@@ -92,6 +94,8 @@
 /* Limits fixed by the ABI (the module's quotas are module parameters). */
 #define KV_MAX_KEY_BYTES	128	/* largest key material: HMAC-SHA512 1024 bits */
 #define KV_LIST_MAX		1024	/* most ids one LIST call returns */
+#define KV_KDF_MAX_INPUT	1024	/* longest HKDF salt or info */
+#define KV_MAX_LINEAGE		8	/* most generations of derived keys */
 
 /* A key's creation policy: only shrinks, never grows. */
 struct kv_policy {
@@ -230,6 +234,81 @@ struct kv_hash {
 	__u64 reserved[2];	/* must be 0 */
 };
 
+/*
+ * Ed25519 (RFC 8032). KV_IOC_SIGN: deterministic signature with a vault key;
+ * sig_len in: capacity, out: 64. KV_IOC_VERIFY: with a vault key (key_id),
+ * or with a caller's 32-byte public key (key_id 0, pubkey_ptr); a signature
+ * that does not verify fails with EBADMSG.
+ */
+struct kv_sign {
+	__u64 key_id;
+	__u64 data_ptr;
+	__u64 sig_ptr;
+	__u32 data_len;
+	__u32 sig_len;
+	__u64 reserved[2];	/* must be 0 */
+};
+
+struct kv_verify {
+	__u64 key_id;		/* a vault Ed25519 key, or 0 to use pubkey_ptr */
+	__u64 pubkey_ptr;	/* KV_PUBKEY_SIZE bytes when key_id is 0, else must be 0 */
+	__u64 data_ptr;
+	__u64 sig_ptr;		/* KV_ED25519_SIG_SIZE bytes */
+	__u32 data_len;
+	__u32 reserved0;	/* must be 0 */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+/* KV_IOC_GET_PUBKEY: the public half of an Ed25519 or X25519 key. */
+struct kv_pubkey {
+	__u64 key_id;
+	__u64 pubkey_ptr;
+	__u32 pubkey_len;	/* in: capacity; out: 32 */
+	__u32 reserved0;	/* must be 0 */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+/*
+ * How DERIVE and KEYEXCHANGE make their new key: HKDF (RFC 5869) with the
+ * chosen hash, salt and info, straight into a new key of `algorithm` and
+ * `key_bits` in the same vault. The derived bytes never leave the kernel.
+ * The new key expires no later than its parent, and is unusable
+ * (EKEYREVOKED) once its parent (or any ancestor) is revoked.
+ */
+struct kv_kdf {
+	__u32 hash;		/* KV_HASH_* */
+	__u32 algorithm;	/* KV_ALG_* of the new key (symmetric) */
+	__u32 key_bits;		/* in: 0 = the algorithm's default; out: the new key's size */
+	__u32 salt_len;		/* at most KV_KDF_MAX_INPUT */
+	__u64 salt_ptr;
+	__u64 info_ptr;
+	__u32 info_len;		/* at most KV_KDF_MAX_INPUT */
+	__u32 reserved0;	/* must be 0 */
+	__u64 ttl_ms;		/* the new key's lifetime, 0 = the parent's */
+	struct kv_policy policy;	/* the new key's policy */
+};
+
+/* KV_IOC_DERIVE: HKDF with a vault key (usage DERIVE) as input keying material. */
+struct kv_derive {
+	__u64 key_id;
+	struct kv_kdf kdf;
+	__u64 new_key_id;	/* out */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+/*
+ * KV_IOC_KEYEXCHANGE: X25519 (RFC 7748) of a vault key with a peer's public
+ * key; the shared secret is the HKDF input and never leaves the kernel. A
+ * low-order peer key (all-zero shared secret) fails with EINVAL.
+ */
+struct kv_exchange {
+	__u64 key_id;
+	__u64 peer_ptr;		/* KV_PUBKEY_SIZE bytes */
+	struct kv_kdf kdf;
+	__u64 new_key_id;	/* out */
+	__u64 reserved[2];	/* must be 0 */
+};
+
 #define KV_IOC_GETCAPS		_IOR(KV_IOC_MAGIC, 0x01, struct kv_caps)
 #define KV_IOC_RESTRICT		_IOWR(KV_IOC_MAGIC, 0x02, struct kv_caps)
 #define KV_IOC_GENKEY		_IOWR(KV_IOC_MAGIC, 0x10, struct kv_genkey)
@@ -245,5 +324,10 @@ struct kv_hash {
 #define KV_IOC_MAC		_IOWR(KV_IOC_MAGIC, 0x24, struct kv_mac)
 #define KV_IOC_VERIFY_MAC	_IOW(KV_IOC_MAGIC, 0x25, struct kv_mac)
 #define KV_IOC_HASH		_IOWR(KV_IOC_MAGIC, 0x26, struct kv_hash)
+#define KV_IOC_SIGN		_IOWR(KV_IOC_MAGIC, 0x30, struct kv_sign)
+#define KV_IOC_VERIFY		_IOW(KV_IOC_MAGIC, 0x31, struct kv_verify)
+#define KV_IOC_GET_PUBKEY	_IOWR(KV_IOC_MAGIC, 0x32, struct kv_pubkey)
+#define KV_IOC_DERIVE		_IOWR(KV_IOC_MAGIC, 0x33, struct kv_derive)
+#define KV_IOC_KEYEXCHANGE	_IOWR(KV_IOC_MAGIC, 0x34, struct kv_exchange)
 
 #endif /* _UAPI_LINUX_KEYVAULT_H */

@@ -10,7 +10,10 @@ use core::{
 };
 use kernel::prelude::*;
 
-use crate::pure::alg::Alg;
+use crate::pure::{
+    alg::Alg,
+    hkdf, //
+};
 
 /// AEAD nonce.
 pub(crate) type Nonce = [u8; 12];
@@ -70,6 +73,18 @@ mod ffi {
         pub(super) fn kv_hmac_sha512(key: *const c_void, data: *const u8, len: usize, out: *mut u8);
         pub(super) fn kv_sha256(data: *const u8, len: usize, out: *mut u8);
         pub(super) fn kv_sha512(data: *const u8, len: usize, out: *mut u8);
+        pub(super) fn kv_sha512_parts(ptrs: *const *const u8, lens: *const usize, n: usize, out: *mut u8);
+        pub(super) fn kv_hmac_parts(
+            sha512: bool,
+            key: *const u8,
+            key_len: usize,
+            ptrs: *const *const u8,
+            lens: *const usize,
+            n: usize,
+            out: *mut u8,
+        );
+        pub(super) fn kv_x25519(out: *mut u8, scalar: *const u8, point: *const u8) -> bool;
+        pub(super) fn kv_x25519_base(out: *mut u8, scalar: *const u8) -> bool;
         pub(super) fn kv_memeq_consttime(a: *const c_void, b: *const c_void, len: usize) -> bool;
         pub(super) fn kv_memzero(p: *mut c_void, len: usize);
     }
@@ -126,7 +141,12 @@ pub(crate) enum Engine {
     HmacSha256(PreparedKey),
     /// HMAC-SHA512 with its pads precomputed.
     HmacSha512(PreparedKey),
-    /// No symmetric engine (asymmetric keys).
+    /// X25519: the scalar is the material; the public key is kept.
+    X25519 {
+        /// The public key.
+        public: [u8; 32],
+    },
+    /// No engine yet (Ed25519 until its implementation lands).
     None,
 }
 
@@ -139,7 +159,10 @@ impl Engine {
             Alg::Aes128Cbc | Alg::Aes256Cbc => Engine::AesCbc(PreparedKey::new(ffi::kv_aes_prepare, key)?),
             Alg::HmacSha256 => Engine::HmacSha256(PreparedKey::new(ffi::kv_hmac_sha256_prepare, key)?),
             Alg::HmacSha512 => Engine::HmacSha512(PreparedKey::new(ffi::kv_hmac_sha512_prepare, key)?),
-            Alg::Ed25519 | Alg::X25519 => Engine::None,
+            Alg::X25519 => Engine::X25519 {
+                public: x25519_base(key)?,
+            },
+            Alg::Ed25519 => Engine::None,
         })
     }
 
@@ -241,6 +264,14 @@ impl Engine {
         self.cbc(buf, iv, ffi::kv_aes_cbc_decrypt)
     }
 
+    /// The public key of an asymmetric key.
+    pub(crate) fn public_key(&self) -> Option<&[u8; 32]> {
+        match self {
+            Engine::X25519 { public } => Some(public),
+            _ => None,
+        }
+    }
+
     /// HMAC of `data` into `out`; returns its length (32 or 64).
     pub(crate) fn hmac(&self, data: &[u8], out: &mut [u8; 64]) -> Result<usize> {
         let (k, f, len): (_, unsafe extern "C" fn(*const c_void, *const u8, usize, *mut u8), _) = match self {
@@ -252,6 +283,83 @@ impl Engine {
         // data is valid for its length and out has room for 64 bytes.
         unsafe { f(k.as_ptr(), data.as_ptr(), data.len(), out.as_mut_ptr()) };
         Ok(len)
+    }
+}
+
+/// Splits up to `N` byte strings into the pointer and length arrays glue.c
+/// takes. Callers pass at most 4 parts (HKDF: 3, Ed25519: 3).
+fn parts_arrays<const N: usize>(parts: &[&[u8]]) -> ([*const u8; N], [usize; N], usize) {
+    let mut ptrs = [core::ptr::null(); N];
+    let mut lens = [0usize; N];
+    let n = parts.len().min(N);
+    for (i, p) in parts.iter().take(n).enumerate() {
+        ptrs[i] = p.as_ptr();
+        lens[i] = p.len();
+    }
+    (ptrs, lens, n)
+}
+
+/// HMAC-SHA256 with a raw key, for HKDF.
+pub(crate) struct HmacSha256;
+/// HMAC-SHA512 with a raw key, for HKDF.
+pub(crate) struct HmacSha512;
+
+fn hmac_parts(wide: bool, key: &[u8], parts: &[&[u8]], out: &mut [u8; 64]) {
+    let (ptrs, lens, n) = parts_arrays::<4>(parts);
+    // SAFETY: the first `n` pointers and lengths describe live slices; out
+    // has room for 64 bytes; the key is valid for its length.
+    unsafe { ffi::kv_hmac_parts(wide, key.as_ptr(), key.len(), ptrs.as_ptr(), lens.as_ptr(), n, out.as_mut_ptr()) };
+}
+
+impl hkdf::Hmac for HmacSha256 {
+    const LEN: usize = 32;
+    fn mac(key: &[u8], parts: &[&[u8]], out: &mut [u8; 64]) {
+        hmac_parts(false, key, parts, out);
+    }
+}
+
+impl hkdf::Hmac for HmacSha512 {
+    const LEN: usize = 64;
+    fn mac(key: &[u8], parts: &[&[u8]], out: &mut [u8; 64]) {
+        hmac_parts(true, key, parts, out);
+    }
+}
+
+/// SHA-512 over the concatenation of up to 4 parts.
+pub(crate) fn sha512_parts(parts: &[&[u8]]) -> [u8; 64] {
+    let (ptrs, lens, n) = parts_arrays::<4>(parts);
+    let mut out = [0u8; 64];
+    // SAFETY: the first `n` pointers and lengths describe live slices; out
+    // has room for 64 bytes.
+    unsafe { ffi::kv_sha512_parts(ptrs.as_ptr(), lens.as_ptr(), n, out.as_mut_ptr()) };
+    out
+}
+
+/// The X25519 public key of a 32-byte scalar (clamped by the library).
+fn x25519_base(scalar: &[u8]) -> Result<[u8; 32]> {
+    if scalar.len() != 32 {
+        return Err(EINVAL);
+    }
+    let mut out = [0u8; 32];
+    // SAFETY: scalar is 32 bytes, out has room for 32.
+    if unsafe { ffi::kv_x25519_base(out.as_mut_ptr(), scalar.as_ptr()) } {
+        Ok(out)
+    } else {
+        Err(EINVAL)
+    }
+}
+
+/// X25519(`scalar`, `point`) into `out`; `EINVAL` when the shared secret is
+/// all zeros (a low-order peer point, RFC 7748 section 6.1).
+pub(crate) fn x25519(scalar: &[u8], point: &[u8; 32], out: &mut [u8]) -> Result {
+    if scalar.len() != 32 || out.len() != 32 {
+        return Err(EINVAL);
+    }
+    // SAFETY: all three are 32 bytes.
+    if unsafe { ffi::kv_x25519(out.as_mut_ptr(), scalar.as_ptr(), point.as_ptr()) } {
+        Ok(())
+    } else {
+        Err(EINVAL)
     }
 }
 

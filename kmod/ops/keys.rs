@@ -38,10 +38,10 @@ fn new_key(algorithm: u32, policy: &KvPolicy, ttl_ms: u64, reserved: &[u64]) -> 
     Ok(NewKey { alg, policy, ttl_ns })
 }
 
-/// Ed25519 and X25519 keys need their public halves computed in the kernel,
-/// which comes with their crypto; until then they are refused, not faked.
-fn require_symmetric(alg: Alg) -> Result {
-    if alg.is_asymmetric() {
+/// Ed25519 keys need their signing code, which is not in the module yet;
+/// until then they are refused, not faked.
+fn require_supported(alg: Alg) -> Result {
+    if alg == Alg::Ed25519 {
         Err(EOPNOTSUPP)
     } else {
         Ok(())
@@ -50,7 +50,7 @@ fn require_symmetric(alg: Alg) -> Result {
 
 /// Reports a new key's id by writing `req` back; if that fails the caller
 /// could never name the key, so it is destroyed again.
-fn publish<T: AsBytes>(h: &Handle, arg: &Arg, key: &Key, req: &T) -> Result {
+pub(super) fn publish<T: AsBytes>(h: &Handle, arg: &Arg, key: &Key, req: &T) -> Result {
     arg.write(req).inspect_err(|_| {
         let _ = h.vault().remove(key.id);
     })
@@ -61,10 +61,10 @@ pub(super) fn genkey(h: &Handle, arg: &Arg) -> Result {
     let mut req: KvGenkey = arg.read()?;
     let nk = new_key(req.algorithm, &req.policy, req.ttl_ms, &req.reserved)?;
     let len = reject(request::genkey_len(nk.alg, req.key_bits))?;
-    require_symmetric(nk.alg)?;
+    require_supported(nk.alg)?;
     let key = h
         .vault()
-        .insert(nk.alg, Secret::random(len)?, nk.policy, nk.ttl_ns)?;
+        .insert(nk.alg, Secret::random(len)?, nk.policy, nk.ttl_ns, None)?;
     req.key_id = key.id;
     req.key_bits = (len * 8) as u32;
     publish(h, arg, &key, &req)
@@ -75,9 +75,9 @@ pub(super) fn import(h: &Handle, arg: &Arg) -> Result {
     let mut req: KvImport = arg.read()?;
     let nk = new_key(req.algorithm, &req.policy, req.ttl_ms, &req.reserved)?;
     let len = reject(request::import_len(nk.alg, req.key_len))?;
-    require_symmetric(nk.alg)?;
+    require_supported(nk.alg)?;
     let material = Secret::from_user(&mut user_slice(req.key_ptr, len)?.reader(), len)?;
-    let key = h.vault().insert(nk.alg, material, nk.policy, nk.ttl_ns)?;
+    let key = h.vault().insert(nk.alg, material, nk.policy, nk.ttl_ns, None)?;
     req.key_id = key.id;
     publish(h, arg, &key, &req)
 }

@@ -36,6 +36,10 @@ pub const KV_HASH_SHA256: u32 = 1;
 /// Hash function SHA-512.
 pub const KV_HASH_SHA512: u32 = 2;
 
+/// Ed25519 signature size.
+pub const KV_ED25519_SIG_SIZE: u32 = 64;
+/// Ed25519 and X25519 public key size.
+pub const KV_PUBKEY_SIZE: u32 = 32;
 /// AEAD nonce size (AES-GCM, ChaCha20-Poly1305 per RFC 8439).
 pub const KV_AEAD_NONCE_SIZE: u32 = 12;
 /// AEAD tag size.
@@ -125,6 +129,10 @@ pub const KV_STATE_EXPIRED: u32 = 3;
 pub const KV_MAX_KEY_BYTES: u32 = 128;
 /// Most ids one LIST call returns.
 pub const KV_LIST_MAX: u32 = 1024;
+/// Longest HKDF salt or info.
+pub const KV_KDF_MAX_INPUT: u32 = 1024;
+/// Most generations of derived keys.
+pub const KV_MAX_LINEAGE: u32 = 8;
 
 /// A key's creation policy: only shrinks, never grows.
 #[repr(C)]
@@ -334,6 +342,116 @@ pub struct KvHash {
     pub reserved: [u64; 2],
 }
 
+/// `KV_IOC_SIGN`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvSign {
+    /// The Ed25519 key.
+    pub key_id: u64,
+    /// Message.
+    pub data_ptr: u64,
+    /// Signature out.
+    pub sig_ptr: u64,
+    /// Message length.
+    pub data_len: u32,
+    /// In: capacity; out: 64 (or needed, with `ENOSPC`).
+    pub sig_len: u32,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// `KV_IOC_VERIFY`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvVerify {
+    /// A vault Ed25519 key, or 0 to use `pubkey_ptr`.
+    pub key_id: u64,
+    /// 32-byte public key when `key_id` is 0; else must be 0.
+    pub pubkey_ptr: u64,
+    /// Message.
+    pub data_ptr: u64,
+    /// 64-byte signature.
+    pub sig_ptr: u64,
+    /// Message length.
+    pub data_len: u32,
+    /// Must be 0.
+    pub reserved0: u32,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// `KV_IOC_GET_PUBKEY`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvPubkey {
+    /// An Ed25519 or X25519 key.
+    pub key_id: u64,
+    /// Public key out.
+    pub pubkey_ptr: u64,
+    /// In: capacity; out: 32 (or needed, with `ENOSPC`).
+    pub pubkey_len: u32,
+    /// Must be 0.
+    pub reserved0: u32,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// How DERIVE and KEYEXCHANGE make their new key (HKDF).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvKdf {
+    /// `KV_HASH_*`.
+    pub hash: u32,
+    /// `KV_ALG_*` of the new key (symmetric).
+    pub algorithm: u32,
+    /// In: 0 = default; out: the new key's size.
+    pub key_bits: u32,
+    /// Salt length (at most `KV_KDF_MAX_INPUT`).
+    pub salt_len: u32,
+    /// Salt.
+    pub salt_ptr: u64,
+    /// Info.
+    pub info_ptr: u64,
+    /// Info length (at most `KV_KDF_MAX_INPUT`).
+    pub info_len: u32,
+    /// Must be 0.
+    pub reserved0: u32,
+    /// The new key's lifetime in ms, 0 = the parent's.
+    pub ttl_ms: u64,
+    /// The new key's policy.
+    pub policy: KvPolicy,
+}
+
+/// `KV_IOC_DERIVE`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvDerive {
+    /// The input key (usage DERIVE).
+    pub key_id: u64,
+    /// The new key.
+    pub kdf: KvKdf,
+    /// Out: the new key's id.
+    pub new_key_id: u64,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// `KV_IOC_KEYEXCHANGE`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvExchange {
+    /// Our X25519 key.
+    pub key_id: u64,
+    /// The peer's 32-byte public key.
+    pub peer_ptr: u64,
+    /// The new key.
+    pub kdf: KvKdf,
+    /// Out: the new key's id.
+    pub new_key_id: u64,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
 // The encoding of include/uapi/asm-generic/ioctl.h (x86, arm64, riscv...).
 const IOC_WRITE: u32 = 1;
 const IOC_READ: u32 = 2;
@@ -378,3 +496,13 @@ pub const KV_IOC_MAC: u32 = ioc(IOC_READ | IOC_WRITE, 0x24, core::mem::size_of::
 pub const KV_IOC_VERIFY_MAC: u32 = ioc(IOC_WRITE, 0x25, core::mem::size_of::<KvMac>());
 /// Hash (no key).
 pub const KV_IOC_HASH: u32 = ioc(IOC_READ | IOC_WRITE, 0x26, core::mem::size_of::<KvHash>());
+/// Ed25519 sign.
+pub const KV_IOC_SIGN: u32 = ioc(IOC_READ | IOC_WRITE, 0x30, core::mem::size_of::<KvSign>());
+/// Ed25519 verify.
+pub const KV_IOC_VERIFY: u32 = ioc(IOC_WRITE, 0x31, core::mem::size_of::<KvVerify>());
+/// Public half of an Ed25519 or X25519 key.
+pub const KV_IOC_GET_PUBKEY: u32 = ioc(IOC_READ | IOC_WRITE, 0x32, core::mem::size_of::<KvPubkey>());
+/// HKDF into a new key.
+pub const KV_IOC_DERIVE: u32 = ioc(IOC_READ | IOC_WRITE, 0x33, core::mem::size_of::<KvDerive>());
+/// X25519 + HKDF into a new key.
+pub const KV_IOC_KEYEXCHANGE: u32 = ioc(IOC_READ | IOC_WRITE, 0x34, core::mem::size_of::<KvExchange>());

@@ -39,6 +39,13 @@ fn rust_structs() -> Vec<StructLayout> {
         "kv_mac" => KvMac { key_id, data_ptr, mac_ptr, data_len, mac_len, reserved }
         "kv_hash" => KvHash { algorithm, data_len, data_ptr, digest_ptr, digest_len, reserved0,
                               reserved }
+        "kv_sign" => KvSign { key_id, data_ptr, sig_ptr, data_len, sig_len, reserved }
+        "kv_verify" => KvVerify { key_id, pubkey_ptr, data_ptr, sig_ptr, data_len, reserved0, reserved }
+        "kv_pubkey" => KvPubkey { key_id, pubkey_ptr, pubkey_len, reserved0, reserved }
+        "kv_kdf" => KvKdf { hash, algorithm, key_bits, salt_len, salt_ptr, info_ptr, info_len,
+                            reserved0, ttl_ms, policy }
+        "kv_derive" => KvDerive { key_id, kdf, new_key_id, reserved }
+        "kv_exchange" => KvExchange { key_id, peer_ptr, kdf, new_key_id, reserved }
     }
 }
 
@@ -111,6 +118,15 @@ fn rust_consts() -> Vec<(&'static str, u64)> {
         KV_IOC_MAC,
         KV_IOC_VERIFY_MAC,
         KV_IOC_HASH,
+        KV_ED25519_SIG_SIZE,
+        KV_PUBKEY_SIZE,
+        KV_KDF_MAX_INPUT,
+        KV_MAX_LINEAGE,
+        KV_IOC_SIGN,
+        KV_IOC_VERIFY,
+        KV_IOC_GET_PUBKEY,
+        KV_IOC_DERIVE,
+        KV_IOC_KEYEXCHANGE,
     ]
 }
 
