@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * glue.h - flat C shims over kernel library calls that Rust cannot call
- * directly (static inlines, structs whose layout depends on the config).
- * Wrapped once, safely, in kmod/crypto/.
+ * glue.h - the module's C functions, called from Rust: flat shims over
+ * kernel library calls that Rust cannot call directly (static inlines,
+ * structs whose layout depends on the config), wrapped once, safely, in
+ * kmod/crypto/; and the tracepoints, wrapped in kmod/trace.rs.
  */
 #ifndef _KEYVAULT_GLUE_H
 #define _KEYVAULT_GLUE_H
@@ -48,5 +49,13 @@ bool kv_x25519_base(u8 *out, const u8 *scalar);
 
 bool kv_memeq_consttime(const void *a, const void *b, size_t len);
 void kv_memzero(void *p, size_t len);
+
+/* Tracepoints (trace.c): one call per event of trace.h. */
+void kv_trace_key_create(u64 key_id, u32 algorithm, u32 bits, u32 how, u64 parent);
+void kv_trace_key_destroy(u64 key_id);
+void kv_trace_key_revoke(u64 key_id);
+void kv_trace_key_expire(u64 key_id);
+void kv_trace_op(u32 op, u64 key_id, u64 len, int err);
+void kv_trace_cap_denied(u32 op, u32 wanted, u32 have);
 
 #endif

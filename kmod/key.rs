@@ -44,6 +44,7 @@ use crate::{
         Secret, //
     },
     stats,
+    trace,
 };
 
 /// Where a key is in its lifecycle. Destroyed keys are simply gone.
@@ -102,6 +103,8 @@ pub(crate) struct Key {
     created_real_ms: u64,
     ttl: Option<Delta>,
     lineage: Arc<Lineage>,
+    /// Set when expiry was first observed (and traced).
+    expiry_seen: AtomicFlag,
     uses: Atomic<u64>,
     bytes: Atomic<u64>,
 }
@@ -151,6 +154,7 @@ impl Key {
                 created_real_ms: real_time_ms(),
                 ttl: ttl_ns.map(Delta::from_nanos),
                 lineage,
+                expiry_seen: AtomicFlag::new(false),
                 uses: Atomic::new(0),
                 bytes: Atomic::new(0),
             },
@@ -171,6 +175,9 @@ impl Key {
         if self.lineage.revoked() {
             State::Revoked
         } else if self.ttl.is_some_and(|ttl| self.created.elapsed() >= ttl) {
+            if !self.expiry_seen.xchg(true, Relaxed) {
+                trace::key_expire(self.id);
+            }
             State::Expired
         } else {
             State::Active
@@ -251,7 +258,11 @@ impl Key {
 
     /// Revokes the key; true if this call did it (revoking twice is fine).
     pub(crate) fn revoke(&self) -> bool {
-        !self.lineage.revoked.xchg(true, Relaxed)
+        let first = !self.lineage.revoked.xchg(true, Relaxed);
+        if first {
+            trace::key_revoke(self.id);
+        }
+        first
     }
 
     /// Nanoseconds of life left, if the key has a TTL (0 once expired).
@@ -290,6 +301,7 @@ impl Drop for Key {
     fn drop(&mut self) {
         // The material itself is wiped by `Secret`'s Drop, right after this.
         stats::key_freed(self.len());
+        trace::key_destroy(self.id);
     }
 }
 

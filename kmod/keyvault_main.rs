@@ -16,6 +16,9 @@
 //! - `key.rs`: a key: material, lifecycle state, policy, usage counters.
 //! - `secret.rs`: zeroize-on-drop kernel buffers and the kernel RNG.
 //! - `stats.rs`: module-wide counters in debugfs.
+//! - `trace.rs`: the `keyvault:*` tracepoints (defined in trace.h/trace.c).
+//! - `crypto/`: safe wrappers over glue.c, the only calls into the kernel
+//!   crypto library.
 //! - `ops/`: one handler file per ioctl family.
 //! - `pure/`: core-only validation logic, also tested on the host.
 
@@ -52,6 +55,7 @@ mod ops;
 mod pure;
 mod secret;
 mod stats;
+mod trace;
 mod uapi;
 mod vault;
 

@@ -36,6 +36,10 @@ use crate::{
     },
     secret::Secret,
     stats,
+    trace::{
+        self,
+        Origin, //
+    },
     uapi::reject,
 };
 
@@ -87,6 +91,7 @@ impl Vault {
         policy: KvPolicy,
         ttl_ns: Option<i64>,
         parent: Option<&Key>,
+        origin: Origin,
     ) -> Result<Arc<Key>> {
         let len = material.len();
         // Allocate everything before taking the lock.
@@ -103,6 +108,14 @@ impl Vault {
         t.count += 1;
         t.key_bytes += len;
         t.keys.insert(node.into_node(id, key.clone()));
+        drop(t);
+        trace::key_create(
+            id,
+            alg.to_abi(),
+            (len * 8) as u32,
+            origin,
+            parent.map_or(0, |p| p.id),
+        );
         Ok(key)
     }
 

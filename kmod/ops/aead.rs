@@ -2,6 +2,7 @@
 
 //! AEAD_ENCRYPT and AEAD_DECRYPT: AES-GCM and ChaCha20-Poly1305.
 
+use super::OpInfo;
 use kernel::prelude::*;
 
 use super::{
@@ -48,8 +49,10 @@ fn require_room(arg: &Arg, req: &mut KvAead, len: usize) -> Result {
 }
 
 /// KV_IOC_AEAD_ENCRYPT.
-pub(super) fn encrypt(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn encrypt(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
     let mut req: KvAead = arg.read()?;
+    info.key_id = req.key_id;
+    info.len = req.in_len.into();
     let (len, aad_len) = lengths(h, &req, KV_AEAD_FLAGS_ALL)?;
     let key = key_for(h, req.key_id, KV_CAP_ENCRYPT, Alg::is_aead)?;
     let kernel_nonce = req.flags & KV_AEAD_GEN_NONCE != 0;
@@ -82,8 +85,10 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg) -> Result {
 }
 
 /// KV_IOC_AEAD_DECRYPT: nothing is written unless the tag is right.
-pub(super) fn decrypt(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn decrypt(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
     let mut req: KvAead = arg.read()?;
+    info.key_id = req.key_id;
+    info.len = req.in_len.into();
     let (len, aad_len) = lengths(h, &req, 0)?;
     let key = key_for(h, req.key_id, KV_CAP_DECRYPT, Alg::is_aead)?;
     require_room(arg, &mut req, len)?;

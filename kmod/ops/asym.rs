@@ -2,6 +2,7 @@
 
 //! GET_PUBKEY (and, with Ed25519, SIGN and VERIFY).
 
+use super::OpInfo;
 use kernel::prelude::*;
 
 use crate::{
@@ -15,8 +16,9 @@ use crate::{
 
 /// KV_IOC_GET_PUBKEY: public information, so it also answers for revoked
 /// and expired keys (like GETINFO).
-pub(super) fn get_pubkey(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn get_pubkey(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
     let mut req: KvPubkey = arg.read()?;
+    info.key_id = req.key_id;
     if req.reserved0 != 0 || req.reserved.iter().any(|r| *r != 0) {
         return Err(EINVAL);
     }

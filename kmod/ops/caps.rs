@@ -2,6 +2,7 @@
 
 //! GETCAPS and RESTRICT: a handle's capability mask, which only shrinks.
 
+use super::OpInfo;
 use kernel::prelude::*;
 
 use crate::{
@@ -11,7 +12,7 @@ use crate::{
 };
 
 /// KV_IOC_GETCAPS: needs no capability.
-pub(super) fn getcaps(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn getcaps(h: &Handle, arg: &Arg, _info: &mut OpInfo) -> Result {
     arg.write(&KvCaps {
         caps: h.caps(),
         reserved: 0,
@@ -19,7 +20,7 @@ pub(super) fn getcaps(h: &Handle, arg: &Arg) -> Result {
 }
 
 /// KV_IOC_RESTRICT: keep `caps & current`, report what is left.
-pub(super) fn restrict(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn restrict(h: &Handle, arg: &Arg, _info: &mut OpInfo) -> Result {
     let mut req: KvCaps = arg.read()?;
     if req.reserved != 0 {
         return Err(EINVAL);

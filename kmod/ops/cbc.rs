@@ -2,6 +2,7 @@
 
 //! CBC_ENCRYPT and CBC_DECRYPT: AES-CBC with PKCS#7 padding or whole blocks.
 
+use super::OpInfo;
 use kernel::prelude::*;
 
 use super::{
@@ -52,8 +53,10 @@ fn require_room(arg: &Arg, req: &mut KvCbc, need: usize) -> Result {
 }
 
 /// KV_IOC_CBC_ENCRYPT.
-pub(super) fn encrypt(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn encrypt(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
     let mut req: KvCbc = arg.read()?;
+    info.key_id = req.key_id;
+    info.len = req.in_len.into();
     let (len, need, padded) = check(h, &req, true)?;
     let key = key_for(h, req.key_id, KV_CAP_ENCRYPT, Alg::is_cbc)?;
     let kernel_iv = req.flags & KV_CBC_GEN_IV != 0;
@@ -87,8 +90,10 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg) -> Result {
 }
 
 /// KV_IOC_CBC_DECRYPT: bad padding is `EBADMSG`, with nothing written.
-pub(super) fn decrypt(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn decrypt(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
     let mut req: KvCbc = arg.read()?;
+    info.key_id = req.key_id;
+    info.len = req.in_len.into();
     let (len, need, padded) = check(h, &req, false)?;
     let key = key_for(h, req.key_id, KV_CAP_DECRYPT, Alg::is_cbc)?;
     require_room(arg, &mut req, need)?;

@@ -3,6 +3,7 @@
 //! DERIVE (HKDF from a vault key) and KEYEXCHANGE (X25519, then HKDF): both
 //! end in a new key in the vault; the secret bytes never leave the kernel.
 
+use super::OpInfo;
 use kernel::{
     prelude::*,
     sync::Arc, //
@@ -28,6 +29,7 @@ use crate::{
         request, //
     },
     secret::Secret,
+    trace::Origin,
     uapi::{
         user_slice,
         Arg, //
@@ -62,7 +64,14 @@ fn check(kdf: &KvKdf) -> Result<NewKey> {
 }
 
 /// HKDF from `ikm` into a new key derived from `parent`.
-fn make_key(h: &Handle, parent: &Key, nk: &NewKey, kdf: &KvKdf, ikm: &[u8]) -> Result<Arc<Key>> {
+fn make_key(
+    h: &Handle,
+    parent: &Key,
+    nk: &NewKey,
+    kdf: &KvKdf,
+    ikm: &[u8],
+    origin: Origin,
+) -> Result<Arc<Key>> {
     let salt = read_secret(kdf.salt_ptr, kdf.salt_len as usize)?;
     let info = read_secret(kdf.info_ptr, kdf.info_len as usize)?;
     let mut okm = Secret::zeroed(nk.len)?;
@@ -71,7 +80,8 @@ fn make_key(h: &Handle, parent: &Key, nk: &NewKey, kdf: &KvKdf, ikm: &[u8]) -> R
     } else {
         hkdf::<HmacSha256>(salt.bytes(), ikm, info.bytes(), okm.bytes_mut())
     })?;
-    h.vault().insert(nk.alg, okm, nk.policy, nk.ttl_ns, Some(parent))
+    h.vault()
+        .insert(nk.alg, okm, nk.policy, nk.ttl_ns, Some(parent), origin)
 }
 
 fn can_derive(alg: Alg) -> bool {
@@ -79,13 +89,14 @@ fn can_derive(alg: Alg) -> bool {
 }
 
 /// KV_IOC_DERIVE.
-pub(super) fn derive(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn derive(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
     let mut req: KvDerive = arg.read()?;
+    info.key_id = req.key_id;
     reject(request::reserved_zero(&req.reserved))?;
     let nk = check(&req.kdf)?;
     let parent = key_for(h, req.key_id, KV_CAP_DERIVE, can_derive)?;
     parent.charge(0)?;
-    let key = make_key(h, &parent, &nk, &req.kdf, parent.material())?;
+    let key = make_key(h, &parent, &nk, &req.kdf, parent.material(), Origin::Derived)?;
     req.kdf.key_bits = (nk.len * 8) as u32;
     req.new_key_id = key.id;
     publish(h, arg, &key, &req)
@@ -96,8 +107,9 @@ fn is_x25519(alg: Alg) -> bool {
 }
 
 /// KV_IOC_KEYEXCHANGE.
-pub(super) fn exchange(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn exchange(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
     let mut req: KvExchange = arg.read()?;
+    info.key_id = req.key_id;
     reject(request::reserved_zero(&req.reserved))?;
     let nk = check(&req.kdf)?;
     let ours = key_for(h, req.key_id, KV_CAP_EXCHANGE, is_x25519)?;
@@ -106,7 +118,7 @@ pub(super) fn exchange(h: &Handle, arg: &Arg) -> Result {
     ours.charge(0)?;
     let mut shared = Secret::zeroed(32)?;
     x25519(ours.material(), &peer, shared.bytes_mut())?;
-    let key = make_key(h, &ours, &nk, &req.kdf, shared.bytes())?;
+    let key = make_key(h, &ours, &nk, &req.kdf, shared.bytes(), Origin::Exchanged)?;
     req.kdf.key_bits = (nk.len * 8) as u32;
     req.new_key_id = key.id;
     publish(h, arg, &key, &req)

@@ -2,6 +2,7 @@
 
 //! Key management: GENKEY, IMPORT, DESTROY, REVOKE, GETINFO, LIST.
 
+use super::OpInfo;
 use kernel::{
     prelude::*,
     transmute::AsBytes, //
@@ -15,6 +16,7 @@ use crate::{
         request, //
     },
     secret::Secret,
+    trace::Origin,
     uapi::{
         reject,
         user_slice,
@@ -57,27 +59,32 @@ pub(super) fn publish<T: AsBytes>(h: &Handle, arg: &Arg, key: &Key, req: &T) -> 
 }
 
 /// KV_IOC_GENKEY: a random key made by the kernel CSPRNG.
-pub(super) fn genkey(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn genkey(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
     let mut req: KvGenkey = arg.read()?;
     let nk = new_key(req.algorithm, &req.policy, req.ttl_ms, &req.reserved)?;
     let len = reject(request::genkey_len(nk.alg, req.key_bits))?;
     require_supported(nk.alg)?;
     let key = h
         .vault()
-        .insert(nk.alg, Secret::random(len)?, nk.policy, nk.ttl_ns, None)?;
+        .insert(nk.alg, Secret::random(len)?, nk.policy, nk.ttl_ns, None, Origin::Generated)?;
+    info.key_id = key.id;
     req.key_id = key.id;
     req.key_bits = (len * 8) as u32;
     publish(h, arg, &key, &req)
 }
 
 /// KV_IOC_IMPORT: raw key bytes copied in, never readable again.
-pub(super) fn import(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn import(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
     let mut req: KvImport = arg.read()?;
+    info.len = req.key_len.into();
     let nk = new_key(req.algorithm, &req.policy, req.ttl_ms, &req.reserved)?;
     let len = reject(request::import_len(nk.alg, req.key_len))?;
     require_supported(nk.alg)?;
     let material = Secret::from_user(&mut user_slice(req.key_ptr, len)?.reader(), len)?;
-    let key = h.vault().insert(nk.alg, material, nk.policy, nk.ttl_ns, None)?;
+    let key = h
+        .vault()
+        .insert(nk.alg, material, nk.policy, nk.ttl_ns, None, Origin::Imported)?;
+    info.key_id = key.id;
     req.key_id = key.id;
     publish(h, arg, &key, &req)
 }
@@ -92,19 +99,22 @@ fn keyref(arg: &Arg) -> Result<u64> {
 
 /// KV_IOC_DESTROY: unlink now; the material is wiped when the last
 /// operation using it finishes.
-pub(super) fn destroy(h: &Handle, arg: &Arg) -> Result {
-    h.vault().remove(keyref(arg)?).map(drop)
+pub(super) fn destroy(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+    info.key_id = keyref(arg)?;
+    h.vault().remove(info.key_id).map(drop)
 }
 
 /// KV_IOC_REVOKE: permanent; revoking twice succeeds.
-pub(super) fn revoke(h: &Handle, arg: &Arg) -> Result {
-    h.vault().get(keyref(arg)?)?.revoke();
+pub(super) fn revoke(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+    info.key_id = keyref(arg)?;
+    h.vault().get(info.key_id)?.revoke();
     Ok(())
 }
 
 /// KV_IOC_GETINFO.
-pub(super) fn getinfo(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn getinfo(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
     let req: KvKeyinfo = arg.read()?;
+    info.key_id = req.key_id;
     if req.reserved0 != 0 {
         return Err(EINVAL);
     }
@@ -113,7 +123,7 @@ pub(super) fn getinfo(h: &Handle, arg: &Arg) -> Result {
 }
 
 /// KV_IOC_LIST: one page of ids, ascending, after the cursor.
-pub(super) fn list(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn list(h: &Handle, arg: &Arg, _info: &mut OpInfo) -> Result {
     let mut req: KvList = arg.read()?;
     reject(request::reserved_zero(&req.reserved))?;
     let max = req.max_ids.min(KV_LIST_MAX) as usize;

@@ -2,6 +2,7 @@
 
 //! MAC, VERIFY_MAC (HMAC-SHA256/512 with a vault key) and HASH (no key).
 
+use super::OpInfo;
 use kernel::prelude::*;
 
 use super::{
@@ -32,8 +33,10 @@ fn is_hmac(alg: Alg) -> bool {
 }
 
 /// KV_IOC_MAC.
-pub(super) fn mac(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn mac(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
     let mut req: KvMac = arg.read()?;
+    info.key_id = req.key_id;
+    info.len = req.data_len.into();
     reject(request::reserved_zero(&req.reserved))?;
     let len = reject(request::data_len(req.data_len, h.vault().limits().max_data))?;
     let key = key_for(h, req.key_id, KV_CAP_MAC, is_hmac)?;
@@ -56,8 +59,10 @@ pub(super) fn mac(h: &Handle, arg: &Arg) -> Result {
 }
 
 /// KV_IOC_VERIFY_MAC: constant-time comparison; a mismatch is `EBADMSG`.
-pub(super) fn verify(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn verify(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
     let req: KvMac = arg.read()?;
+    info.key_id = req.key_id;
+    info.len = req.data_len.into();
     reject(request::reserved_zero(&req.reserved))?;
     let len = reject(request::data_len(req.data_len, h.vault().limits().max_data))?;
     let key = key_for(h, req.key_id, KV_CAP_MAC, is_hmac)?;
@@ -80,8 +85,9 @@ pub(super) fn verify(h: &Handle, arg: &Arg) -> Result {
 }
 
 /// KV_IOC_HASH.
-pub(super) fn hash(h: &Handle, arg: &Arg) -> Result {
+pub(super) fn hash(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
     let mut req: KvHash = arg.read()?;
+    info.len = req.data_len.into();
     reject(request::reserved_zero(&req.reserved))?;
     if req.reserved0 != 0 {
         return Err(EINVAL);

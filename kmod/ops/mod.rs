@@ -16,6 +16,7 @@ use crate::{
     key::Key,
     pure::alg::Alg,
     secret::Secret,
+    trace,
     uapi::{
         user_slice,
         Arg, //
@@ -33,7 +34,17 @@ mod mac;
 
 pub(crate) use crate::uapi::reject;
 
-type Handler = fn(&Handle, &Arg) -> Result;
+/// What an operation tells its trace event: filled in by the handler as it
+/// learns it, reported by `dispatch` on every exit path.
+#[derive(Default)]
+pub(crate) struct OpInfo {
+    /// The key operated on (0: none or not known yet).
+    pub(crate) key_id: u64,
+    /// Input length.
+    pub(crate) len: u64,
+}
+
+type Handler = fn(&Handle, &Arg, &mut OpInfo) -> Result;
 
 /// The capability an ioctl needs (0: none) and its handler.
 fn route(cmd: u32) -> Option<(u32, Handler)> {
@@ -62,9 +73,21 @@ fn route(cmd: u32) -> Option<(u32, Handler)> {
 
 /// Runs one ioctl on a handle.
 pub(crate) fn dispatch(h: &Handle, cmd: u32, arg: UserPtr) -> Result {
-    let (cap, handler) = route(cmd).ok_or(ENOTTY)?;
-    h.require(cap)?;
-    handler(h, &Arg::new(arg))
+    let nr = cmd & 0xff;
+    let Some((cap, handler)) = route(cmd) else {
+        trace::op(nr, 0, 0, ENOTTY.to_errno());
+        return Err(ENOTTY);
+    };
+    let mut info = OpInfo::default();
+    let result = match h.require(cap) {
+        Ok(()) => handler(h, &Arg::new(arg), &mut info),
+        Err(e) => {
+            trace::cap_denied(nr, cap, h.caps());
+            Err(e)
+        }
+    };
+    trace::op(nr, info.key_id, info.len, result.err().map_or(0, |e| e.to_errno()));
+    result
 }
 
 /// The key an operation `op` (a `KV_CAP_*` bit) runs with, checked in the
