@@ -13,6 +13,9 @@
 #include <crypto/poly1305.h>
 #include <crypto/sha2.h>
 #include <crypto/utils.h>
+#include <linux/anon_inodes.h>
+#include <linux/fcntl.h>
+#include <linux/fs.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/unaligned.h>
@@ -242,4 +245,11 @@ int kv_chacha20poly1305_decrypt(const u8 *key, u8 *buf, size_t len,
 	chacha_zeroize_state(&state);
 	memzero_explicit(want, sizeof(want));
 	return ret;
+}
+
+/* A new file with the f_op of `file` (the keyvault misc device) and the given
+ * private data; its release() frees the data on the last close. */
+int kv_install_fd(struct file *file, void *private)
+{
+	return anon_inode_getfd("[keyvault]", file->f_op, private, O_RDWR | O_CLOEXEC);
 }

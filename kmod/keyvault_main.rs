@@ -14,6 +14,7 @@
 //!   copyable from/to user memory, and ABI rejections as errnos.
 //! - `vault.rs`: per-open state: the key table, quotas, capabilities.
 //! - `key.rs`: a key: material, lifecycle state, policy, usage counters.
+//! - `fdinstall.rs`: new file descriptions on the device, for DUP.
 //! - `secret.rs`: zeroize-on-drop kernel buffers and the kernel RNG.
 //! - `stats.rs`: module-wide counters in debugfs.
 //! - `trace.rs`: the `keyvault:*` tracepoints (defined in trace.h/trace.c).
@@ -45,6 +46,7 @@ use kernel::{
 )]
 mod abi;
 mod crypto;
+mod fdinstall;
 mod key;
 mod ops;
 #[allow(
@@ -134,7 +136,7 @@ impl MiscDevice for KeyvaultDevice {
 
     // No compat_ioctl: every struct has one layout for 32- and 64-bit callers
     // (user pointers are u64), so the default compat_ptr_ioctl is exact.
-    fn ioctl(handle: ArcBorrow<'_, Handle>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        ops::dispatch(&handle, cmd, UserPtr::from_addr(arg)).map(|()| 0)
+    fn ioctl(handle: ArcBorrow<'_, Handle>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        ops::dispatch(&handle, file, cmd, UserPtr::from_addr(arg)).map(|()| 0)
     }
 }

@@ -4,6 +4,7 @@
 //! copyable from and to user memory, and ABI rejections as errnos.
 
 use kernel::{
+    fs::File,
     prelude::*,
     transmute::{
         AsBytes,
@@ -32,7 +33,7 @@ macro_rules! plain_old_data {
 }
 
 plain_old_data!(
-    KvPolicy, KvCaps, KvGenkey, KvImport, KvKeyref, KvKeyinfo, KvList, KvAead, KvCbc, KvMac, KvHash,
+    KvPolicy, KvCaps, KvDup, KvGenkey, KvImport, KvKeyref, KvKeyinfo, KvList, KvAead, KvCbc, KvMac, KvHash,
     KvSign, KvVerify, KvPubkey, KvKdf, KvDerive, KvExchange,
 );
 
@@ -45,23 +46,32 @@ pub(crate) fn reject<T>(verdict: core::result::Result<T, Reject>) -> Result<T> {
     })
 }
 
-/// An ioctl's argument: the request struct at the user address.
-pub(crate) struct Arg(UserPtr);
+/// An ioctl's argument (the request struct at a user address), and the
+/// file it was issued on.
+pub(crate) struct Arg<'a> {
+    ptr: UserPtr,
+    file: &'a File,
+}
 
-impl Arg {
-    /// The argument at `ptr`.
-    pub(crate) fn new(ptr: UserPtr) -> Self {
-        Self(ptr)
+impl<'a> Arg<'a> {
+    /// The argument at `ptr` of an ioctl on `file`.
+    pub(crate) fn new(ptr: UserPtr, file: &'a File) -> Self {
+        Self { ptr, file }
+    }
+
+    /// The file the ioctl was issued on.
+    pub(crate) fn file(&self) -> &'a File {
+        self.file
     }
 
     /// Copies the request struct in (`EFAULT` on a bad pointer).
     pub(crate) fn read<T: FromBytes>(&self) -> Result<T> {
-        UserSlice::new(self.0, size_of::<T>()).reader().read()
+        UserSlice::new(self.ptr, size_of::<T>()).reader().read()
     }
 
     /// Copies the (updated) request struct back out.
     pub(crate) fn write<T: AsBytes>(&self, v: &T) -> Result {
-        UserSlice::new(self.0, size_of::<T>()).writer().write(v)
+        UserSlice::new(self.ptr, size_of::<T>()).writer().write(v)
     }
 }
 

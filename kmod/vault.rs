@@ -165,10 +165,14 @@ impl Vault {
     }
 }
 
-/// One open file description's view of a vault.
+/// One open file description's view of a vault: the vault, this handle's
+/// capabilities and, for a handle made by DUP with a key list, the only keys
+/// it can see.
 pub(crate) struct Handle {
     vault: Arc<Vault>,
     caps: Atomic<u32>,
+    /// Sorted, deduplicated ids; None: every key of the vault.
+    visible: Option<KVec<u64>>,
 }
 
 impl Handle {
@@ -190,9 +194,87 @@ impl Handle {
             Handle {
                 vault,
                 caps: Atomic::new(KV_CAP_ALL),
+                visible: None,
             },
             GFP_KERNEL_ACCOUNT,
         )?)
+    }
+
+    /// A new handle on the same vault with `caps` (already a subset of this
+    /// handle's) and, if given, only the keys in `visible` that this handle
+    /// sees (`ENOENT` for any other).
+    pub(crate) fn restricted(&self, caps: u32, visible: Option<KVec<u64>>) -> Result<Arc<Self>> {
+        let visible = match visible {
+            Some(mut ids) => {
+                ids.sort_unstable();
+                let mut unique = KVec::with_capacity(ids.len(), GFP_KERNEL_ACCOUNT)?;
+                for &id in ids.iter() {
+                    if unique.last() != Some(&id) {
+                        self.key(id)?;
+                        unique.push(id, GFP_KERNEL_ACCOUNT)?;
+                    }
+                }
+                Some(unique)
+            }
+            None => match &self.visible {
+                Some(mine) => {
+                    let mut copy = KVec::with_capacity(mine.len(), GFP_KERNEL_ACCOUNT)?;
+                    copy.extend_from_slice(mine, GFP_KERNEL_ACCOUNT)?;
+                    Some(copy)
+                }
+                None => None,
+            },
+        };
+        Ok(Arc::new(
+            Handle {
+                vault: self.vault.clone(),
+                caps: Atomic::new(caps),
+                visible,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?)
+    }
+
+    /// Whether this handle can see key `id`.
+    fn sees(&self, id: u64) -> bool {
+        self.visible.as_ref().is_none_or(|v| v.binary_search(&id).is_ok())
+    }
+
+    /// The key with this id, if this handle can see it; else `ENOENT`.
+    pub(crate) fn key(&self, id: u64) -> Result<Arc<Key>> {
+        if !self.sees(id) {
+            return Err(ENOENT);
+        }
+        self.vault.get(id)
+    }
+
+    /// DESTROY through this handle (`ENOENT` for keys it cannot see).
+    pub(crate) fn remove(&self, id: u64) -> Result<Arc<Key>> {
+        if !self.sees(id) {
+            return Err(ENOENT);
+        }
+        self.vault.remove(id)
+    }
+
+    /// LIST through this handle: up to `max` visible ids after `after`, and
+    /// how many keys it sees.
+    pub(crate) fn list(&self, after: u64, max: usize) -> Result<(KVec<u64>, u64)> {
+        let Some(visible) = &self.visible else {
+            return self.vault.list(after, max);
+        };
+        let mut ids = KVec::with_capacity(max, GFP_KERNEL)?;
+        let mut total = 0u64;
+        for &id in visible.iter() {
+            if self.vault.get(id).is_err() {
+                continue;
+            }
+            total += 1;
+            if id > after && ids.len() < max {
+                // Capacity was reserved above: this push cannot allocate.
+                ids.push(id, GFP_NOWAIT)?;
+            }
+        }
+        Ok((ids, total))
     }
 
     /// The vault this handle opens.

@@ -96,6 +96,7 @@
 #define KV_LIST_MAX		1024	/* most ids one LIST call returns */
 #define KV_KDF_MAX_INPUT	1024	/* longest HKDF salt or info */
 #define KV_MAX_LINEAGE		8	/* most generations of derived keys */
+#define KV_DUP_MAX_KEYS		1024	/* most keys a restricted handle may be limited to */
 
 /* A key's creation policy: only shrinks, never grows. */
 struct kv_policy {
@@ -109,6 +110,23 @@ struct kv_policy {
 struct kv_caps {
 	__u32 caps;
 	__u32 reserved;		/* must be 0 */
+};
+
+/*
+ * KV_IOC_DUP: a new fd (close-on-exec) on the same vault, with a new open
+ * file description and so its own capabilities: `caps & current`, reported
+ * back. With nkeys > 0 the new handle sees only those keys (others are
+ * ENOENT and unlisted); such a handle cannot make keys, so its caps may not
+ * include GENKEY, IMPORT, DERIVE or EXCHANGE (EINVAL). This handle keeps
+ * its own capabilities.
+ */
+struct kv_dup {
+	__u32 caps;		/* in: wanted; out: granted */
+	__u32 nkeys;		/* in: 0 = all keys, else the count at keys_ptr */
+	__u64 keys_ptr;		/* in: __u64 key ids */
+	__s32 fd;		/* out: the new fd */
+	__u32 flags;		/* must be 0 */
+	__u64 reserved[2];	/* must be 0 */
 };
 
 /* KV_IOC_GENKEY: make a random key in the kernel. */
@@ -311,6 +329,7 @@ struct kv_exchange {
 
 #define KV_IOC_GETCAPS		_IOR(KV_IOC_MAGIC, 0x01, struct kv_caps)
 #define KV_IOC_RESTRICT		_IOWR(KV_IOC_MAGIC, 0x02, struct kv_caps)
+#define KV_IOC_DUP		_IOWR(KV_IOC_MAGIC, 0x03, struct kv_dup)
 #define KV_IOC_GENKEY		_IOWR(KV_IOC_MAGIC, 0x10, struct kv_genkey)
 #define KV_IOC_IMPORT		_IOWR(KV_IOC_MAGIC, 0x11, struct kv_import)
 #define KV_IOC_DESTROY		_IOW(KV_IOC_MAGIC, 0x12, struct kv_keyref)

@@ -39,7 +39,7 @@ fn lengths(h: &Handle, req: &KvAead, flags_allowed: u32) -> Result<(usize, usize
 
 /// The output buffer must hold the whole result before any crypto runs;
 /// otherwise the needed size is written back with `ENOSPC`.
-fn require_room(arg: &Arg, req: &mut KvAead, len: usize) -> Result {
+fn require_room(arg: &Arg<'_>, req: &mut KvAead, len: usize) -> Result {
     if (req.out_len as usize) < len {
         req.out_len = req.in_len;
         arg.write(req)?;
@@ -49,7 +49,7 @@ fn require_room(arg: &Arg, req: &mut KvAead, len: usize) -> Result {
 }
 
 /// KV_IOC_AEAD_ENCRYPT.
-pub(super) fn encrypt(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvAead = arg.read()?;
     info.key_id = req.key_id;
     info.len = req.in_len.into();
@@ -85,7 +85,7 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
 }
 
 /// KV_IOC_AEAD_DECRYPT: nothing is written unless the tag is right.
-pub(super) fn decrypt(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+pub(super) fn decrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvAead = arg.read()?;
     info.key_id = req.key_id;
     info.len = req.in_len.into();

@@ -6,13 +6,19 @@ use super::OpInfo;
 use kernel::prelude::*;
 
 use crate::{
-    abi::KvCaps,
-    uapi::Arg,
-    vault::Handle, //
+    abi::*,
+    fdinstall,
+    pure::request,
+    uapi::{
+        reject,
+        user_slice,
+        Arg, //
+    },
+    vault::Handle,
 };
 
 /// KV_IOC_GETCAPS: needs no capability.
-pub(super) fn getcaps(h: &Handle, arg: &Arg, _info: &mut OpInfo) -> Result {
+pub(super) fn getcaps(h: &Handle, arg: &Arg<'_>, _info: &mut OpInfo) -> Result {
     arg.write(&KvCaps {
         caps: h.caps(),
         reserved: 0,
@@ -20,11 +26,44 @@ pub(super) fn getcaps(h: &Handle, arg: &Arg, _info: &mut OpInfo) -> Result {
 }
 
 /// KV_IOC_RESTRICT: keep `caps & current`, report what is left.
-pub(super) fn restrict(h: &Handle, arg: &Arg, _info: &mut OpInfo) -> Result {
+pub(super) fn restrict(h: &Handle, arg: &Arg<'_>, _info: &mut OpInfo) -> Result {
     let mut req: KvCaps = arg.read()?;
     if req.reserved != 0 {
         return Err(EINVAL);
     }
     req.caps = h.restrict(req.caps)?;
+    arg.write(&req)
+}
+
+/// KV_IOC_DUP: a new fd on the same vault with fewer capabilities and,
+/// optionally, fewer keys. This handle keeps its own.
+pub(super) fn dup(h: &Handle, arg: &Arg<'_>, _info: &mut OpInfo) -> Result {
+    let mut req: KvDup = arg.read()?;
+    reject(request::reserved_zero(&req.reserved))?;
+    if req.flags != 0 || req.fd != 0 {
+        return Err(EINVAL);
+    }
+    let caps = reject(request::restrict(h.caps(), req.caps))?;
+    let visible = if req.nkeys == 0 {
+        None
+    } else {
+        // A key-limited handle could not see the keys it made.
+        const MAKES_KEYS: u32 = KV_CAP_GENKEY | KV_CAP_IMPORT | KV_CAP_DERIVE | KV_CAP_EXCHANGE;
+        if req.nkeys > KV_DUP_MAX_KEYS || caps & MAKES_KEYS != 0 {
+            return Err(EINVAL);
+        }
+        let n = req.nkeys as usize;
+        let mut ids = KVec::with_capacity(n, GFP_KERNEL)?;
+        let mut reader = user_slice(req.keys_ptr, n * size_of::<u64>())?.reader();
+        for _ in 0..n {
+            ids.push(reader.read::<u64>()?, GFP_KERNEL)?;
+        }
+        Some(ids)
+    };
+    let new = h.restricted(caps, visible)?;
+    req.caps = caps;
+    req.fd = fdinstall::install(arg.file(), new)?;
+    // The fd is live from here on; if the caller's struct cannot be written
+    // back, the caller can still find and close the fd, so report EFAULT.
     arg.write(&req)
 }

@@ -43,7 +43,7 @@ fn check(h: &Handle, req: &KvCbc, encrypt: bool) -> Result<(usize, usize, bool)>
     Ok((len, need, padded))
 }
 
-fn require_room(arg: &Arg, req: &mut KvCbc, need: usize) -> Result {
+fn require_room(arg: &Arg<'_>, req: &mut KvCbc, need: usize) -> Result {
     if (req.out_len as usize) < need {
         req.out_len = u32::try_from(need).map_err(|_| EMSGSIZE)?;
         arg.write(req)?;
@@ -53,7 +53,7 @@ fn require_room(arg: &Arg, req: &mut KvCbc, need: usize) -> Result {
 }
 
 /// KV_IOC_CBC_ENCRYPT.
-pub(super) fn encrypt(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvCbc = arg.read()?;
     info.key_id = req.key_id;
     info.len = req.in_len.into();
@@ -90,7 +90,7 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
 }
 
 /// KV_IOC_CBC_DECRYPT: bad padding is `EBADMSG`, with nothing written.
-pub(super) fn decrypt(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+pub(super) fn decrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvCbc = arg.read()?;
     info.key_id = req.key_id;
     info.len = req.in_len.into();

@@ -89,7 +89,7 @@ fn can_derive(alg: Alg) -> bool {
 }
 
 /// KV_IOC_DERIVE.
-pub(super) fn derive(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+pub(super) fn derive(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvDerive = arg.read()?;
     info.key_id = req.key_id;
     reject(request::reserved_zero(&req.reserved))?;
@@ -107,7 +107,7 @@ fn is_x25519(alg: Alg) -> bool {
 }
 
 /// KV_IOC_KEYEXCHANGE.
-pub(super) fn exchange(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+pub(super) fn exchange(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvExchange = arg.read()?;
     info.key_id = req.key_id;
     reject(request::reserved_zero(&req.reserved))?;

@@ -52,14 +52,14 @@ fn require_supported(alg: Alg) -> Result {
 
 /// Reports a new key's id by writing `req` back; if that fails the caller
 /// could never name the key, so it is destroyed again.
-pub(super) fn publish<T: AsBytes>(h: &Handle, arg: &Arg, key: &Key, req: &T) -> Result {
+pub(super) fn publish<T: AsBytes>(h: &Handle, arg: &Arg<'_>, key: &Key, req: &T) -> Result {
     arg.write(req).inspect_err(|_| {
         let _ = h.vault().remove(key.id);
     })
 }
 
 /// KV_IOC_GENKEY: a random key made by the kernel CSPRNG.
-pub(super) fn genkey(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+pub(super) fn genkey(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvGenkey = arg.read()?;
     let nk = new_key(req.algorithm, &req.policy, req.ttl_ms, &req.reserved)?;
     let len = reject(request::genkey_len(nk.alg, req.key_bits))?;
@@ -74,7 +74,7 @@ pub(super) fn genkey(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
 }
 
 /// KV_IOC_IMPORT: raw key bytes copied in, never readable again.
-pub(super) fn import(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+pub(super) fn import(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvImport = arg.read()?;
     info.len = req.key_len.into();
     let nk = new_key(req.algorithm, &req.policy, req.ttl_ms, &req.reserved)?;
@@ -89,7 +89,7 @@ pub(super) fn import(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
     publish(h, arg, &key, &req)
 }
 
-fn keyref(arg: &Arg) -> Result<u64> {
+fn keyref(arg: &Arg<'_>) -> Result<u64> {
     let req: KvKeyref = arg.read()?;
     if req.reserved != 0 {
         return Err(EINVAL);
@@ -99,35 +99,35 @@ fn keyref(arg: &Arg) -> Result<u64> {
 
 /// KV_IOC_DESTROY: unlink now; the material is wiped when the last
 /// operation using it finishes.
-pub(super) fn destroy(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+pub(super) fn destroy(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     info.key_id = keyref(arg)?;
-    h.vault().remove(info.key_id).map(drop)
+    h.remove(info.key_id).map(drop)
 }
 
 /// KV_IOC_REVOKE: permanent; revoking twice succeeds.
-pub(super) fn revoke(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+pub(super) fn revoke(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     info.key_id = keyref(arg)?;
-    h.vault().get(info.key_id)?.revoke();
+    h.key(info.key_id)?.revoke();
     Ok(())
 }
 
 /// KV_IOC_GETINFO.
-pub(super) fn getinfo(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+pub(super) fn getinfo(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let req: KvKeyinfo = arg.read()?;
     info.key_id = req.key_id;
     if req.reserved0 != 0 {
         return Err(EINVAL);
     }
     reject(request::reserved_zero(&req.reserved))?;
-    arg.write(&h.vault().get(req.key_id)?.info())
+    arg.write(&h.key(req.key_id)?.info())
 }
 
 /// KV_IOC_LIST: one page of ids, ascending, after the cursor.
-pub(super) fn list(h: &Handle, arg: &Arg, _info: &mut OpInfo) -> Result {
+pub(super) fn list(h: &Handle, arg: &Arg<'_>, _info: &mut OpInfo) -> Result {
     let mut req: KvList = arg.read()?;
     reject(request::reserved_zero(&req.reserved))?;
     let max = req.max_ids.min(KV_LIST_MAX) as usize;
-    let (ids, total) = h.vault().list(req.cursor, max)?;
+    let (ids, total) = h.list(req.cursor, max)?;
     user_slice(req.ids_ptr, ids.len() * size_of::<u64>())?
         .writer()
         .write_slice(AsBytes::as_bytes(&*ids))?;

@@ -33,7 +33,7 @@ fn is_hmac(alg: Alg) -> bool {
 }
 
 /// KV_IOC_MAC.
-pub(super) fn mac(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+pub(super) fn mac(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvMac = arg.read()?;
     info.key_id = req.key_id;
     info.len = req.data_len.into();
@@ -59,7 +59,7 @@ pub(super) fn mac(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
 }
 
 /// KV_IOC_VERIFY_MAC: constant-time comparison; a mismatch is `EBADMSG`.
-pub(super) fn verify(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+pub(super) fn verify(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let req: KvMac = arg.read()?;
     info.key_id = req.key_id;
     info.len = req.data_len.into();
@@ -85,7 +85,7 @@ pub(super) fn verify(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
 }
 
 /// KV_IOC_HASH.
-pub(super) fn hash(h: &Handle, arg: &Arg, info: &mut OpInfo) -> Result {
+pub(super) fn hash(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvHash = arg.read()?;
     info.len = req.data_len.into();
     reject(request::reserved_zero(&req.reserved))?;

@@ -6,6 +6,7 @@
 //! missing capability is always `EPERM`, whatever else is wrong.
 
 use kernel::{
+    fs::File,
     prelude::*,
     sync::Arc,
     uaccess::UserPtr, //
@@ -44,13 +45,14 @@ pub(crate) struct OpInfo {
     pub(crate) len: u64,
 }
 
-type Handler = fn(&Handle, &Arg, &mut OpInfo) -> Result;
+type Handler = fn(&Handle, &Arg<'_>, &mut OpInfo) -> Result;
 
 /// The capability an ioctl needs (0: none) and its handler.
 fn route(cmd: u32) -> Option<(u32, Handler)> {
     Some(match cmd {
         KV_IOC_GETCAPS => (0, caps::getcaps),
         KV_IOC_RESTRICT => (KV_CAP_RESTRICT, caps::restrict),
+        KV_IOC_DUP => (KV_CAP_RESTRICT, caps::dup),
         KV_IOC_GENKEY => (KV_CAP_GENKEY, keys::genkey),
         KV_IOC_IMPORT => (KV_CAP_IMPORT, keys::import),
         KV_IOC_DESTROY => (KV_CAP_DESTROY, keys::destroy),
@@ -72,7 +74,7 @@ fn route(cmd: u32) -> Option<(u32, Handler)> {
 }
 
 /// Runs one ioctl on a handle.
-pub(crate) fn dispatch(h: &Handle, cmd: u32, arg: UserPtr) -> Result {
+pub(crate) fn dispatch(h: &Handle, file: &File, cmd: u32, arg: UserPtr) -> Result {
     let nr = cmd & 0xff;
     let Some((cap, handler)) = route(cmd) else {
         trace::op(nr, 0, 0, ENOTTY.to_errno());
@@ -80,7 +82,7 @@ pub(crate) fn dispatch(h: &Handle, cmd: u32, arg: UserPtr) -> Result {
     };
     let mut info = OpInfo::default();
     let result = match h.require(cap) {
-        Ok(()) => handler(h, &Arg::new(arg), &mut info),
+        Ok(()) => handler(h, &Arg::new(arg, file), &mut info),
         Err(e) => {
             trace::cap_denied(nr, cap, h.caps());
             Err(e)
@@ -94,7 +96,7 @@ pub(crate) fn dispatch(h: &Handle, cmd: u32, arg: UserPtr) -> Result {
 /// ABI's order: `ENOENT` unknown id, `EOPNOTSUPP` a key type that cannot do
 /// the operation, then the key's state and policy (`Key::authorize`).
 fn key_for(h: &Handle, id: u64, op: u32, fits: fn(Alg) -> bool) -> Result<Arc<Key>> {
-    let key = h.vault().get(id)?;
+    let key = h.key(id)?;
     if !fits(key.alg) {
         return Err(EOPNOTSUPP);
     }

@@ -133,6 +133,8 @@ pub const KV_LIST_MAX: u32 = 1024;
 pub const KV_KDF_MAX_INPUT: u32 = 1024;
 /// Most generations of derived keys.
 pub const KV_MAX_LINEAGE: u32 = 8;
+/// Most keys a restricted handle may be limited to.
+pub const KV_DUP_MAX_KEYS: u32 = 1024;
 
 /// A key's creation policy: only shrinks, never grows.
 #[repr(C)]
@@ -156,6 +158,25 @@ pub struct KvCaps {
     pub caps: u32,
     /// Must be 0.
     pub reserved: u32,
+}
+
+/// `KV_IOC_DUP`: a new fd on the same vault with fewer capabilities and,
+/// optionally, fewer keys.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvDup {
+    /// In: wanted capabilities; out: granted (`caps & current`).
+    pub caps: u32,
+    /// In: 0 = all keys, else the number of ids at `keys_ptr`.
+    pub nkeys: u32,
+    /// In: user pointer to `u64` key ids.
+    pub keys_ptr: u64,
+    /// Out: the new fd.
+    pub fd: i32,
+    /// Must be 0.
+    pub flags: u32,
+    /// Must be 0.
+    pub reserved: [u64; 2],
 }
 
 /// `KV_IOC_GENKEY`: make a random key in the kernel.
@@ -464,6 +485,8 @@ const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
 pub const KV_IOC_GETCAPS: u32 = ioc(IOC_READ, 0x01, core::mem::size_of::<KvCaps>());
 /// Clear capabilities of this handle (keeps `caps & current`).
 pub const KV_IOC_RESTRICT: u32 = ioc(IOC_READ | IOC_WRITE, 0x02, core::mem::size_of::<KvCaps>());
+/// A restricted new fd on the same vault.
+pub const KV_IOC_DUP: u32 = ioc(IOC_READ | IOC_WRITE, 0x03, core::mem::size_of::<KvDup>());
 /// Generate a key.
 pub const KV_IOC_GENKEY: u32 = ioc(IOC_READ | IOC_WRITE, 0x10, core::mem::size_of::<KvGenkey>());
 /// Import a key.

@@ -26,6 +26,7 @@ fn rust_structs() -> Vec<StructLayout> {
     structs! {
         "kv_policy" => KvPolicy { usage, flags, max_uses, max_bytes }
         "kv_caps" => KvCaps { caps, reserved }
+        "kv_dup" => KvDup { caps, nkeys, keys_ptr, fd, flags, reserved }
         "kv_genkey" => KvGenkey { algorithm, key_bits, ttl_ms, policy, key_id, reserved }
         "kv_import" => KvImport { algorithm, key_len, key_ptr, ttl_ms, policy, key_id, reserved }
         "kv_keyref" => KvKeyref { key_id, reserved }
@@ -127,6 +128,8 @@ fn rust_consts() -> Vec<(&'static str, u64)> {
         KV_IOC_GET_PUBKEY,
         KV_IOC_DERIVE,
         KV_IOC_KEYEXCHANGE,
+        KV_DUP_MAX_KEYS,
+        KV_IOC_DUP,
     ]
 }
 
