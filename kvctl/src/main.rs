@@ -6,10 +6,14 @@
 //! child (`kvctl exec -- CMD`): every kvctl run inside CMD finds it through
 //! `$KEYVAULT_FD`.
 
+mod crypto_cmds;
+mod envelope;
+mod inout;
+
 use clap::{Parser, Subcommand};
 use keyvault::{Algorithm, Caps, KeyId, KeyInfo, KeyOptions, Vault};
 use serde_json::{json, Value};
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
@@ -35,7 +39,7 @@ struct Cli {
     cmd: Cmd,
 }
 
-#[derive(clap::Args, Clone, Default)]
+#[derive(clap::Args, Clone, Debug, Default)]
 struct PolicyArgs {
     /// Lifetime, e.g. 90s, 15m, 2h, 500ms.
     #[arg(long, value_parser = parse_duration)]
@@ -67,7 +71,7 @@ impl PolicyArgs {
     }
 }
 
-#[derive(Subcommand)]
+#[derive(Subcommand, Debug)]
 enum Cmd {
     /// Generate a key in the kernel; prints its id.
     Genkey {
@@ -106,6 +110,20 @@ enum Cmd {
     Restrict { caps: Caps },
     /// List algorithms and their key sizes.
     Algorithms,
+    /// Encrypt with an AEAD or AES-CBC key into an envelope that `decrypt` reads.
+    ///
+    /// The envelope is "KVE1", the key's algorithm and flags (1 byte each), then
+    /// nonce (12) + tag (16) + ciphertext for AEAD keys, or IV (16) +
+    /// ciphertext for AES-CBC keys.
+    Encrypt(crypto_cmds::EncryptArgs),
+    /// Decrypt an envelope made by `encrypt`; writes the plaintext (raw bytes).
+    Decrypt(crypto_cmds::DecryptArgs),
+    /// HMAC of the input with an HMAC key; prints it (hex by default).
+    Mac(crypto_cmds::MacArgs),
+    /// Check a MAC in the kernel (constant time): exit status 0 if it matches, 1 if not.
+    VerifyMac(crypto_cmds::VerifyMacArgs),
+    /// SHA-256/512 of the input, computed in the kernel; prints it like sha256sum.
+    Hash(crypto_cmds::HashArgs),
     /// Run commands, one per line, on one vault (`-` or no FILE: stdin).
     /// `@last` stands for the id of the last key made; `#` starts a comment.
     Batch {
@@ -164,6 +182,8 @@ struct Session {
     vault: Vault,
     json: bool,
     last: Option<KeyId>,
+    /// A batch is reading its commands from stdin: no command may read it.
+    stdin_is_script: bool,
 }
 
 fn info_json(i: &KeyInfo) -> Value {
@@ -188,6 +208,23 @@ fn info_json(i: &KeyInfo) -> Value {
 }
 
 impl Session {
+    fn new(vault: Vault, json: bool) -> Self {
+        Session {
+            vault,
+            json,
+            last: None,
+            stdin_is_script: false,
+        }
+    }
+
+    /// A command's input (`None` or `-`: stdin).
+    fn read(&self, path: Option<&str>) -> Result<Zeroizing<Vec<u8>>, String> {
+        if self.stdin_is_script && inout::is_stdin(path) {
+            return Err("stdin is the batch script here: give the input with --in FILE".into());
+        }
+        inout::read_input(path)
+    }
+
     fn print(&self, human: impl FnOnce() -> String, json: impl FnOnce() -> Value) {
         if self.json {
             println!("{}", json());
@@ -216,7 +253,7 @@ impl Session {
                 hex,
                 policy,
             } => {
-                let key = read_key(key_file.as_deref(), hex.as_deref())?;
+                let key = self.read_key(key_file.as_deref(), hex.as_deref())?;
                 let id = v
                     .import(alg, &key, &policy.options(0))
                     .map_err(|e| e.to_string())?;
@@ -281,6 +318,11 @@ impl Session {
                     || json!({ "caps": c.bits(), "names": c.names() }),
                 );
             }
+            Cmd::Encrypt(a) => self.encrypt(&a)?,
+            Cmd::Decrypt(a) => self.decrypt(&a)?,
+            Cmd::Mac(a) => self.mac(&a)?,
+            Cmd::VerifyMac(a) => self.verify_mac(&a)?,
+            Cmd::Hash(a) => self.hash(&a)?,
             Cmd::Algorithms => print_algorithms(),
             Cmd::Batch { .. } | Cmd::Exec { .. } => {
                 return Err("batch and exec cannot be nested in a batch".into())
@@ -288,21 +330,19 @@ impl Session {
         }
         Ok(())
     }
-}
 
-fn read_key(file: Option<&str>, hex: Option<&str>) -> Result<Zeroizing<Vec<u8>>, String> {
-    if let Some(h) = hex {
-        return hex::decode(h.trim())
-            .map(Zeroizing::new)
-            .map_err(|e| format!("--hex: {e}"));
+    fn read_key(
+        &self,
+        file: Option<&str>,
+        hex: Option<&str>,
+    ) -> Result<Zeroizing<Vec<u8>>, String> {
+        if let Some(h) = hex {
+            return hex::decode(h.trim())
+                .map(Zeroizing::new)
+                .map_err(|e| format!("--hex: {e}"));
+        }
+        self.read(file).map_err(|e| format!("reading the key: {e}"))
     }
-    let mut buf = Zeroizing::new(Vec::new());
-    match file {
-        Some("-") | None => std::io::stdin().read_to_end(&mut buf),
-        Some(path) => std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut buf)),
-    }
-    .map_err(|e| format!("reading the key: {e}"))?;
-    Ok(buf)
 }
 
 /// Splits a batch line into words (whitespace; '...' and "..." quote).
@@ -344,6 +384,7 @@ fn batch(s: &mut Session, file: Option<&str>, keep_going: bool) -> Result<(), St
             std::fs::File::open(p).map_err(|e| format!("{p}: {e}"))?,
         )),
     };
+    s.stdin_is_script = inout::is_stdin(file);
     let mut failed = 0;
     for (n, line) in input.lines().enumerate() {
         let line = line.map_err(|e| e.to_string())?;
@@ -412,20 +453,11 @@ fn main() -> ExitCode {
     let result = vault().and_then(|vault| match cli.cmd {
         Cmd::Exec { caps, cmd } => exec(vault, caps, &cmd),
         Cmd::Batch { file, keep_going } => batch(
-            &mut Session {
-                vault,
-                json: cli.json,
-                last: None,
-            },
+            &mut Session::new(vault, cli.json),
             file.as_deref(),
             keep_going,
         ),
-        cmd => Session {
-            vault,
-            json: cli.json,
-            last: None,
-        }
-        .run(cmd),
+        cmd => Session::new(vault, cli.json).run(cmd),
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

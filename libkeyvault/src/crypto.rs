@@ -4,7 +4,9 @@
 use crate::{Error, KeyId, Result, Vault};
 use keyvault_uapi as abi;
 use nix::errno::Errno;
-use zeroize::Zeroizing;
+use std::fmt;
+use std::str::FromStr;
+use zeroize::{Zeroize, Zeroizing};
 
 /// An AEAD nonce (12 bytes).
 pub type Nonce = [u8; abi::KV_AEAD_NONCE_SIZE as usize];
@@ -32,10 +34,37 @@ impl HashAlg {
     }
 
     /// Digest length in bytes.
+    #[allow(clippy::len_without_is_empty)] // a digest is never empty
     pub fn len(self) -> usize {
         match self {
             HashAlg::Sha256 => 32,
             HashAlg::Sha512 => 64,
+        }
+    }
+
+    /// The name used on the command line (`sha256`, `sha512`).
+    pub fn name(self) -> &'static str {
+        match self {
+            HashAlg::Sha256 => "sha256",
+            HashAlg::Sha512 => "sha512",
+        }
+    }
+}
+
+impl fmt::Display for HashAlg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for HashAlg {
+    type Err = String;
+    /// Parses `sha256` or `sha512` (any case; `sha-256` too).
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.to_ascii_lowercase().replace('-', "").as_str() {
+            "sha256" => Ok(HashAlg::Sha256),
+            "sha512" => Ok(HashAlg::Sha512),
+            _ => Err(format!("unknown hash '{s}' (sha256 or sha512)")),
         }
     }
 }
@@ -54,7 +83,96 @@ fn len32(op: &'static str, n: usize) -> Result<u32> {
     u32::try_from(n).map_err(|_| Error::new(op, Errno::EMSGSIZE))
 }
 
+/// The input and output buffers of one request: two slices, or one slice
+/// used in place (the ABI allows `in_ptr == out_ptr`).
+#[derive(Clone, Copy)]
+struct Io {
+    in_ptr: u64,
+    in_len: u32,
+    out_ptr: u64,
+    out_len: u32,
+}
+
+impl Io {
+    fn split(op: &'static str, input: &[u8], out: &mut [u8]) -> Result<Io> {
+        Ok(Io {
+            in_ptr: input.as_ptr() as u64,
+            in_len: len32(op, input.len())?,
+            out_ptr: out.as_mut_ptr() as u64,
+            out_len: len32(op, out.len())?,
+        })
+    }
+
+    fn in_place(op: &'static str, buf: &mut [u8]) -> Result<Io> {
+        let len = len32(op, buf.len())?;
+        let ptr = buf.as_mut_ptr() as u64;
+        Ok(Io {
+            in_ptr: ptr,
+            in_len: len,
+            out_ptr: ptr,
+            out_len: len,
+        })
+    }
+}
+
+/// After a failed decryption: the ABI promises that `EBADMSG` writes
+/// nothing, but says nothing of other errors, so wipe the output rather than
+/// risk leaving part of a plaintext in it.
+fn wipe_unless_badmsg(r: Result<()>, out: &mut [u8]) -> Result<()> {
+    if let Err(e) = r {
+        if e.errno() != Errno::EBADMSG {
+            out.zeroize();
+        }
+    }
+    r
+}
+
+const AEAD_ENCRYPT: &str = "aead-encrypt";
+const AEAD_DECRYPT: &str = "aead-decrypt";
+
 impl Vault {
+    fn aead_seal(&self, key: KeyId, io: Io, aad: &[u8], nonce: Option<&Nonce>) -> Result<Sealed> {
+        let mut sealed = Sealed {
+            nonce: nonce.copied().unwrap_or_default(),
+            tag: Tag::default(),
+        };
+        let mut r = abi::KvAead {
+            key_id: key.0,
+            in_ptr: io.in_ptr,
+            out_ptr: io.out_ptr,
+            aad_ptr: aad.as_ptr() as u64,
+            nonce_ptr: sealed.nonce.as_mut_ptr() as u64,
+            tag_ptr: sealed.tag.as_mut_ptr() as u64,
+            in_len: io.in_len,
+            out_len: io.out_len,
+            aad_len: len32(AEAD_ENCRYPT, aad.len())?,
+            flags: if nonce.is_none() {
+                abi::KV_AEAD_GEN_NONCE
+            } else {
+                0
+            },
+            ..Default::default()
+        };
+        self.ioctl(AEAD_ENCRYPT, abi::KV_IOC_AEAD_ENCRYPT, &mut r)?;
+        Ok(sealed)
+    }
+
+    fn aead_open(&self, key: KeyId, io: Io, aad: &[u8], nonce: &Nonce, tag: &Tag) -> Result<()> {
+        let mut r = abi::KvAead {
+            key_id: key.0,
+            in_ptr: io.in_ptr,
+            out_ptr: io.out_ptr,
+            aad_ptr: aad.as_ptr() as u64,
+            nonce_ptr: nonce.as_ptr() as u64,
+            tag_ptr: tag.as_ptr() as u64,
+            in_len: io.in_len,
+            out_len: io.out_len,
+            aad_len: len32(AEAD_DECRYPT, aad.len())?,
+            ..Default::default()
+        };
+        self.ioctl(AEAD_DECRYPT, abi::KV_IOC_AEAD_DECRYPT, &mut r)
+    }
+
     /// AEAD-encrypts `plaintext` into `out` (at least as long). With
     /// `nonce: None` the kernel picks a nonce that never repeats for the key.
     pub fn aead_encrypt_into(
@@ -65,30 +183,22 @@ impl Vault {
         nonce: Option<&Nonce>,
         out: &mut [u8],
     ) -> Result<Sealed> {
-        const OP: &str = "aead-encrypt";
-        let mut sealed = Sealed {
-            nonce: nonce.copied().unwrap_or_default(),
-            tag: Tag::default(),
-        };
-        let mut r = abi::KvAead {
-            key_id: key.0,
-            in_ptr: plaintext.as_ptr() as u64,
-            out_ptr: out.as_mut_ptr() as u64,
-            aad_ptr: aad.as_ptr() as u64,
-            nonce_ptr: sealed.nonce.as_mut_ptr() as u64,
-            tag_ptr: sealed.tag.as_mut_ptr() as u64,
-            in_len: len32(OP, plaintext.len())?,
-            out_len: len32(OP, out.len())?,
-            aad_len: len32(OP, aad.len())?,
-            flags: if nonce.is_none() {
-                abi::KV_AEAD_GEN_NONCE
-            } else {
-                0
-            },
-            ..Default::default()
-        };
-        self.ioctl(OP, abi::KV_IOC_AEAD_ENCRYPT, &mut r)?;
-        Ok(sealed)
+        let io = Io::split(AEAD_ENCRYPT, plaintext, out)?;
+        self.aead_seal(key, io, aad, nonce)
+    }
+
+    /// AEAD-encrypts `buf` in place: on success it holds the ciphertext (same
+    /// length). With `nonce: None` the kernel picks a nonce that never
+    /// repeats for the key.
+    pub fn aead_encrypt_in_place(
+        &self,
+        key: KeyId,
+        buf: &mut [u8],
+        aad: &[u8],
+        nonce: Option<&Nonce>,
+    ) -> Result<Sealed> {
+        let io = Io::in_place(AEAD_ENCRYPT, buf)?;
+        self.aead_seal(key, io, aad, nonce)
     }
 
     /// AEAD-encrypts `plaintext`; returns the ciphertext (same length) and
@@ -106,7 +216,8 @@ impl Vault {
     }
 
     /// AEAD-decrypts `ciphertext` into `out`; a wrong tag, nonce, AAD or
-    /// ciphertext fails with `EBADMSG` and leaves `out` untouched.
+    /// ciphertext fails with `EBADMSG` and leaves `out` untouched. (Any other
+    /// error zeroes `out`: the ABI does not say what was written then.)
     pub fn aead_decrypt_into(
         &self,
         key: KeyId,
@@ -116,20 +227,26 @@ impl Vault {
         tag: &Tag,
         out: &mut [u8],
     ) -> Result<()> {
-        const OP: &str = "aead-decrypt";
-        let mut r = abi::KvAead {
-            key_id: key.0,
-            in_ptr: ciphertext.as_ptr() as u64,
-            out_ptr: out.as_mut_ptr() as u64,
-            aad_ptr: aad.as_ptr() as u64,
-            nonce_ptr: nonce.as_ptr() as u64,
-            tag_ptr: tag.as_ptr() as u64,
-            in_len: len32(OP, ciphertext.len())?,
-            out_len: len32(OP, out.len())?,
-            aad_len: len32(OP, aad.len())?,
-            ..Default::default()
-        };
-        self.ioctl(OP, abi::KV_IOC_AEAD_DECRYPT, &mut r)
+        let io = Io::split(AEAD_DECRYPT, ciphertext, out)?;
+        let r = self.aead_open(key, io, aad, nonce, tag);
+        wipe_unless_badmsg(r, out)
+    }
+
+    /// AEAD-decrypts `buf` in place: on success it holds the plaintext (same
+    /// length). A wrong tag, nonce, AAD or ciphertext fails with `EBADMSG`
+    /// and the kernel writes nothing, so `buf` still holds the ciphertext;
+    /// any other error zeroes `buf`, so it never holds part of a plaintext.
+    pub fn aead_decrypt_in_place(
+        &self,
+        key: KeyId,
+        buf: &mut [u8],
+        aad: &[u8],
+        nonce: &Nonce,
+        tag: &Tag,
+    ) -> Result<()> {
+        let io = Io::in_place(AEAD_DECRYPT, buf)?;
+        let r = self.aead_open(key, io, aad, nonce, tag);
+        wipe_unless_badmsg(r, buf)
     }
 
     /// AEAD-decrypts; the plaintext comes back in memory that is wiped on drop.
@@ -151,18 +268,17 @@ impl Vault {
         op: &'static str,
         cmd: u32,
         key: KeyId,
-        input: &[u8],
+        io: Io,
         iv: &mut Iv,
         flags: u32,
-        out: &mut [u8],
     ) -> Result<usize> {
         let mut r = abi::KvCbc {
             key_id: key.0,
-            in_ptr: input.as_ptr() as u64,
-            out_ptr: out.as_mut_ptr() as u64,
+            in_ptr: io.in_ptr,
+            out_ptr: io.out_ptr,
             iv_ptr: iv.as_mut_ptr() as u64,
-            in_len: len32(op, input.len())?,
-            out_len: len32(op, out.len())?,
+            in_len: io.in_len,
+            out_len: io.out_len,
             flags,
             ..Default::default()
         };
@@ -191,15 +307,9 @@ impl Vault {
                 plaintext.len()
             }
         ];
-        let n = self.cbc(
-            "cbc-encrypt",
-            abi::KV_IOC_CBC_ENCRYPT,
-            key,
-            plaintext,
-            &mut the_iv,
-            flags,
-            &mut out,
-        )?;
+        const OP: &str = "cbc-encrypt";
+        let io = Io::split(OP, plaintext, &mut out)?;
+        let n = self.cbc(OP, abi::KV_IOC_CBC_ENCRYPT, key, io, &mut the_iv, flags)?;
         out.truncate(n);
         Ok((the_iv, out))
     }
@@ -215,15 +325,9 @@ impl Vault {
         let mut the_iv = *iv;
         let flags = if padding { 0 } else { abi::KV_CBC_NO_PADDING };
         let mut out = Zeroizing::new(vec![0u8; ciphertext.len()]);
-        let n = self.cbc(
-            "cbc-decrypt",
-            abi::KV_IOC_CBC_DECRYPT,
-            key,
-            ciphertext,
-            &mut the_iv,
-            flags,
-            &mut out,
-        )?;
+        const OP: &str = "cbc-decrypt";
+        let io = Io::split(OP, ciphertext, &mut out)?;
+        let n = self.cbc(OP, abi::KV_IOC_CBC_DECRYPT, key, io, &mut the_iv, flags)?;
         out.truncate(n);
         Ok(out)
     }

@@ -47,6 +47,9 @@ impl Error {
             Errno::EOPNOTSUPP => "the key's algorithm cannot do this operation",
             Errno::EFAULT => "a buffer address is not valid",
             Errno::ENOTTY => "not a keyvault device, or a request this module does not know",
+            Errno::EBADMSG if self.op.starts_with("cbc") => {
+                "bad padding: the key, IV or ciphertext is wrong (AES-CBC cannot tell which)"
+            }
             Errno::EBADMSG => "authentication failed: the data, tag, nonce or AAD is wrong",
             Errno::EDQUOT => "a quota is exhausted (keys or key bytes in this vault)",
             Errno::EMSGSIZE => "the input is larger than the module's per-operation limit",

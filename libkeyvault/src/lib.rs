@@ -12,6 +12,10 @@
 //! # Ok::<(), keyvault::Error>(())
 //! ```
 //!
+//! Keys are used through [`Vault`]'s methods (`aead_encrypt`, `cbc_encrypt`,
+//! `mac`, ...), or, for AEAD keys, through the RustCrypto [`aead`] traits
+//! with [`Vault::aead_key`] (see [`AeadKey`]).
+//!
 //! A [`Vault`] owns one open file description: the keys live as long as any
 //! fd on it (dup, fork and `SCM_RIGHTS` share it), and are destroyed and
 //! zeroized by the kernel when the last one closes.
@@ -21,10 +25,15 @@ use nix::errno::Errno;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
+mod aead_key;
 mod crypto;
 mod error;
 mod types;
 
+/// The RustCrypto `aead` crate (0.5) that [`AeadKey`] implements, re-exported
+/// (as `aes_gcm::aead` is) so callers use the same version of the traits.
+pub use ::aead;
+pub use aead_key::{AeadKey, AeadNonce, AeadTag};
 pub use crypto::{HashAlg, Iv, Nonce, Sealed, Tag};
 pub use error::{Error, Result};
 pub use keyvault_uapi as uapi;

@@ -1,0 +1,702 @@
+//! Using keys: `encrypt`, `decrypt`, `mac`, `verify-mac`, and `hash`.
+
+use crate::envelope::{self, Envelope, Kind, Params};
+use crate::inout::{self, Encoding, IoArgs};
+use crate::Session;
+use keyvault::uapi::{KV_MAX_DIGEST_SIZE, KV_MIN_MAC_VERIFY_SIZE};
+use keyvault::{Algorithm, HashAlg, Iv, KeyId, Nonce};
+use nix::errno::Errno;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+/// Parses exactly N bytes of hex.
+fn hex_array<const N: usize>(s: &str) -> Result<[u8; N], String> {
+    let v = hex::decode(s.trim()).map_err(|e| format!("bad hex: {e}"))?;
+    <[u8; N]>::try_from(v.as_slice())
+        .map_err(|_| format!("must be {N} bytes ({} hex digits), not {}", 2 * N, v.len()))
+}
+
+/// Associated data for AEAD keys.
+#[derive(clap::Args, Clone, Debug, Default, PartialEq, Eq)]
+pub struct AadArgs {
+    /// Additional authenticated data, as a string (AEAD keys only; decrypt needs the same).
+    #[arg(long, value_name = "STR", conflicts_with = "aad_file")]
+    pub aad: Option<String>,
+    /// Read the additional authenticated data from FILE.
+    #[arg(long, value_name = "FILE")]
+    pub aad_file: Option<String>,
+}
+
+impl AadArgs {
+    fn given(&self) -> bool {
+        self.aad.is_some() || self.aad_file.is_some()
+    }
+}
+
+#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+pub struct EncryptArgs {
+    /// The key: AEAD (AES-GCM, ChaCha20-Poly1305) or AES-CBC; its algorithm decides the cipher.
+    pub id: KeyId,
+    #[command(flatten)]
+    pub aad: AadArgs,
+    /// AEAD nonce, 24 hex digits; it must never repeat for the key
+    /// (default: the kernel makes one that never does).
+    #[arg(long, value_name = "HEX", value_parser = hex_array::<12>,
+          conflicts_with_all = ["cbc_iv", "no_padding"])]
+    pub nonce: Option<Nonce>,
+    /// AES-CBC IV, 32 hex digits (default: a random one from the kernel).
+    #[arg(long, value_name = "HEX", value_parser = hex_array::<16>)]
+    pub cbc_iv: Option<Iv>,
+    /// AES-CBC without PKCS#7 padding: the input must be whole 16-byte blocks.
+    #[arg(long)]
+    pub no_padding: bool,
+    /// How to write the envelope (raw: binary).
+    #[arg(long, value_enum, default_value_t = Encoding::Raw)]
+    pub format: Encoding,
+    #[command(flatten)]
+    pub io: IoArgs,
+}
+
+#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+pub struct DecryptArgs {
+    /// The key; of the same algorithm as the one that encrypted.
+    pub id: KeyId,
+    #[command(flatten)]
+    pub aad: AadArgs,
+    /// How the envelope is written (default: detected).
+    #[arg(long, value_enum)]
+    pub format: Option<Encoding>,
+    #[command(flatten)]
+    pub io: IoArgs,
+}
+
+#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+pub struct MacArgs {
+    /// The HMAC key.
+    pub id: KeyId,
+    /// How to write the MAC.
+    #[arg(long, value_enum, default_value_t = Encoding::Hex)]
+    pub format: Encoding,
+    #[command(flatten)]
+    pub io: IoArgs,
+}
+
+#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+pub struct VerifyMacArgs {
+    /// The HMAC key.
+    pub id: KeyId,
+    /// The MAC to check (all of it, or its first 16 bytes or more).
+    #[arg(
+        long,
+        value_name = "MAC",
+        conflicts_with = "mac_file",
+        required_unless_present = "mac_file"
+    )]
+    pub mac: Option<String>,
+    /// Read the MAC from FILE (e.g. the output of `kvctl mac --out FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub mac_file: Option<String>,
+    /// How the MAC is written.
+    #[arg(long, value_enum, default_value_t = Encoding::Hex)]
+    pub format: Encoding,
+    /// Read the data from FILE (`-` or none: stdin).
+    #[arg(long = "in", value_name = "FILE")]
+    pub input: Option<String>,
+}
+
+#[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
+pub struct HashArgs {
+    /// sha256 or sha512.
+    #[arg(long, default_value = "sha256")]
+    pub alg: HashAlg,
+    /// How to write the digest.
+    #[arg(long, value_enum, default_value_t = Encoding::Hex)]
+    pub format: Encoding,
+    #[command(flatten)]
+    pub io: IoArgs,
+}
+
+/// How key `id` encrypts, from its algorithm.
+fn cipher_kind(id: KeyId, alg: Algorithm) -> Result<Kind, String> {
+    Kind::of(alg).ok_or_else(|| {
+        let hint = match alg {
+            Algorithm::HmacSha256 | Algorithm::HmacSha512 => "; for an HMAC key use `kvctl mac`",
+            _ => "",
+        };
+        format!("key {id} is {alg}, which cannot encrypt (that needs an AEAD or AES-CBC key){hint}")
+    })
+}
+
+/// The options of `encrypt` that only one kind of key takes.
+fn check_encrypt_options(a: &EncryptArgs, alg: Algorithm, kind: Kind) -> Result<(), String> {
+    let id = a.id;
+    match kind {
+        Kind::Aead if a.cbc_iv.is_some() || a.no_padding => Err(format!(
+            "--cbc-iv and --no-padding are for AES-CBC keys; key {id} is {alg} (it takes --nonce)"
+        )),
+        Kind::Cbc if a.nonce.is_some() => Err(format!(
+            "--nonce is for AEAD keys; key {id} is {alg} (it takes --cbc-iv)"
+        )),
+        Kind::Cbc if a.aad.given() => Err(no_aad(id, alg)),
+        _ => Ok(()),
+    }
+}
+
+fn no_aad(id: KeyId, alg: Algorithm) -> String {
+    format!("AES-CBC authenticates nothing, so takes no --aad/--aad-file; key {id} is {alg}")
+}
+
+impl Session {
+    /// The algorithm of key `id`.
+    fn key_alg(&self, id: KeyId) -> Result<Algorithm, String> {
+        let info = self.vault.info(id).map_err(|e| {
+            if e.errno() == Errno::EPERM {
+                format!("{e} (kvctl looks up the key's algorithm: the handle needs getinfo)")
+            } else {
+                e.to_string()
+            }
+        })?;
+        info.algorithm.ok_or_else(|| {
+            format!(
+                "key {id} has algorithm {}, which this kvctl does not know",
+                info.algorithm_raw
+            )
+        })
+    }
+
+    /// The AAD (empty when none was given).
+    fn read_aad(&self, a: &AadArgs, input: Option<&str>) -> Result<Zeroizing<Vec<u8>>, String> {
+        match (&a.aad, a.aad_file.as_deref()) {
+            (Some(s), _) => Ok(Zeroizing::new(s.as_bytes().to_vec())),
+            (None, Some(f)) if inout::is_stdin(Some(f)) && inout::is_stdin(input) => {
+                Err("the input and --aad-file cannot both be stdin".into())
+            }
+            (None, Some(f)) => self.read(Some(f)),
+            (None, None) => Ok(Zeroizing::new(Vec::new())),
+        }
+    }
+
+    /// Writes `bytes` in `enc` (text on a line of its own, made by `line`),
+    /// or with --json the object `json` makes of the text (raw data goes in
+    /// JSON as `json_enc`).
+    fn emit_bytes(
+        &self,
+        out: Option<&str>,
+        bytes: &[u8],
+        enc: Encoding,
+        json_enc: Encoding,
+        line: impl FnOnce(&str) -> String,
+        json: impl FnOnce(&str, Encoding) -> serde_json::Value,
+    ) -> Result<(), String> {
+        if self.json {
+            let enc = if enc == Encoding::Raw { json_enc } else { enc };
+            let text = enc.text(bytes).expect("a text encoding");
+            return inout::write_output(out, format!("{}\n", json(&text, enc)).as_bytes(), false);
+        }
+        match enc.text(bytes) {
+            None => inout::write_output(out, bytes, false),
+            Some(text) => inout::write_output(out, format!("{}\n", line(&text)).as_bytes(), false),
+        }
+    }
+
+    pub(crate) fn encrypt(&self, a: &EncryptArgs) -> Result<(), String> {
+        let id = a.id;
+        let alg = self.key_alg(id)?;
+        let kind = cipher_kind(id, alg)?;
+        check_encrypt_options(a, alg, kind)?;
+        let input = a.io.input.as_deref();
+        let aad = self.read_aad(&a.aad, input)?;
+        let mut data = self.read(input)?;
+        let envelope = match kind {
+            Kind::Aead => {
+                let sealed = self
+                    .vault
+                    .aead_encrypt_in_place(id, &mut data, &aad, a.nonce.as_ref())
+                    .map_err(|e| e.to_string())?;
+                let params = Params::Aead {
+                    nonce: sealed.nonce,
+                    tag: sealed.tag,
+                };
+                Envelope {
+                    alg,
+                    params,
+                    ciphertext: &data,
+                }
+                .encode()
+            }
+            Kind::Cbc => {
+                let padding = !a.no_padding;
+                let (iv, ciphertext) = self
+                    .vault
+                    .cbc_encrypt(id, &data, a.cbc_iv.as_ref(), padding)
+                    .map_err(|e| e.to_string())?;
+                Envelope {
+                    alg,
+                    params: Params::Cbc { iv, padding },
+                    ciphertext: &ciphertext,
+                }
+                .encode()
+            }
+        };
+        self.emit_bytes(
+            a.io.out.as_deref(),
+            &envelope,
+            a.format,
+            Encoding::Base64,
+            str::to_string,
+            |text, enc| json!({ "envelope": text, "encoding": enc.name() }),
+        )
+    }
+
+    pub(crate) fn decrypt(&self, a: &DecryptArgs) -> Result<(), String> {
+        let id = a.id;
+        let input = a.io.input.as_deref();
+        let data = self.read(input)?;
+        let enc = match a.format {
+            Some(enc) => enc,
+            None => envelope::detect_encoding(&data).ok_or_else(|| {
+                format!(
+                    "{}: not a kvctl envelope (neither binary, hex nor base64 of one)",
+                    inout::display_name(input)
+                )
+            })?,
+        };
+        let bytes = enc.decode(&data)?;
+        let env = Envelope::decode(&bytes).map_err(|e| e.to_string())?;
+        let alg = self.key_alg(id)?;
+        env.check_key(id, alg)?;
+        let plaintext = match env.params {
+            Params::Aead { nonce, tag } => {
+                let aad = self.read_aad(&a.aad, input)?;
+                self.vault
+                    .aead_decrypt(id, env.ciphertext, &aad, &nonce, &tag)
+            }
+            Params::Cbc { .. } if a.aad.given() => return Err(no_aad(id, alg)),
+            Params::Cbc { iv, padding } => self.vault.cbc_decrypt(id, env.ciphertext, &iv, padding),
+        }
+        .map_err(|e| e.to_string())?;
+        inout::write_output(a.io.out.as_deref(), &plaintext, true)
+    }
+
+    pub(crate) fn mac(&self, a: &MacArgs) -> Result<(), String> {
+        let data = self.read(a.io.input.as_deref())?;
+        let mac = self.vault.mac(a.id, &data).map_err(|e| e.to_string())?;
+        self.emit_bytes(
+            a.io.out.as_deref(),
+            &mac,
+            a.format,
+            Encoding::Hex,
+            str::to_string,
+            |text, _| json!({ "mac": text }),
+        )
+    }
+
+    pub(crate) fn verify_mac(&self, a: &VerifyMacArgs) -> Result<(), String> {
+        let input = a.input.as_deref();
+        let mac = match (&a.mac, a.mac_file.as_deref()) {
+            (Some(_), _) if a.format == Encoding::Raw => {
+                return Err(
+                    "--format raw needs --mac-file (a MAC argument is hex or base64)".into(),
+                )
+            }
+            (Some(m), _) => a.format.decode(m.as_bytes()),
+            (None, Some(f)) if inout::is_stdin(Some(f)) && inout::is_stdin(input) => {
+                return Err("the input and --mac-file cannot both be stdin".into())
+            }
+            (None, Some(f)) => a.format.decode(&self.read(Some(f))?),
+            (None, None) => return Err("give the MAC with --mac or --mac-file".into()),
+        }
+        .map_err(|e| format!("the MAC: {e}"))?;
+        let (min, max) = (KV_MIN_MAC_VERIFY_SIZE as usize, KV_MAX_DIGEST_SIZE as usize);
+        if !(min..=max).contains(&mac.len()) {
+            return Err(format!(
+                "the MAC is {} byte{}; a MAC to check is {min} to {max} bytes (a prefix of the HMAC)",
+                mac.len(),
+                if mac.len() == 1 { "" } else { "s" }
+            ));
+        }
+        let data = self.read(input)?;
+        let ok = self
+            .vault
+            .verify_mac(a.id, &data, &mac)
+            .map_err(|e| e.to_string())?;
+        if self.json {
+            inout::write_output(
+                None,
+                format!("{}\n", json!({ "match": ok })).as_bytes(),
+                false,
+            )?;
+        } else if ok {
+            inout::write_output(None, b"OK\n", false)?;
+        }
+        if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "MAC mismatch: {} does not have this MAC under key {}",
+                inout::display_name(input),
+                a.id
+            ))
+        }
+    }
+
+    pub(crate) fn hash(&self, a: &HashArgs) -> Result<(), String> {
+        let input = a.io.input.as_deref();
+        let data = self.read(input)?;
+        let digest = self.vault.hash(a.alg, &data).map_err(|e| e.to_string())?;
+        let name = inout::display_name(input);
+        self.emit_bytes(
+            a.io.out.as_deref(),
+            &digest,
+            a.format,
+            Encoding::Hex,
+            |text| format!("{text}  {name}"),
+            |text, _| json!({ "hash": text, "algorithm": a.alg.name() }),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Cli, Cmd};
+    use clap::Parser;
+
+    fn parse(args: &[&str]) -> Result<Cmd, String> {
+        Cli::try_parse_from(std::iter::once("kvctl").chain(args.iter().copied()))
+            .map(|c| c.cmd)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn hex_arrays_have_an_exact_length() {
+        assert_eq!(hex_array::<2>("abcd"), Ok([0xab, 0xcd]));
+        assert_eq!(hex_array::<2>(" ABCD\n"), Ok([0xab, 0xcd]));
+        assert!(hex_array::<2>("abcdef")
+            .unwrap_err()
+            .contains("must be 2 bytes"));
+        assert!(hex_array::<2>("xyzw").is_err());
+    }
+
+    #[test]
+    fn encrypt_parses_with_defaults_and_options() {
+        let Cmd::Encrypt(a) = parse(&["encrypt", "0x1f"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.id, KeyId(31));
+        assert_eq!((a.nonce, a.cbc_iv, a.no_padding), (None, None, false));
+        assert_eq!(a.format, Encoding::Raw);
+        assert_eq!(a.aad, AadArgs::default());
+        assert_eq!(a.io, IoArgs::default());
+
+        let Cmd::Encrypt(a) = parse(&[
+            "encrypt",
+            "7",
+            "--aad",
+            "hdr",
+            "--nonce",
+            "000102030405060708090a0b",
+            "--format",
+            "base64",
+            "--in",
+            "p.txt",
+            "--out",
+            "c.kve",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.nonce, Some([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]));
+        assert_eq!(a.aad.aad.as_deref(), Some("hdr"));
+        assert_eq!(a.format, Encoding::Base64);
+        assert_eq!(a.io.input.as_deref(), Some("p.txt"));
+        assert_eq!(a.io.out.as_deref(), Some("c.kve"));
+
+        let Cmd::Encrypt(a) = parse(&[
+            "encrypt",
+            "7",
+            "--cbc-iv",
+            "00112233445566778899aabbccddeeff",
+            "--no-padding",
+            "--format",
+            "binary",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.cbc_iv.unwrap()[15], 0xff);
+        assert!(a.no_padding);
+        assert_eq!(a.format, Encoding::Raw);
+    }
+
+    #[test]
+    fn encrypt_refuses_bad_or_conflicting_options() {
+        let bad = |args: &[&str]| match parse(args) {
+            Err(e) => e,
+            Ok(_) => panic!("{args:?} parsed"),
+        };
+        assert!(bad(&["encrypt", "1", "--nonce", "0011"]).contains("must be 12 bytes"));
+        assert!(bad(&["encrypt", "1", "--cbc-iv", "00"]).contains("must be 16 bytes"));
+        bad(&[
+            "encrypt",
+            "1",
+            "--nonce",
+            &"00".repeat(12),
+            "--cbc-iv",
+            &"00".repeat(16),
+        ]);
+        bad(&["encrypt", "1", "--nonce", &"00".repeat(12), "--no-padding"]);
+        bad(&["encrypt", "1", "--aad", "x", "--aad-file", "f"]);
+        bad(&["encrypt", "1", "--format", "pem"]);
+        bad(&["encrypt", "key"]);
+        bad(&["encrypt"]);
+    }
+
+    #[test]
+    fn encrypt_options_must_fit_the_key() {
+        let Cmd::Encrypt(mut a) = parse(&["encrypt", "3"]).unwrap() else {
+            panic!()
+        };
+        let gcm = Algorithm::Aes256Gcm;
+        let cbc = Algorithm::Aes128Cbc;
+        assert!(check_encrypt_options(&a, gcm, Kind::Aead).is_ok());
+        assert!(check_encrypt_options(&a, cbc, Kind::Cbc).is_ok());
+        a.no_padding = true;
+        let e = check_encrypt_options(&a, gcm, Kind::Aead).unwrap_err();
+        assert!(e.contains("key 3 is aes256-gcm"), "{e}");
+        assert!(check_encrypt_options(&a, cbc, Kind::Cbc).is_ok());
+        a.no_padding = false;
+        a.nonce = Some([0; 12]);
+        let e = check_encrypt_options(&a, cbc, Kind::Cbc).unwrap_err();
+        assert!(e.contains("--nonce is for AEAD keys"), "{e}");
+        a.nonce = None;
+        a.aad.aad_file = Some("f".into());
+        assert!(check_encrypt_options(&a, cbc, Kind::Cbc)
+            .unwrap_err()
+            .contains("no --aad"));
+        assert!(check_encrypt_options(&a, gcm, Kind::Aead).is_ok());
+
+        let e = cipher_kind(KeyId(4), Algorithm::HmacSha256).unwrap_err();
+        assert!(
+            e.contains("key 4 is hmac-sha256") && e.contains("kvctl mac"),
+            "{e}"
+        );
+        assert!(cipher_kind(KeyId(4), Algorithm::Ed25519).is_err());
+        assert_eq!(
+            cipher_kind(KeyId(4), Algorithm::ChaCha20Poly1305),
+            Ok(Kind::Aead)
+        );
+    }
+
+    #[test]
+    fn decrypt_mac_verify_and_hash_parse() {
+        let Cmd::Decrypt(a) = parse(&["decrypt", "2", "--aad-file", "h", "--out", "p"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!((a.id, a.format), (KeyId(2), None));
+        assert_eq!(a.aad.aad_file.as_deref(), Some("h"));
+        let Cmd::Decrypt(a) = parse(&["decrypt", "2", "--format", "hex"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.format, Some(Encoding::Hex));
+
+        let Cmd::Mac(a) = parse(&["mac", "5", "--in", "-"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!((a.id, a.format), (KeyId(5), Encoding::Hex));
+        assert_eq!(a.io.input.as_deref(), Some("-"));
+
+        let Cmd::VerifyMac(a) = parse(&["verify-mac", "5", "--mac", "abcd"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.mac.as_deref(), Some("abcd"));
+        let Cmd::VerifyMac(a) =
+            parse(&["verify-mac", "5", "--mac-file", "m", "--format", "raw"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (a.mac_file.as_deref(), a.format),
+            (Some("m"), Encoding::Raw)
+        );
+        assert!(parse(&["verify-mac", "5"]).is_err());
+        assert!(parse(&["verify-mac", "5", "--mac", "ab", "--mac-file", "m"]).is_err());
+
+        let Cmd::Hash(a) = parse(&["hash"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!((a.alg, a.format), (HashAlg::Sha256, Encoding::Hex));
+        let Cmd::Hash(a) = parse(&["hash", "--alg", "SHA512", "--format", "raw"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!((a.alg, a.format), (HashAlg::Sha512, Encoding::Raw));
+        assert!(parse(&["hash", "--alg", "md5"])
+            .unwrap_err()
+            .contains("sha256 or sha512"));
+
+        // --json is global: it may come after the subcommand.
+        let cli = Cli::try_parse_from(["kvctl", "mac", "5", "--json"]).unwrap();
+        assert!(cli.json);
+    }
+
+    #[test]
+    fn batch_lines_parse_into_the_new_commands() {
+        let line = "encrypt @last --aad 'hdr v1' --in plain.txt --format hex # seal";
+        let w = crate::words(&line.replace("@last", "9"));
+        let cli = Cli::try_parse_from(std::iter::once("kvctl".to_string()).chain(w)).unwrap();
+        let Cmd::Encrypt(a) = cli.cmd else { panic!() };
+        assert_eq!(a.aad.aad.as_deref(), Some("hdr v1"));
+        assert_eq!((a.id, a.format), (KeyId(9), Encoding::Hex));
+    }
+
+    /// A session on /dev/null: every ioctl fails with ENOTTY, so these check
+    /// only what happens before and around the kernel.
+    fn session(json: bool) -> Session {
+        Session::new(
+            keyvault::Vault::open_path("/dev/null").expect("open /dev/null"),
+            json,
+        )
+    }
+
+    /// A directory of files for one test, removed when dropped.
+    struct TempDir(std::path::PathBuf);
+
+    impl TempDir {
+        fn new(test: &str) -> Self {
+            let dir = std::env::temp_dir().join(format!("kvctl-{test}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            TempDir(dir)
+        }
+
+        fn file(&self, name: &str, data: &[u8]) -> String {
+            let p = self.0.join(name);
+            std::fs::write(&p, data).unwrap();
+            p.to_str().unwrap().to_string()
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn errors_come_from_the_right_step() {
+        let s = session(false);
+        let tmp = TempDir::new("errors");
+        let Cmd::Encrypt(a) = parse(&["encrypt", "1"]).unwrap() else {
+            panic!()
+        };
+        let e = s.encrypt(&a).unwrap_err();
+        assert!(e.starts_with("keyvault getinfo:"), "{e}");
+
+        // A bad envelope is reported before the key is looked up.
+        let junk = tmp.file("junk", b"hello, world");
+        let Cmd::Decrypt(a) = parse(&["decrypt", "1", "--in", &junk]).unwrap() else {
+            panic!()
+        };
+        let e = s.decrypt(&a).unwrap_err();
+        assert!(e.contains("not a kvctl envelope"), "{e}");
+        let Cmd::Decrypt(a) = parse(&["decrypt", "1", "--in", &junk, "--format", "raw"]).unwrap()
+        else {
+            panic!()
+        };
+        assert!(s.decrypt(&a).unwrap_err().contains("KVE1"));
+
+        // A good one gets as far as the key.
+        let env = Envelope {
+            alg: Algorithm::Aes256Gcm,
+            params: Params::Aead {
+                nonce: [0; 12],
+                tag: [0; 16],
+            },
+            ciphertext: b"ct",
+        }
+        .encode();
+        let hex_env = tmp.file("env.hex", Encoding::Hex.text(&env).unwrap().as_bytes());
+        let Cmd::Decrypt(a) = parse(&["decrypt", "1", "--in", &hex_env]).unwrap() else {
+            panic!()
+        };
+        assert!(s.decrypt(&a).unwrap_err().starts_with("keyvault getinfo:"));
+
+        let Cmd::VerifyMac(a) = parse(&["verify-mac", "1", "--mac", "abcd"]).unwrap() else {
+            panic!()
+        };
+        assert!(s.verify_mac(&a).unwrap_err().contains("2 bytes"));
+        let Cmd::VerifyMac(a) = parse(&["verify-mac", "1", "--mac", "abc", "--in", &junk]).unwrap()
+        else {
+            panic!()
+        };
+        assert!(s.verify_mac(&a).unwrap_err().contains("bad hex"));
+        let Cmd::VerifyMac(a) =
+            parse(&["verify-mac", "1", "--mac", "x", "--format", "raw"]).unwrap()
+        else {
+            panic!()
+        };
+        assert!(s.verify_mac(&a).unwrap_err().contains("--mac-file"));
+        let Cmd::VerifyMac(a) =
+            parse(&["verify-mac", "1", "--mac", &"00".repeat(16), "--in", &junk]).unwrap()
+        else {
+            panic!()
+        };
+        assert!(s
+            .verify_mac(&a)
+            .unwrap_err()
+            .starts_with("keyvault verify-mac:"));
+
+        let Cmd::Hash(a) = parse(&["hash", "--in", &junk]).unwrap() else {
+            panic!()
+        };
+        assert!(s.hash(&a).unwrap_err().starts_with("keyvault hash:"));
+        let Cmd::Mac(a) = parse(&["mac", "1", "--in", "/nonexistent/kvctl"]).unwrap() else {
+            panic!()
+        };
+        assert!(s.mac(&a).unwrap_err().contains("/nonexistent/kvctl"));
+    }
+
+    #[test]
+    fn stdin_is_not_read_twice() {
+        let mut s = session(false);
+        let Cmd::Encrypt(a) = parse(&["encrypt", "1", "--aad-file", "-"]).unwrap() else {
+            panic!()
+        };
+        let e = s.read_aad(&a.aad, None).unwrap_err();
+        assert!(e.contains("both be stdin"), "{e}");
+        // In a batch read from stdin, commands must name their input.
+        s.stdin_is_script = true;
+        let e = s.read(None).unwrap_err();
+        assert!(e.contains("--in FILE"), "{e}");
+    }
+
+    #[test]
+    fn outputs_are_text_raw_or_json() {
+        let tmp = TempDir::new("outputs");
+        let out = tmp.file("out", b"");
+        let mac = [0xab_u8; 32];
+        let write = |json: bool, enc: Encoding| {
+            session(json)
+                .emit_bytes(
+                    Some(&out),
+                    &mac,
+                    enc,
+                    Encoding::Hex,
+                    |t| format!("{t}  name"),
+                    |t, e| json!({ "mac": t, "encoding": e.name() }),
+                )
+                .unwrap();
+            std::fs::read(&out).unwrap()
+        };
+        assert_eq!(write(false, Encoding::Raw), mac);
+        assert_eq!(
+            String::from_utf8(write(false, Encoding::Hex)).unwrap(),
+            format!("{}  name\n", "ab".repeat(32))
+        );
+        let j: serde_json::Value = serde_json::from_slice(&write(true, Encoding::Raw)).unwrap();
+        assert_eq!(j["mac"], "ab".repeat(32));
+        assert_eq!(j["encoding"], "hex");
+        let j: serde_json::Value = serde_json::from_slice(&write(true, Encoding::Base64)).unwrap();
+        assert_eq!(j["encoding"], "base64");
+    }
+}
