@@ -39,6 +39,7 @@ use crate::{
         Nonce, //
     },
     pure::alg::Alg,
+    quota,
     secret::{
         fill_random,
         Secret, //
@@ -87,6 +88,8 @@ pub(crate) struct Key {
     pub(crate) id: u64,
     /// The key type.
     pub(crate) alg: Alg,
+    /// The user the key is charged to (`quota`).
+    uid: u32,
     /// The policy fixed at creation, with `usage` explicit.
     pub(crate) policy: KvPolicy,
     material: Secret,
@@ -120,6 +123,7 @@ impl Key {
         policy: KvPolicy,
         ttl_ns: Option<i64>,
         parent: Option<&Key>,
+        uid: u32,
     ) -> Result<Arc<Self>> {
         let len = material.len();
         let depth = parent.map_or(0, |p| p.lineage.depth + 1);
@@ -145,6 +149,7 @@ impl Key {
             Key {
                 id,
                 alg,
+                uid,
                 policy,
                 material,
                 engine,
@@ -301,6 +306,7 @@ impl Drop for Key {
     fn drop(&mut self) {
         // The material itself is wiped by `Secret`'s Drop, right after this.
         stats::key_freed(self.len());
+        quota::release(self.uid, self.len());
         trace::key_destroy(self.id);
     }
 }

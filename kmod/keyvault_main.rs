@@ -15,6 +15,7 @@
 //! - `vault.rs`: per-open state: the key table, quotas, capabilities.
 //! - `key.rs`: a key: material, lifecycle state, policy, usage counters.
 //! - `fdinstall.rs`: new file descriptions on the device, for DUP.
+//! - `quota.rs`: per-user quotas across vaults.
 //! - `secret.rs`: zeroize-on-drop kernel buffers and the kernel RNG.
 //! - `stats.rs`: module-wide counters in debugfs.
 //! - `trace.rs`: the `keyvault:*` tracepoints (defined in trace.h/trace.c).
@@ -55,6 +56,7 @@ mod ops;
     reason = "a library shared with the host crate keyvault-pure, which uses every item"
 )]
 mod pure;
+mod quota;
 mod secret;
 mod stats;
 mod trace;
@@ -77,6 +79,14 @@ module! {
         max_key_bytes_per_vault: u32 {
             default: 262144,
             description: "Most key material bytes one vault may hold",
+        },
+        max_keys_per_user: u32 {
+            default: 16384,
+            description: "Most keys one user may hold across all vaults",
+        },
+        max_key_bytes_per_user: u32 {
+            default: 1048576,
+            description: "Most key material bytes one user may hold across all vaults",
         },
         max_data_bytes: u32 {
             default: 1048576,
@@ -101,6 +111,7 @@ impl kernel::InPlaceModule for KeyvaultModule {
             // Checked before the device exists, so a bad parameter fails the load.
             _stats: {
                 check_parameters()?;
+                quota::init();
                 stats::StatsFile::new()?
             },
             _dev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"keyvault" }),
@@ -129,6 +140,10 @@ impl MiscDevice for KeyvaultDevice {
     fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Handle>> {
         Handle::new_vault(vault::Limits {
             max_data: module_parameters::max_data_bytes.value() as usize,
+            user: quota::UserLimits {
+                max_keys: module_parameters::max_keys_per_user.value() as usize,
+                max_bytes: module_parameters::max_key_bytes_per_user.value() as usize,
+            },
             max_keys: module_parameters::max_keys_per_vault.value(),
             max_key_bytes: module_parameters::max_key_bytes_per_vault.value(),
         })

@@ -30,6 +30,7 @@ use crate::{
         KV_CAP_ALL, //
     },
     key::Key,
+    quota,
     pure::{
         alg::Alg,
         request, //
@@ -50,6 +51,8 @@ static NEXT_KEY_ID: Atomic<u64> = Atomic::new(1);
 /// Quotas of one vault (module parameters at open time).
 #[derive(Clone, Copy)]
 pub(crate) struct Limits {
+    /// Per-user quotas of whoever creates keys in it.
+    pub(crate) user: quota::UserLimits,
     /// Most input bytes of one operation.
     pub(crate) max_data: usize,
     /// Most keys.
@@ -94,9 +97,12 @@ impl Vault {
         origin: Origin,
     ) -> Result<Arc<Key>> {
         let len = material.len();
-        // Allocate everything before taking the lock.
+        let uid = quota::current_uid();
+        quota::charge(uid, len, self.limits.user)?;
+        // Allocate everything before taking the lock. From here on, dropping
+        // `key` gives the user's charge back.
         let id = NEXT_KEY_ID.fetch_add(1, Full);
-        let key = Key::new(id, alg, material, policy, ttl_ns, parent)?;
+        let key = Key::new(id, alg, material, policy, ttl_ns, parent, uid).inspect_err(|_| quota::release(uid, len))?;
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
 
         let mut t = self.table.lock();
