@@ -4,12 +4,14 @@
 //! Usage: kv-vmtests [FILTER]   (runs the tests whose names contain FILTER)
 
 mod caps;
+mod crypto;
 mod harness;
 mod hostile;
 mod keys;
 mod module;
 mod sharing;
 mod util;
+mod wycheproof;
 
 fn main() {
     // The module's counters live in debugfs.
@@ -69,6 +71,50 @@ fn main() {
         hostile::unknown_ioctls_are_enotty,
         hostile::the_key_count_quota_is_edquot_and_frees_up_on_destroy,
         hostile::the_key_bytes_quota_is_edquot,
+        crypto::aead_round_trips_match_rustcrypto_for_every_algorithm_size_aad_and_nonce_source,
+        crypto::cbc_round_trips_match_rustcrypto_for_both_key_sizes_with_and_without_padding,
+        crypto::hmac_matches_rfc_4231_and_rustcrypto_for_both_hashes_and_key_lengths,
+        crypto::hash_gives_the_standard_sha256_and_sha512_digests,
+        crypto::aead_success_writes_out_len_equal_to_in_len_and_nothing_past_it,
+        crypto::aead_output_smaller_than_the_input_is_enospc_with_the_needed_length,
+        crypto::aead_kernel_nonces_are_a_fixed_per_key_prefix_and_a_counter_from_zero,
+        crypto::aead_empty_plaintext_and_aad_are_valid_even_with_null_pointers,
+        crypto::aead_in_place_encryption_and_decryption_give_the_standard_result,
+        crypto::aead_decrypt_of_a_tampered_tag_aad_nonce_ciphertext_or_length_is_ebadmsg_and_writes_nothing,
+        crypto::cbc_output_is_the_next_whole_block_with_padding_and_the_input_length_without,
+        crypto::cbc_without_padding_needs_whole_blocks_and_decrypt_a_nonzero_multiple_of_16,
+        crypto::cbc_output_smaller_than_needed_is_enospc_with_the_needed_length,
+        crypto::cbc_bad_padding_is_ebadmsg_and_writes_nothing,
+        crypto::cbc_kernel_ivs_are_random_and_written_back,
+        crypto::cbc_in_place_encryption_and_decryption_work,
+        crypto::mac_is_the_full_hmac_and_a_larger_buffer_gets_its_length,
+        crypto::mac_buffer_smaller_than_the_hmac_is_enospc_with_the_needed_length,
+        crypto::verify_mac_accepts_prefixes_from_16_bytes_and_refuses_other_lengths_with_einval,
+        crypto::verify_mac_of_a_wrong_mac_data_or_key_is_ebadmsg,
+        crypto::hash_buffer_smaller_than_the_digest_is_enospc_and_a_larger_one_gets_its_length,
+        crypto::hash_of_an_unknown_algorithm_is_einval,
+        crypto::hash_needs_only_the_hash_capability_and_no_key,
+        crypto::crypto_ioctls_are_eperm_without_their_capability_even_with_a_bad_argument,
+        crypto::crypto_with_an_unknown_destroyed_or_foreign_key_is_enoent,
+        crypto::crypto_with_a_revoked_key_is_ekeyrevoked,
+        crypto::crypto_with_an_expired_key_is_ekeyexpired,
+        crypto::crypto_with_a_key_of_the_wrong_type_is_eopnotsupp,
+        crypto::crypto_outside_the_key_usage_is_eperm,
+        crypto::no_caller_nonce_keys_refuse_caller_nonces_and_ivs_with_eperm_but_take_the_kernels,
+        crypto::max_uses_allows_exactly_that_many_operations_then_edquot,
+        crypto::max_bytes_allows_operations_while_the_total_input_fits_then_edquot,
+        crypto::getinfo_counts_every_operation_that_passed_the_checks_even_a_failed_decrypt,
+        crypto::crypto_requests_with_nonzero_reserved_fields_or_unknown_flags_are_einval,
+        crypto::inputs_over_max_data_bytes_are_emsgsize,
+        crypto::inputs_of_exactly_max_data_bytes_are_accepted,
+        crypto::every_crypto_pointer_field_that_is_null_or_in_the_kernel_is_efault,
+        crypto::crypto_ioctls_with_a_null_kernel_or_cut_off_request_struct_are_efault,
+        crypto::crypto_outputs_to_read_only_memory_and_inputs_running_into_unmapped_pages_are_efault,
+        wycheproof::aes_gcm_vectors_give_the_exact_ciphertext_and_tag_and_forgeries_are_ebadmsg,
+        wycheproof::chacha20_poly1305_vectors_give_the_exact_ciphertext_and_tag_and_forgeries_are_ebadmsg,
+        wycheproof::aes_cbc_pkcs5_vectors_give_the_exact_ciphertext_and_bad_padding_is_ebadmsg,
+        wycheproof::hmac_sha256_vectors_give_the_exact_mac_and_forged_tags_fail_verify,
+        wycheproof::hmac_sha512_vectors_give_the_exact_mac_and_forged_tags_fail_verify,
         module::closing_the_last_fd_destroys_every_key,
         module::destroy_frees_the_key_at_once_when_no_operation_holds_it,
         module::the_c_example_runs_against_the_module,
