@@ -111,3 +111,17 @@ pub fn each_capability_removed_alone_leaves_the_others_working() {
         }
     }
 }
+
+/// This file's tests, in order.
+pub fn tests() -> Vec<crate::harness::Test> {
+    crate::tests![
+        a_fresh_open_has_every_capability,
+        restrict_clears_bits_and_getcaps_shows_it,
+        restrict_can_never_add_a_bit_back,
+        restrict_refuses_unknown_bits_and_reserved_with_einval,
+        getcaps_needs_no_capability,
+        readonly_keeps_use_but_not_management,
+        every_ioctl_is_denied_with_eperm_without_its_capability,
+        each_capability_removed_alone_leaves_the_others_working,
+    ]
+}

@@ -2200,3 +2200,48 @@ pub fn crypto_outputs_to_read_only_memory_and_inputs_running_into_unmapped_pages
     );
     assert_untouched(&s.out, "HASH data cut off");
 }
+
+/// This file's tests, in order.
+pub fn tests() -> Vec<crate::harness::Test> {
+    crate::tests![
+        aead_round_trips_match_rustcrypto_for_every_algorithm_size_aad_and_nonce_source,
+        cbc_round_trips_match_rustcrypto_for_both_key_sizes_with_and_without_padding,
+        hmac_matches_rfc_4231_and_rustcrypto_for_both_hashes_and_key_lengths,
+        hash_gives_the_standard_sha256_and_sha512_digests,
+        aead_success_writes_out_len_equal_to_in_len_and_nothing_past_it,
+        aead_output_smaller_than_the_input_is_enospc_with_the_needed_length,
+        aead_kernel_nonces_are_a_fixed_per_key_prefix_and_a_counter_from_zero,
+        aead_empty_plaintext_and_aad_are_valid_even_with_null_pointers,
+        aead_in_place_encryption_and_decryption_give_the_standard_result,
+        aead_decrypt_of_a_tampered_tag_aad_nonce_ciphertext_or_length_is_ebadmsg_and_writes_nothing,
+        cbc_output_is_the_next_whole_block_with_padding_and_the_input_length_without,
+        cbc_without_padding_needs_whole_blocks_and_decrypt_a_nonzero_multiple_of_16,
+        cbc_output_smaller_than_needed_is_enospc_with_the_needed_length,
+        cbc_bad_padding_is_ebadmsg_and_writes_nothing,
+        cbc_kernel_ivs_are_random_and_written_back,
+        cbc_in_place_encryption_and_decryption_work,
+        mac_is_the_full_hmac_and_a_larger_buffer_gets_its_length,
+        mac_buffer_smaller_than_the_hmac_is_enospc_with_the_needed_length,
+        verify_mac_accepts_prefixes_from_16_bytes_and_refuses_other_lengths_with_einval,
+        verify_mac_of_a_wrong_mac_data_or_key_is_ebadmsg,
+        hash_buffer_smaller_than_the_digest_is_enospc_and_a_larger_one_gets_its_length,
+        hash_of_an_unknown_algorithm_is_einval,
+        hash_needs_only_the_hash_capability_and_no_key,
+        crypto_ioctls_are_eperm_without_their_capability_even_with_a_bad_argument,
+        crypto_with_an_unknown_destroyed_or_foreign_key_is_enoent,
+        crypto_with_a_revoked_key_is_ekeyrevoked,
+        crypto_with_an_expired_key_is_ekeyexpired,
+        crypto_with_a_key_of_the_wrong_type_is_eopnotsupp,
+        crypto_outside_the_key_usage_is_eperm,
+        no_caller_nonce_keys_refuse_caller_nonces_and_ivs_with_eperm_but_take_the_kernels,
+        max_uses_allows_exactly_that_many_operations_then_edquot,
+        max_bytes_allows_operations_while_the_total_input_fits_then_edquot,
+        getinfo_counts_every_operation_that_passed_the_checks_even_a_failed_decrypt,
+        crypto_requests_with_nonzero_reserved_fields_or_unknown_flags_are_einval,
+        inputs_over_max_data_bytes_are_emsgsize,
+        inputs_of_exactly_max_data_bytes_are_accepted,
+        every_crypto_pointer_field_that_is_null_or_in_the_kernel_is_efault,
+        crypto_ioctls_with_a_null_kernel_or_cut_off_request_struct_are_efault,
+        crypto_outputs_to_read_only_memory_and_inputs_running_into_unmapped_pages_are_efault,
+    ]
+}

@@ -190,3 +190,18 @@ pub fn the_key_bytes_quota_is_edquot() {
     // The byte quota is now exactly full: even a 16-byte key is refused.
     expect_errno(v.generate(Algorithm::Aes128Gcm), Errno::EDQUOT);
 }
+
+/// This file's tests, in order.
+pub fn tests() -> Vec<crate::harness::Test> {
+    crate::tests![
+        every_ioctl_with_a_null_or_kernel_pointer_is_efault,
+        a_request_struct_cut_off_by_an_unmapped_page_is_efault,
+        genkey_whose_result_cannot_be_written_back_leaves_no_key,
+        import_whose_result_cannot_be_written_back_leaves_no_key,
+        import_with_a_bad_key_pointer_is_efault_and_leaves_no_key,
+        list_with_a_bad_ids_pointer_is_efault,
+        unknown_ioctls_are_enotty,
+        the_key_count_quota_is_edquot_and_frees_up_on_destroy,
+        the_key_bytes_quota_is_edquot,
+    ]
+}

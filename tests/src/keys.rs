@@ -88,11 +88,23 @@ pub fn genkey_refuses_unknown_algorithms_with_einval() {
     }
 }
 
-pub fn genkey_of_asymmetric_keys_is_eopnotsupp_until_their_crypto_exists() {
+pub fn genkey_of_ed25519_is_eopnotsupp_until_its_signing_code_exists() {
     let v = ok(Vault::open());
     expect_errno(v.generate(Algorithm::Ed25519), Errno::EOPNOTSUPP);
-    expect_errno(v.generate(Algorithm::X25519), Errno::EOPNOTSUPP);
     assert_eq!(ok(v.list()).len(), 0);
+}
+
+pub fn genkey_and_import_of_x25519_make_256_bit_exchange_keys() {
+    let v = ok(Vault::open());
+    for id in [
+        ok(v.generate(Algorithm::X25519)),
+        ok(v.import(Algorithm::X25519, &[7; 32], &KeyOptions::default())),
+    ] {
+        let info = ok(v.info(id));
+        assert_eq!((info.algorithm, info.bits), (Some(Algorithm::X25519), 256));
+        assert_eq!(info.usage, Caps::EXCHANGE);
+    }
+    expect_errno(v.import(Algorithm::X25519, &[7; 31], &KeyOptions::default()), Errno::EINVAL);
 }
 
 pub fn genkey_refuses_nonzero_reserved_fields_with_einval() {
@@ -434,4 +446,38 @@ pub fn list_refuses_nonzero_reserved_with_einval() {
         ..Default::default()
     };
     expect_raw(ioctl(&v, KV_IOC_LIST, &mut r), Errno::EINVAL);
+}
+
+/// This file's tests, in order.
+pub fn tests() -> Vec<crate::harness::Test> {
+    crate::tests![
+        genkey_makes_every_symmetric_algorithm_at_its_default_size,
+        genkey_reports_the_size_it_made_through_the_raw_struct,
+        genkey_hmac_accepts_whole_byte_sizes_in_range,
+        genkey_refuses_bad_sizes_with_einval,
+        genkey_refuses_unknown_algorithms_with_einval,
+        genkey_of_ed25519_is_eopnotsupp_until_its_signing_code_exists,
+        genkey_and_import_of_x25519_make_256_bit_exchange_keys,
+        genkey_refuses_nonzero_reserved_fields_with_einval,
+        genkey_refuses_bad_policies_with_einval,
+        genkey_refuses_a_ttl_that_overflows_with_einval,
+        key_policy_is_stored_and_reported,
+        key_ids_are_nonzero_unique_and_never_reused,
+        import_accepts_each_symmetric_algorithm_at_valid_lengths,
+        import_refuses_wrong_lengths_with_einval,
+        import_of_ed25519_is_eopnotsupp_until_its_signing_code_exists,
+        import_refuses_nonzero_reserved_fields_with_einval,
+        destroy_removes_the_key_from_info_and_list,
+        destroy_twice_or_of_unknown_ids_is_enoent,
+        destroy_and_revoke_refuse_nonzero_reserved_with_einval,
+        revoke_is_permanent_idempotent_and_keeps_the_key_listed,
+        getinfo_reports_times_on_the_wall_clock,
+        getinfo_shows_expiry_without_any_operation,
+        getinfo_of_unknown_ids_is_enoent_and_reserved_must_be_zero,
+        list_of_a_fresh_vault_is_empty,
+        list_pages_through_every_key_in_ascending_order,
+        list_returns_at_most_kv_list_max_per_call,
+        list_with_zero_capacity_reports_only_the_total,
+        list_refuses_nonzero_reserved_with_einval,
+    ]
 }

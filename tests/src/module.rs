@@ -96,3 +96,20 @@ pub fn rmmod_is_refused_while_open_and_works_once_all_fds_are_closed() {
     );
     ok(ok(Vault::open()).generate(Algorithm::Aes128Gcm));
 }
+
+/// Tests that run before all others.
+pub fn first() -> Vec<crate::harness::Test> {
+    crate::tests![
+        the_device_node_is_a_character_device,
+    ]
+}
+
+/// Tests that run after all others (the last one unloads and reloads the module).
+pub fn last() -> Vec<crate::harness::Test> {
+    crate::tests![
+        closing_the_last_fd_destroys_every_key,
+        destroy_frees_the_key_at_once_when_no_operation_holds_it,
+        the_c_example_runs_against_the_module,
+        rmmod_is_refused_while_open_and_works_once_all_fds_are_closed,
+    ]
+}

@@ -153,3 +153,14 @@ pub fn keys_outlive_a_closed_fd_while_another_fd_is_open() {
     drop(a);
     ok(b.info(k));
 }
+
+/// This file's tests, in order.
+pub fn tests() -> Vec<crate::harness::Test> {
+    crate::tests![
+        two_opens_are_separate_vaults,
+        dup_shares_keys_and_capabilities,
+        fork_shares_the_vault_with_the_child,
+        scm_rights_passes_the_same_vault_and_its_caps,
+        keys_outlive_a_closed_fd_while_another_fd_is_open,
+    ]
+}

@@ -398,3 +398,14 @@ pub fn hmac_sha512_vectors_give_the_exact_mac_and_forged_tags_fail_verify() {
         128,
     );
 }
+
+/// This file's tests, in order.
+pub fn tests() -> Vec<crate::harness::Test> {
+    crate::tests![
+        aes_gcm_vectors_give_the_exact_ciphertext_and_tag_and_forgeries_are_ebadmsg,
+        chacha20_poly1305_vectors_give_the_exact_ciphertext_and_tag_and_forgeries_are_ebadmsg,
+        aes_cbc_pkcs5_vectors_give_the_exact_ciphertext_and_bad_padding_is_ebadmsg,
+        hmac_sha256_vectors_give_the_exact_mac_and_forged_tags_fail_verify,
+        hmac_sha512_vectors_give_the_exact_mac_and_forged_tags_fail_verify,
+    ]
+}
