@@ -148,7 +148,7 @@ fn no_aad(id: KeyId, alg: Algorithm) -> String {
 
 impl Session {
     /// The algorithm of key `id`.
-    fn key_alg(&self, id: KeyId) -> Result<Algorithm, String> {
+    pub(crate) fn key_alg(&self, id: KeyId) -> Result<Algorithm, String> {
         let info = self.vault.info(id).map_err(|e| {
             if e.errno() == Errno::EPERM {
                 format!("{e} (kvctl looks up the key's algorithm: the handle needs getinfo)")
@@ -179,7 +179,7 @@ impl Session {
     /// Writes `bytes` in `enc` (text on a line of its own, made by `line`),
     /// or with --json the object `json` makes of the text (raw data goes in
     /// JSON as `json_enc`).
-    fn emit_bytes(
+    pub(crate) fn emit_bytes(
         &self,
         out: Option<&str>,
         bytes: &[u8],

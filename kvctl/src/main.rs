@@ -4,11 +4,15 @@
 //! fresh vault that dies with it, so to keep keys across commands either run
 //! several in one process (`kvctl batch`), or open one vault and hand it to a
 //! child (`kvctl exec -- CMD`): every kvctl run inside CMD finds it through
-//! `$KEYVAULT_FD`.
+//! `$KEYVAULT_FD`. `kvctl exec --caps CAPS --keys IDS -- CMD` hands CMD a new,
+//! restricted handle on the same vault instead (the current one keeps its
+//! capabilities and does not reach CMD).
 
+mod asym_cmds;
 mod crypto_cmds;
 mod envelope;
 mod inout;
+mod kdf_cmds;
 
 use clap::{Parser, Subcommand};
 use keyvault::{Algorithm, Caps, KeyId, KeyInfo, KeyOptions, Vault};
@@ -124,6 +128,24 @@ enum Cmd {
     VerifyMac(crypto_cmds::VerifyMacArgs),
     /// SHA-256/512 of the input, computed in the kernel; prints it like sha256sum.
     Hash(crypto_cmds::HashArgs),
+    /// Sign the input with an Ed25519 key; prints the signature (hex by default).
+    Sign(asym_cmds::SignArgs),
+    /// Check an Ed25519 signature (with a vault key or anyone's public key):
+    /// exit status 0 if it is valid, 1 if not.
+    Verify(asym_cmds::VerifyArgs),
+    /// Print the public half of an Ed25519 or X25519 key (hex, raw, base64, or
+    /// an OpenSSH line for Ed25519).
+    Pubkey(asym_cmds::PubkeyArgs),
+    /// Derive a new key from a vault key with HKDF, in the kernel; prints its id.
+    ///
+    /// The new key never outlives its parent (without --ttl it expires with
+    /// it), and revoking the parent makes it unusable too.
+    Derive(kdf_cmds::DeriveArgs),
+    /// X25519 with a peer's public key, then HKDF into a new key, in the kernel; prints its id.
+    ///
+    /// The shared secret never leaves the kernel; both sides derive the same
+    /// key when they use the same --to, --bits, --hash, --salt and --info.
+    Exchange(kdf_cmds::ExchangeArgs),
     /// Run commands, one per line, on one vault (`-` or no FILE: stdin).
     /// `@last` stands for the id of the last key made; `#` starts a comment.
     Batch {
@@ -133,10 +155,18 @@ enum Cmd {
         keep_going: bool,
     },
     /// Run CMD with a vault fd inherited as $KEYVAULT_FD (the current one, or a new vault).
+    ///
+    /// With --caps or --keys, CMD gets a new handle on the same vault with
+    /// only those capabilities and keys; the current handle keeps its own
+    /// and is not passed on.
     Exec {
-        /// Restrict the handle to these capabilities before running CMD.
+        /// Give CMD a handle with only these capabilities, e.g. readonly or sign,getinfo
+        /// (default with --keys: all but genkey, import, derive, exchange).
         #[arg(long)]
         caps: Option<Caps>,
+        /// Give CMD a handle that sees only these keys (comma-separated ids).
+        #[arg(long, value_name = "ID,...", value_delimiter = ',')]
+        keys: Option<Vec<KeyId>>,
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         cmd: Vec<String>,
     },
@@ -323,6 +353,11 @@ impl Session {
             Cmd::Mac(a) => self.mac(&a)?,
             Cmd::VerifyMac(a) => self.verify_mac(&a)?,
             Cmd::Hash(a) => self.hash(&a)?,
+            Cmd::Sign(a) => self.sign(&a)?,
+            Cmd::Verify(a) => self.verify(&a)?,
+            Cmd::Pubkey(a) => self.pubkey(&a)?,
+            Cmd::Derive(a) => self.derive(&a)?,
+            Cmd::Exchange(a) => self.exchange(&a)?,
             Cmd::Algorithms => print_algorithms(),
             Cmd::Batch { .. } | Cmd::Exec { .. } => {
                 return Err("batch and exec cannot be nested in a batch".into())
@@ -419,10 +454,42 @@ fn batch(s: &mut Session, file: Option<&str>, keep_going: bool) -> Result<(), St
     Ok(())
 }
 
-fn exec(v: Vault, caps: Option<Caps>, cmd: &[String]) -> Result<(), String> {
-    if let Some(c) = caps {
-        v.restrict(c).map_err(|e| e.to_string())?;
+/// Capabilities that make keys: a handle limited to some keys cannot have them.
+const MAKES_KEYS: Caps = Caps::GENKEY
+    .union(Caps::IMPORT)
+    .union(Caps::DERIVE)
+    .union(Caps::EXCHANGE);
+
+/// The capabilities to ask DUP for, for `exec --caps CAPS --keys IDS`.
+fn exec_caps(caps: Option<Caps>, keys: Option<&[KeyId]>) -> Result<Caps, String> {
+    match (caps, keys) {
+        (None, None) => Ok(Caps::all()),
+        (None, Some(_)) => Ok(Caps::all() - MAKES_KEYS),
+        (Some(c), Some(_)) if c.intersects(MAKES_KEYS) => Err(format!(
+            "a handle limited to --keys cannot make keys: leave {} out of --caps",
+            (c & MAKES_KEYS).names().replace('|', ",")
+        )),
+        (Some(c), _) => Ok(c),
     }
+}
+
+fn exec(
+    v: Vault,
+    caps: Option<Caps>,
+    keys: Option<&[KeyId]>,
+    cmd: &[String],
+) -> Result<(), String> {
+    let v = if caps.is_none() && keys.is_none() {
+        v
+    } else {
+        let dup = v
+            .dup(exec_caps(caps, keys)?, keys)
+            .map_err(|e| e.to_string())?;
+        // The current handle may have been inherited without close-on-exec:
+        // close it, so that CMD gets only the restricted one.
+        drop(v);
+        dup
+    };
     let fd = v.into_fd();
     // Let the fd survive exec: clear FD_CLOEXEC.
     nix::fcntl::fcntl(
@@ -451,7 +518,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let result = vault().and_then(|vault| match cli.cmd {
-        Cmd::Exec { caps, cmd } => exec(vault, caps, &cmd),
+        Cmd::Exec { caps, keys, cmd } => exec(vault, caps, keys.as_deref(), &cmd),
         Cmd::Batch { file, keep_going } => batch(
             &mut Session::new(vault, cli.json),
             file.as_deref(),
@@ -528,6 +595,57 @@ mod tests {
             Cli::try_parse_from(["kvctl", "exec", "--caps", "readonly", "--", "sh", "-c", "x"])
                 .unwrap();
         assert!(matches!(cli.cmd, Cmd::Exec { ref cmd, .. } if cmd == &["sh", "-c", "x"]));
+    }
+
+    #[test]
+    fn exec_takes_caps_and_keys_for_a_restricted_handle() {
+        let cli = Cli::try_parse_from([
+            "kvctl", "exec", "--caps", "readonly", "--keys", "3,0x4", "--keys", "9", "--", "w",
+            "--keys", "1",
+        ])
+        .unwrap();
+        let Cmd::Exec { caps, keys, cmd } = cli.cmd else {
+            panic!("wrong command")
+        };
+        assert_eq!(caps, Some(Caps::READONLY));
+        assert_eq!(keys, Some(vec![KeyId(3), KeyId(4), KeyId(9)]));
+        assert_eq!(cmd, ["w", "--keys", "1"]);
+        let cli = Cli::try_parse_from(["kvctl", "exec", "sh"]).unwrap();
+        assert!(matches!(
+            cli.cmd,
+            Cmd::Exec {
+                caps: None,
+                keys: None,
+                ..
+            }
+        ));
+        assert!(Cli::try_parse_from(["kvctl", "exec", "--keys", "x", "--", "sh"]).is_err());
+        assert!(Cli::try_parse_from(["kvctl", "exec", "--keys", "3"]).is_err());
+
+        let ids = [KeyId(3)];
+        assert_eq!(exec_caps(Some(Caps::READONLY), None), Ok(Caps::READONLY));
+        assert_eq!(
+            exec_caps(Some(Caps::READONLY), Some(&ids)),
+            Ok(Caps::READONLY)
+        );
+        let limited = exec_caps(None, Some(&ids)).unwrap();
+        assert!(!limited.intersects(MAKES_KEYS));
+        assert!(limited.contains(Caps::READONLY | Caps::REVOKE | Caps::RESTRICT));
+        let e = exec_caps(Some(Caps::all()), Some(&ids)).unwrap_err();
+        assert!(e.contains("genkey,derive,exchange,import"), "{e}");
+        assert_eq!(exec_caps(Some(Caps::all()), None), Ok(Caps::all()));
+    }
+
+    #[test]
+    fn exec_with_caps_dups_rather_than_restricting_the_shared_handle() {
+        // On /dev/null DUP fails, and the failure is DUP's (RESTRICT would
+        // have changed the handle every holder of the fd shares).
+        let v = Vault::open_path("/dev/null").unwrap();
+        let e = exec(v, Some(Caps::READONLY), None, &["true".into()]).unwrap_err();
+        assert!(e.starts_with("keyvault dup:"), "{e}");
+        let v = Vault::open_path("/dev/null").unwrap();
+        let e = exec(v, Some(Caps::GENKEY), Some(&[KeyId(1)]), &["true".into()]).unwrap_err();
+        assert!(e.contains("cannot make keys"), "{e}");
     }
 
     #[test]

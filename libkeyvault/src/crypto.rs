@@ -79,7 +79,7 @@ pub struct Sealed {
     pub tag: Tag,
 }
 
-fn len32(op: &'static str, n: usize) -> Result<u32> {
+pub(crate) fn len32(op: &'static str, n: usize) -> Result<u32> {
     u32::try_from(n).map_err(|_| Error::new(op, Errno::EMSGSIZE))
 }
 

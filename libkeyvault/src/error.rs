@@ -38,9 +38,23 @@ impl Error {
             Errno::EACCES if self.op == "open" => {
                 "no permission to open /dev/keyvault (see the README for the udev rule)"
             }
-            Errno::ENOENT => "no such key in this vault (never existed, or destroyed)",
-            Errno::EKEYREVOKED => "the key was revoked",
+            Errno::ENOENT => {
+                "no such key in this vault (never existed, destroyed, or not visible through this handle)"
+            }
+            Errno::EKEYREVOKED => "the key, or a key it was derived from, was revoked",
             Errno::EKEYEXPIRED => "the key's lifetime has ended",
+            Errno::EINVAL if self.op == "dup" => {
+                "invalid request: a handle limited to some keys cannot have genkey, import, \
+                 derive or exchange, and takes at most 1024 keys"
+            }
+            Errno::EINVAL if self.op == "derive" => {
+                "invalid request: the new key must be symmetric and of a valid size, salt and \
+                 info at most 1024 bytes each, at most 8 generations of derived keys"
+            }
+            Errno::EINVAL if self.op == "exchange" => {
+                "invalid request: a low-order peer public key (no shared secret), or the new \
+                 key is not symmetric or of a valid size, or salt/info longer than 1024 bytes"
+            }
             Errno::EINVAL => {
                 "invalid request: unknown algorithm, bad size, bad policy, or a nonzero reserved field"
             }
@@ -49,6 +63,9 @@ impl Error {
             Errno::ENOTTY => "not a keyvault device, or a request this module does not know",
             Errno::EBADMSG if self.op.starts_with("cbc") => {
                 "bad padding: the key, IV or ciphertext is wrong (AES-CBC cannot tell which)"
+            }
+            Errno::EBADMSG if self.op == "verify" => {
+                "the signature does not verify with this key and message"
             }
             Errno::EBADMSG => "authentication failed: the data, tag, nonce or AAD is wrong",
             Errno::EDQUOT => "a quota is exhausted (keys or key bytes in this vault)",
@@ -76,5 +93,28 @@ impl std::error::Error for Error {}
 impl From<Error> for std::io::Error {
     fn from(e: Error) -> Self {
         std::io::Error::other(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keyvault_uapi as abi;
+
+    #[test]
+    fn explanations_name_the_abi_limits_and_the_operation() {
+        let explain = |op, errno| Error::new(op, errno).explain();
+        let limit = |n: u32| n.to_string();
+        assert!(explain("dup", Errno::EINVAL).contains(&limit(abi::KV_DUP_MAX_KEYS)));
+        assert!(explain("derive", Errno::EINVAL).contains(&limit(abi::KV_KDF_MAX_INPUT)));
+        assert!(explain("derive", Errno::EINVAL).contains(&limit(abi::KV_MAX_LINEAGE)));
+        assert!(explain("exchange", Errno::EINVAL).contains("low-order"));
+        assert!(explain("verify", Errno::EBADMSG).contains("signature"));
+        assert!(explain("aead-decrypt", Errno::EBADMSG).contains("authentication"));
+        let e = Error::new("sign", Errno::EPERM);
+        assert_eq!(
+            e.to_string(),
+            "keyvault sign: this vault handle lacks the capability for the operation (EPERM: Operation not permitted)"
+        );
     }
 }

@@ -13,12 +13,17 @@
 //! ```
 //!
 //! Keys are used through [`Vault`]'s methods (`aead_encrypt`, `cbc_encrypt`,
-//! `mac`, ...), or, for AEAD keys, through the RustCrypto [`aead`] traits
-//! with [`Vault::aead_key`] (see [`AeadKey`]).
+//! `mac`, `sign`, ...), or through the RustCrypto traits: [`aead`] for AEAD
+//! keys with [`Vault::aead_key`] (see [`AeadKey`]), [`signature`] for
+//! Ed25519 keys with [`Vault::signing_key`] (see [`SigningKey`]). New keys
+//! can be made from old ones in the kernel: [`Vault::derive`] (HKDF) and
+//! [`Vault::exchange`] (X25519 + HKDF), both shaped by a [`Kdf`].
 //!
 //! A [`Vault`] owns one open file description: the keys live as long as any
 //! fd on it (dup, fork and `SCM_RIGHTS` share it), and are destroyed and
-//! zeroized by the kernel when the last one closes.
+//! zeroized by the kernel when the last one closes. [`Vault::dup`] makes
+//! another description on the same vault with fewer capabilities (and
+//! optionally fewer keys), to hand to a less trusted process.
 
 use keyvault_uapi as abi;
 use nix::errno::Errno;
@@ -26,16 +31,26 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawF
 use std::path::Path;
 
 mod aead_key;
+mod asym;
 mod crypto;
 mod error;
+mod kdf;
 mod types;
 
 /// The RustCrypto `aead` crate (0.5) that [`AeadKey`] implements, re-exported
 /// (as `aes_gcm::aead` is) so callers use the same version of the traits.
 pub use ::aead;
+/// The RustCrypto `ed25519` crate (2.x), whose [`ed25519::Signature`]
+/// [`SigningKey`] signs and verifies, re-exported.
+pub use ::ed25519;
+/// The RustCrypto `signature` crate (2.x) that [`SigningKey`] implements,
+/// re-exported so callers use the same version of the traits.
+pub use ::signature;
 pub use aead_key::{AeadKey, AeadNonce, AeadTag};
+pub use asym::{PublicKey, SignatureBytes, SigningKey};
 pub use crypto::{HashAlg, Iv, Nonce, Sealed, Tag};
 pub use error::{Error, Result};
+pub use kdf::Kdf;
 pub use keyvault_uapi as uapi;
 pub use types::{Algorithm, Caps, KeyId, KeyInfo, KeyOptions, KeyState, ListPage};
 
@@ -133,6 +148,64 @@ impl Vault {
         };
         self.ioctl("restrict", abi::KV_IOC_RESTRICT, &mut r)?;
         Ok(Caps::from_bits_retain(r.caps))
+    }
+
+    /// A new handle on the same vault (same keys) with its own, fewer
+    /// capabilities: `caps` & this handle's (see [`Vault::caps`] on the new
+    /// one for what it got). This handle keeps its own capabilities. Needs
+    /// the RESTRICT capability.
+    ///
+    /// With `keys: Some(ids)`, the new handle sees only those keys: the
+    /// others are `ENOENT` through it and it does not list them. Such a
+    /// handle cannot make keys, so `caps` may not include GENKEY, IMPORT,
+    /// DERIVE or EXCHANGE (`EINVAL`); every id must be a key this handle
+    /// sees (`ENOENT`), at most `KV_DUP_MAX_KEYS` of them, and not none
+    /// (`Some(&[])` is `EINVAL`: the ABI would read it as "all keys").
+    ///
+    /// The new fd is close-on-exec, like every fd this library opens; a
+    /// child that is to inherit it must clear that (see `kvctl exec`).
+    ///
+    /// ```no_run
+    /// use keyvault::{Algorithm, Caps, Vault};
+    ///
+    /// let vault = Vault::open()?;
+    /// let signing = vault.generate(Algorithm::Ed25519)?;
+    /// let other = vault.generate(Algorithm::Aes256Gcm)?;
+    /// // A handle for a worker: it may sign with one key, and do nothing else.
+    /// let worker = vault.dup(Caps::SIGN, Some(&[signing]))?;
+    /// assert_eq!(worker.caps()?, Caps::SIGN);
+    /// worker.sign(signing, b"job 1")?;
+    /// let e = worker.sign(other, b"job 2").unwrap_err();
+    /// assert_eq!(e.errno(), nix::errno::Errno::ENOENT); // not one of its keys
+    /// assert!(vault.caps()?.contains(Caps::GENKEY)); // this handle is unchanged
+    /// // Hand it over: worker.into_fd(), sent with SCM_RIGHTS or inherited.
+    /// # Ok::<(), keyvault::Error>(())
+    /// ```
+    pub fn dup(&self, caps: Caps, keys: Option<&[KeyId]>) -> Result<Vault> {
+        const OP: &str = "dup";
+        let ids: Vec<u64> = keys.unwrap_or_default().iter().map(|k| k.0).collect();
+        if keys.is_some() && ids.is_empty() {
+            return Err(Error::new(OP, Errno::EINVAL));
+        }
+        let mut r = abi::KvDup {
+            caps: caps.bits(),
+            nkeys: u32::try_from(ids.len()).map_err(|_| Error::new(OP, Errno::EINVAL))?,
+            keys_ptr: if ids.is_empty() {
+                0
+            } else {
+                ids.as_ptr() as u64
+            },
+            ..Default::default()
+        };
+        self.ioctl(OP, abi::KV_IOC_DUP, &mut r)?;
+        if r.fd < 0 {
+            return Err(Error::new(OP, Errno::EIO));
+        }
+        // SAFETY: the kernel just installed this fd for us (close-on-exec);
+        // nothing else owns it.
+        Ok(Vault {
+            fd: unsafe { OwnedFd::from_raw_fd(r.fd) },
+        })
     }
 
     /// Generates a key of the algorithm's default size in the kernel.
@@ -255,5 +328,24 @@ impl IntoRawFd for Vault {
 impl From<OwnedFd> for Vault {
     fn from(fd: OwnedFd) -> Self {
         Vault::from_fd(fd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dup_reaches_the_kernel_but_never_with_an_empty_key_list() {
+        let vault = Vault::open_path("/dev/null").expect("open /dev/null");
+        let e = vault.dup(Caps::READONLY, None).unwrap_err();
+        assert_eq!((e.op(), e.errno()), ("dup", Errno::ENOTTY));
+        let e = vault
+            .dup(Caps::SIGN, Some(&[KeyId(3), KeyId(4)]))
+            .unwrap_err();
+        assert_eq!(e.errno(), Errno::ENOTTY);
+        // Would mean "every key" to the kernel: refused here.
+        let e = vault.dup(Caps::SIGN, Some(&[])).unwrap_err();
+        assert_eq!((e.op(), e.errno()), ("dup", Errno::EINVAL));
     }
 }
