@@ -12,6 +12,7 @@ use kernel::prelude::*;
 
 use crate::pure::{
     alg::Alg,
+    ed25519,
     hkdf, //
 };
 
@@ -141,13 +142,14 @@ pub(crate) enum Engine {
     HmacSha256(PreparedKey),
     /// HMAC-SHA512 with its pads precomputed.
     HmacSha512(PreparedKey),
+    /// Ed25519: the expanded secret (clamped scalar, nonce prefix, public
+    /// key), computed once from the seed; wiped when dropped.
+    Ed25519(ed25519::ExpandedSecret),
     /// X25519: the scalar is the material; the public key is kept.
     X25519 {
         /// The public key.
         public: [u8; 32],
     },
-    /// No engine yet (Ed25519 until its implementation lands).
-    None,
 }
 
 impl Engine {
@@ -162,7 +164,10 @@ impl Engine {
             Alg::X25519 => Engine::X25519 {
                 public: x25519_base(key)?,
             },
-            Alg::Ed25519 => Engine::None,
+            Alg::Ed25519 => {
+                let seed: &[u8; 32] = key.try_into().map_err(|_| EINVAL)?;
+                Engine::Ed25519(ed25519::ExpandedSecret::from_seed::<KernelSha512>(seed))
+            }
         })
     }
 
@@ -265,10 +270,19 @@ impl Engine {
     }
 
     /// The public key of an asymmetric key.
-    pub(crate) fn public_key(&self) -> Option<&[u8; 32]> {
+    pub(crate) fn public_key(&self) -> Option<[u8; 32]> {
         match self {
-            Engine::X25519 { public } => Some(public),
+            Engine::X25519 { public } => Some(*public),
+            Engine::Ed25519(secret) => Some(secret.public_key()),
             _ => None,
+        }
+    }
+
+    /// Ed25519 signature of `msg` (deterministic, RFC 8032).
+    pub(crate) fn sign(&self, msg: &[u8]) -> Result<[u8; 64]> {
+        match self {
+            Engine::Ed25519(secret) => Ok(secret.sign::<KernelSha512>(msg)),
+            _ => Err(EOPNOTSUPP),
         }
     }
 
@@ -325,8 +339,22 @@ impl hkdf::Hmac for HmacSha512 {
     }
 }
 
+/// The kernel's SHA-512, for the pure Ed25519 code.
+pub(crate) struct KernelSha512;
+
+impl ed25519::Sha512 for KernelSha512 {
+    fn sha512(parts: &[&[u8]]) -> [u8; 64] {
+        sha512_parts(parts)
+    }
+}
+
+/// Ed25519 verification (strict, see `pure::ed25519`).
+pub(crate) fn ed25519_verify(public: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
+    ed25519::verify::<KernelSha512>(public, msg, sig)
+}
+
 /// SHA-512 over the concatenation of up to 4 parts.
-pub(crate) fn sha512_parts(parts: &[&[u8]]) -> [u8; 64] {
+fn sha512_parts(parts: &[&[u8]]) -> [u8; 64] {
     let (ptrs, lens, n) = parts_arrays::<4>(parts);
     let mut out = [0u8; 64];
     // SAFETY: the first `n` pointers and lengths describe live slices; out

@@ -1,12 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! GET_PUBKEY (and, with Ed25519, SIGN and VERIFY).
+//! GET_PUBKEY, and Ed25519 SIGN and VERIFY.
 
 use super::OpInfo;
 use kernel::prelude::*;
 
+use super::{
+    key_for,
+    read_secret,
+    reject, //
+};
 use crate::{
     abi::*,
+    crypto::ed25519_verify,
+    pure::{
+        alg::Alg,
+        request, //
+    },
     uapi::{
         user_slice,
         Arg, //
@@ -29,7 +39,62 @@ pub(super) fn get_pubkey(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result
         arg.write(&req)?;
         return Err(ENOSPC);
     }
-    user_slice(req.pubkey_ptr, public.len())?.writer().write_slice(public)?;
+    user_slice(req.pubkey_ptr, public.len())?.writer().write_slice(&public)?;
     req.pubkey_len = KV_PUBKEY_SIZE;
     arg.write(&req)
+}
+
+fn is_ed25519(alg: Alg) -> bool {
+    alg == Alg::Ed25519
+}
+
+/// KV_IOC_SIGN: deterministic Ed25519 signature with a vault key.
+pub(super) fn sign(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
+    let mut req: KvSign = arg.read()?;
+    info.key_id = req.key_id;
+    info.len = req.data_len.into();
+    reject(request::reserved_zero(&req.reserved))?;
+    let len = reject(request::data_len(req.data_len, h.vault().limits().max_data))?;
+    let key = key_for(h, req.key_id, KV_CAP_SIGN, is_ed25519)?;
+    if req.sig_len < KV_ED25519_SIG_SIZE {
+        req.sig_len = KV_ED25519_SIG_SIZE;
+        arg.write(&req)?;
+        return Err(ENOSPC);
+    }
+    key.charge(len)?;
+    let msg = read_secret(req.data_ptr, len)?;
+    let sig = key.engine.sign(msg.bytes())?;
+    user_slice(req.sig_ptr, sig.len())?.writer().write_slice(&sig)?;
+    req.sig_len = KV_ED25519_SIG_SIZE;
+    arg.write(&req)
+}
+
+/// KV_IOC_VERIFY: with a vault key, or with the caller's public key (key
+/// id 0); a signature that does not verify is `EBADMSG`.
+pub(super) fn verify(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
+    let req: KvVerify = arg.read()?;
+    info.key_id = req.key_id;
+    info.len = req.data_len.into();
+    reject(request::reserved_zero(&req.reserved))?;
+    if req.reserved0 != 0 || (req.key_id != 0 && req.pubkey_ptr != 0) {
+        return Err(EINVAL);
+    }
+    let len = reject(request::data_len(req.data_len, h.vault().limits().max_data))?;
+    let public = if req.key_id != 0 {
+        let key = key_for(h, req.key_id, KV_CAP_VERIFY, is_ed25519)?;
+        key.charge(len)?;
+        key.engine.public_key().ok_or(EOPNOTSUPP)?
+    } else {
+        let mut p = [0u8; 32];
+        user_slice(req.pubkey_ptr, p.len())?.reader().read_slice(&mut p)?;
+        p
+    };
+    let mut sig = [0u8; 64];
+    user_slice(req.sig_ptr, sig.len())?.reader().read_slice(&mut sig)?;
+    let msg = read_secret(req.data_ptr, len)?;
+    if ed25519_verify(&public, msg.bytes(), &sig) {
+        Ok(())
+    } else {
+        Err(EBADMSG)
+    }
 }

@@ -40,16 +40,6 @@ fn new_key(algorithm: u32, policy: &KvPolicy, ttl_ms: u64, reserved: &[u64]) -> 
     Ok(NewKey { alg, policy, ttl_ns })
 }
 
-/// Ed25519 keys need their signing code, which is not in the module yet;
-/// until then they are refused, not faked.
-fn require_supported(alg: Alg) -> Result {
-    if alg == Alg::Ed25519 {
-        Err(EOPNOTSUPP)
-    } else {
-        Ok(())
-    }
-}
-
 /// Reports a new key's id by writing `req` back; if that fails the caller
 /// could never name the key, so it is destroyed again.
 pub(super) fn publish<T: AsBytes>(h: &Handle, arg: &Arg<'_>, key: &Key, req: &T) -> Result {
@@ -63,7 +53,6 @@ pub(super) fn genkey(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvGenkey = arg.read()?;
     let nk = new_key(req.algorithm, &req.policy, req.ttl_ms, &req.reserved)?;
     let len = reject(request::genkey_len(nk.alg, req.key_bits))?;
-    require_supported(nk.alg)?;
     let key = h
         .vault()
         .insert(nk.alg, Secret::random(len)?, nk.policy, nk.ttl_ns, None, Origin::Generated)?;
@@ -79,7 +68,6 @@ pub(super) fn import(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     info.len = req.key_len.into();
     let nk = new_key(req.algorithm, &req.policy, req.ttl_ms, &req.reserved)?;
     let len = reject(request::import_len(nk.alg, req.key_len))?;
-    require_supported(nk.alg)?;
     let material = Secret::from_user(&mut user_slice(req.key_ptr, len)?.reader(), len)?;
     let key = h
         .vault()

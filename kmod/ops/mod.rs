@@ -66,6 +66,8 @@ fn route(cmd: u32) -> Option<(u32, Handler)> {
         KV_IOC_MAC => (KV_CAP_MAC, mac::mac),
         KV_IOC_VERIFY_MAC => (KV_CAP_MAC, mac::verify),
         KV_IOC_HASH => (KV_CAP_HASH, mac::hash),
+        KV_IOC_SIGN => (KV_CAP_SIGN, asym::sign),
+        KV_IOC_VERIFY => (KV_CAP_VERIFY, asym::verify),
         KV_IOC_GET_PUBKEY => (KV_CAP_GETINFO, asym::get_pubkey),
         KV_IOC_DERIVE => (KV_CAP_DERIVE, kdf::derive),
         KV_IOC_KEYEXCHANGE => (KV_CAP_EXCHANGE, kdf::exchange),

@@ -125,7 +125,10 @@ impl Alg {
 
     /// An AEAD key (AES-GCM, ChaCha20-Poly1305).
     pub fn is_aead(self) -> bool {
-        matches!(self, Alg::Aes128Gcm | Alg::Aes256Gcm | Alg::ChaCha20Poly1305)
+        matches!(
+            self,
+            Alg::Aes128Gcm | Alg::Aes256Gcm | Alg::ChaCha20Poly1305
+        )
     }
 
     /// An AES-CBC key.

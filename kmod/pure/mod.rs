@@ -4,6 +4,7 @@
 //! compiled into the module and tested on the host (crate `keyvault-pure`).
 
 pub mod alg;
+pub mod ed25519;
 pub mod hkdf;
 pub mod padding;
 pub mod request;

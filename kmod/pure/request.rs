@@ -98,7 +98,7 @@ pub fn data_len(len: u32, max: usize) -> Result<usize, Reject> {
 /// The output capacity an AES-CBC request needs (for decryption with
 /// padding, an upper bound: the padding is only known after decrypting).
 pub fn cbc_out_len(encrypt: bool, padded: bool, in_len: usize) -> Result<usize, Reject> {
-    let whole = in_len % padding::BLOCK == 0;
+    let whole = in_len.is_multiple_of(padding::BLOCK);
     match (encrypt, padded) {
         (true, true) => padding::padded_len(in_len).ok_or(Reject::TooBig),
         (true, false) if whole => Ok(in_len),

@@ -88,10 +88,16 @@ pub fn genkey_refuses_unknown_algorithms_with_einval() {
     }
 }
 
-pub fn genkey_of_ed25519_is_eopnotsupp_until_its_signing_code_exists() {
+pub fn genkey_and_import_of_ed25519_make_256_bit_signing_keys() {
     let v = ok(Vault::open());
-    expect_errno(v.generate(Algorithm::Ed25519), Errno::EOPNOTSUPP);
-    assert_eq!(ok(v.list()).len(), 0);
+    for id in [
+        ok(v.generate(Algorithm::Ed25519)),
+        ok(v.import(Algorithm::Ed25519, &[9; 32], &KeyOptions::default())),
+    ] {
+        let info = ok(v.info(id));
+        assert_eq!((info.algorithm, info.bits), (Some(Algorithm::Ed25519), 256));
+        assert_eq!(info.usage, Caps::SIGN | Caps::VERIFY);
+    }
 }
 
 pub fn genkey_and_import_of_x25519_make_256_bit_exchange_keys() {
@@ -245,12 +251,14 @@ pub fn import_refuses_wrong_lengths_with_einval() {
     assert_eq!(ok(v.list()).len(), 0);
 }
 
-pub fn import_of_ed25519_is_eopnotsupp_until_its_signing_code_exists() {
+pub fn import_of_ed25519_takes_exactly_a_32_byte_seed() {
     let v = ok(Vault::open());
-    expect_errno(
-        v.import(Algorithm::Ed25519, &[7; 32], &KeyOptions::default()),
-        Errno::EOPNOTSUPP,
-    );
+    for len in [0, 31, 33, 64] {
+        expect_errno(
+            v.import(Algorithm::Ed25519, &vec![7; len], &KeyOptions::default()),
+            Errno::EINVAL,
+        );
+    }
 }
 
 pub fn import_refuses_nonzero_reserved_fields_with_einval() {
@@ -452,7 +460,7 @@ pub fn tests() -> Vec<crate::harness::Test> {
         genkey_hmac_accepts_whole_byte_sizes_in_range,
         genkey_refuses_bad_sizes_with_einval,
         genkey_refuses_unknown_algorithms_with_einval,
-        genkey_of_ed25519_is_eopnotsupp_until_its_signing_code_exists,
+        genkey_and_import_of_ed25519_make_256_bit_signing_keys,
         genkey_and_import_of_x25519_make_256_bit_exchange_keys,
         genkey_refuses_nonzero_reserved_fields_with_einval,
         genkey_refuses_bad_policies_with_einval,
@@ -461,7 +469,7 @@ pub fn tests() -> Vec<crate::harness::Test> {
         key_ids_are_nonzero_unique_and_never_reused,
         import_accepts_each_symmetric_algorithm_at_valid_lengths,
         import_refuses_wrong_lengths_with_einval,
-        import_of_ed25519_is_eopnotsupp_until_its_signing_code_exists,
+        import_of_ed25519_takes_exactly_a_32_byte_seed,
         import_refuses_nonzero_reserved_fields_with_einval,
         destroy_removes_the_key_from_info_and_list,
         destroy_twice_or_of_unknown_ids_is_enoent,

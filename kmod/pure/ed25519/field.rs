@@ -13,7 +13,7 @@
 //! - `mul`, `square` and `sub` accept limbs below 2^54, i.e. reduced elements
 //!   or sums of up to three of them.
 //!
-//! The functions are `const` so that the curve's precomputed tables are
+//! The arithmetic is `const fn` so that the curve's precomputed tables are
 //! built by the compiler (see `point.rs`).
 
 /// 2^51 - 1.
@@ -75,7 +75,7 @@ impl Fe {
     }
 
     /// The canonical little-endian encoding (value in [0, p), bit 255 clear).
-    pub(super) const fn to_bytes(&self) -> [u8; 32] {
+    pub(super) const fn to_bytes(self) -> [u8; 32] {
         let mut l = self.reduce().0;
         // q = 1 iff the value (now below 2^255 + small) is >= p: add 19 and
         // see whether it carries out of bit 255.
@@ -200,31 +200,16 @@ impl Fe {
         let a = &self.0;
         let a3_19 = a[3].wrapping_mul(19);
         let a4_19 = a[4].wrapping_mul(19);
-        let c0 = m(a[0], a[0]).wrapping_add(
-            m(a[1], a4_19)
-                .wrapping_add(m(a[2], a3_19))
-                .wrapping_shl(1),
-        );
-        let c1 = m(a[3], a3_19).wrapping_add(
-            m(a[0], a[1])
-                .wrapping_add(m(a[2], a4_19))
-                .wrapping_shl(1),
-        );
-        let c2 = m(a[1], a[1]).wrapping_add(
-            m(a[0], a[2])
-                .wrapping_add(m(a[4], a3_19))
-                .wrapping_shl(1),
-        );
-        let c3 = m(a[4], a4_19).wrapping_add(
-            m(a[0], a[3])
-                .wrapping_add(m(a[1], a[2]))
-                .wrapping_shl(1),
-        );
-        let c4 = m(a[2], a[2]).wrapping_add(
-            m(a[0], a[4])
-                .wrapping_add(m(a[1], a[3]))
-                .wrapping_shl(1),
-        );
+        let c0 =
+            m(a[0], a[0]).wrapping_add(m(a[1], a4_19).wrapping_add(m(a[2], a3_19)).wrapping_shl(1));
+        let c1 =
+            m(a[3], a3_19).wrapping_add(m(a[0], a[1]).wrapping_add(m(a[2], a4_19)).wrapping_shl(1));
+        let c2 =
+            m(a[1], a[1]).wrapping_add(m(a[0], a[2]).wrapping_add(m(a[4], a3_19)).wrapping_shl(1));
+        let c3 =
+            m(a[4], a4_19).wrapping_add(m(a[0], a[3]).wrapping_add(m(a[1], a[2])).wrapping_shl(1));
+        let c4 =
+            m(a[2], a[2]).wrapping_add(m(a[0], a[4]).wrapping_add(m(a[1], a[3])).wrapping_shl(1));
         carry_wide(c0, c1, c2, c3, c4)
     }
 
@@ -321,16 +306,17 @@ const fn carry_wide(c0: u128, c1: u128, c2: u128, c3: u128, c4: u128) -> Fe {
     ])
 }
 
-/// The four little-endian 64-bit words of `b`.
+/// The four little-endian 64-bit words of `b` (destructured: no index, no
+/// bounds check, nothing that could panic at any optimization level).
 pub(super) fn words(b: &[u8; 32]) -> [u64; 4] {
-    let mut w = [0u64; 4];
-    for (wi, chunk) in w.iter_mut().zip(b.chunks_exact(8)) {
-        *wi = chunk
-            .iter()
-            .rev()
-            .fold(0u64, |acc, &byte| (acc << 8) | u64::from(byte));
-    }
-    w
+    let [a0, a1, a2, a3, a4, a5, a6, a7, b0, b1, b2, b3, b4, b5, b6, b7, c0, c1, c2, c3, c4, c5, c6, c7, d0, d1, d2, d3, d4, d5, d6, d7] =
+        *b;
+    [
+        u64::from_le_bytes([a0, a1, a2, a3, a4, a5, a6, a7]),
+        u64::from_le_bytes([b0, b1, b2, b3, b4, b5, b6, b7]),
+        u64::from_le_bytes([c0, c1, c2, c3, c4, c5, c6, c7]),
+        u64::from_le_bytes([d0, d1, d2, d3, d4, d5, d6, d7]),
+    ]
 }
 
 /// Whether the 255-bit y of an encoded point (bit 255, the sign of x,

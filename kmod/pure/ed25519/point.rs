@@ -142,6 +142,14 @@ impl Point {
         s
     }
 
+    /// Whether `self` and `q` are the same point. Variable time: for public
+    /// values.
+    pub(super) fn eq_vartime(&self, q: &Point) -> bool {
+        // X1/Z1 = X2/Z2 and Y1/Z1 = Y2/Z2.
+        self.x.mul(&q.z).eq_vartime(&q.x.mul(&self.z))
+            && self.y.mul(&q.z).eq_vartime(&q.y.mul(&self.z))
+    }
+
     /// `-self`.
     pub(super) fn neg(&self) -> Point {
         Point {
@@ -168,7 +176,7 @@ impl Point {
         }
     }
 
-    const fn to_niels(&self) -> Niels {
+    const fn to_niels(self) -> Niels {
         Niels {
             y_plus_x: self.y.add(&self.x),
             y_minus_x: self.y.sub(&self.x),
@@ -242,7 +250,7 @@ impl Point {
 }
 
 impl Completed {
-    const fn to_point(&self) -> Point {
+    const fn to_point(self) -> Point {
         Point {
             x: self.x.mul(&self.t),
             y: self.y.mul(&self.z),
@@ -251,7 +259,7 @@ impl Completed {
         }
     }
 
-    const fn to_projective(&self) -> Projective {
+    const fn to_projective(self) -> Projective {
         Projective {
             x: self.x.mul(&self.t),
             y: self.y.mul(&self.z),
@@ -419,46 +427,46 @@ fn select(row: &[AffineNiels; 8], digit: i8) -> AffineNiels {
 /// table look-ups, each reading the whole row, 64 additions and 4
 /// doublings whatever `s` is.
 pub(super) fn mul_base(s: &[u8; 32]) -> Point {
-    // Signed radix 16: s = sum d_i 16^i, d_i in -8..8 (d_63 in 0..=8).
-    let mut digits = [0i8; 64];
-    for (pair, &byte) in digits.chunks_exact_mut(2).zip(s.iter()) {
-        for (d, nibble) in pair.iter_mut().zip([byte & 15, byte >> 4]) {
-            *d = nibble as i8;
-        }
+    // Signed radix 16: s = sum d_i 16^i, d_i in -8..8 (d_63 in 0..=8);
+    // digits[i] = [d_2i, d_2i+1].
+    let mut digits = [[0i8; 2]; 32];
+    for (pair, &byte) in digits.iter_mut().zip(s.iter()) {
+        *pair = [(byte & 15) as i8, (byte >> 4) as i8];
     }
-    if let Some((last, rest)) = digits.split_last_mut() {
-        let mut carry = 0i8;
-        for d in rest {
-            let v = d.wrapping_add(carry);
-            carry = v.wrapping_add(8) >> 4;
-            *d = v.wrapping_sub(carry << 4);
-        }
-        *last = last.wrapping_add(carry);
+    let mut carry = 0i8;
+    for d in digits.iter_mut().flatten() {
+        let v = d.wrapping_add(carry);
+        carry = v.wrapping_add(8) >> 4;
+        *d = v.wrapping_sub(carry << 4);
+    }
+    // The last digit keeps its carry: s < 2^255 makes it at most 8.
+    if let Some([_, last]) = digits.last_mut() {
+        *last = last.wrapping_add(carry << 4);
     }
     // sum over odd i of d_i 16^i B = 16 (sum d_i 16^(i-1) B), where
     // 16^(i-1) = 256^((i-1)/2): the table rows serve both halves.
     let mut p = Point::IDENTITY;
-    for (row, &d) in BASE_TABLE.iter().zip(digits.iter().skip(1).step_by(2)) {
-        p = p.add_affine(&select(row, d)).to_point();
+    for (row, pair) in BASE_TABLE.iter().zip(digits.iter()) {
+        p = p.add_affine(&select(row, pair[1])).to_point();
     }
     let mut q = p.to_projective();
     for _ in 0..3 {
         q = q.double().to_projective();
     }
     p = q.double().to_point();
-    for (row, &d) in BASE_TABLE.iter().zip(digits.iter().step_by(2)) {
-        p = p.add_affine(&select(row, d)).to_point();
+    for (row, pair) in BASE_TABLE.iter().zip(digits.iter()) {
+        p = p.add_affine(&select(row, pair[0])).to_point();
     }
-    super::wipe(&mut digits, [0; 64]);
+    super::wipe(&mut digits, [[0; 2]; 32]);
     p
 }
 
-/// The width-`w` non-adjacent form of a scalar below 2^255: digits odd and
-/// below 2^(w-1) in absolute value, or 0, with at least `w - 1` zeros
+/// The width-`W` non-adjacent form of a scalar below 2^255: digits odd and
+/// below 2^(W-1) in absolute value, or 0, with at least `W - 1` zeros
 /// after each nonzero one. Variable time: public scalars only.
-fn naf(s: &[u8; 32], w: usize) -> [i8; 256] {
+fn naf<const W: usize>(s: &[u8; 32]) -> [i8; 256] {
     let words = super::field::words(s);
-    let width = 1u64 << w;
+    let width = 1u64 << W;
     let mut naf = [0i8; 256];
     let mut pos = 0usize;
     let mut carry = 0u64;
@@ -484,7 +492,7 @@ fn naf(s: &[u8; 32], w: usize) -> [i8; 256] {
         if let Some(slot) = naf.get_mut(pos) {
             *slot = digit;
         }
-        pos += w;
+        pos += W;
     }
     naf
 }
@@ -492,8 +500,8 @@ fn naf(s: &[u8; 32], w: usize) -> [i8; 256] {
 /// `[a]A + [b]B` for scalars below 2^255, in variable time (Straus's
 /// method, one shared chain of doublings): verification only.
 pub(super) fn double_mul_base_vartime(a: &[u8; 32], big_a: &Point, b: &[u8; 32]) -> Point {
-    let a_naf = naf(a, 5);
-    let b_naf = naf(b, 8);
+    let a_naf = naf::<5>(a);
+    let b_naf = naf::<8>(b);
     // A, 3A, ..., 15A.
     let mut odd_a = [big_a.to_niels(); 8];
     let a2 = big_a.double().to_niels();
@@ -502,28 +510,35 @@ pub(super) fn double_mul_base_vartime(a: &[u8; 32], big_a: &Point, b: &[u8; 32])
         q = q.add_niels(&a2).to_point();
         *slot = q.to_niels();
     }
-    let start = a_naf
+    let mut r = Point::IDENTITY.to_projective();
+    // From the top nonzero digit down.
+    let digits = a_naf
         .iter()
         .zip(b_naf.iter())
-        .rposition(|(&x, &y)| x != 0 || y != 0);
-    let Some(start) = start else {
-        return Point::IDENTITY;
-    };
-    let mut r = Point::IDENTITY.to_projective();
-    for (&da, &db) in a_naf.iter().zip(b_naf.iter()).take(start + 1).rev() {
+        .rev()
+        .skip_while(|(&da, &db)| da == 0 && db == 0);
+    for (&da, &db) in digits {
         let mut t = r.double();
         if da != 0 {
             let e = odd_a.get(usize::from(da.unsigned_abs() / 2));
             if let Some(e) = e {
                 let p = t.to_point();
-                t = if da > 0 { p.add_niels(e) } else { p.sub_niels(e) };
+                t = if da > 0 {
+                    p.add_niels(e)
+                } else {
+                    p.sub_niels(e)
+                };
             }
         }
         if db != 0 {
             let e = ODD_BASE.get(usize::from(db.unsigned_abs() / 2));
             if let Some(e) = e {
                 let p = t.to_point();
-                t = if db > 0 { p.add_affine(e) } else { p.sub_affine(e) };
+                t = if db > 0 {
+                    p.add_affine(e)
+                } else {
+                    p.sub_affine(e)
+                };
             }
         }
         r = t.to_projective();

