@@ -110,7 +110,10 @@ pub fn genkey_and_import_of_x25519_make_256_bit_exchange_keys() {
         assert_eq!((info.algorithm, info.bits), (Some(Algorithm::X25519), 256));
         assert_eq!(info.usage, Caps::EXCHANGE);
     }
-    expect_errno(v.import(Algorithm::X25519, &[7; 31], &KeyOptions::default()), Errno::EINVAL);
+    expect_errno(
+        v.import(Algorithm::X25519, &[7; 31], &KeyOptions::default()),
+        Errno::EINVAL,
+    );
 }
 
 pub fn genkey_refuses_nonzero_reserved_fields_with_einval() {

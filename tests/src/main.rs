@@ -3,13 +3,18 @@
 //!
 //! Usage: kv-vmtests [FILTER]   (runs the tests whose names contain FILTER)
 
+mod asym;
+mod asym_wycheproof;
 mod caps;
 mod crypto;
 mod harness;
 mod hostile;
 mod keys;
+mod lifecycle;
 mod module;
+mod races;
 mod sharing;
+mod tracing;
 mod util;
 mod wycheproof;
 
@@ -27,6 +32,11 @@ fn main() {
     tests.extend(hostile::tests());
     tests.extend(crypto::tests());
     tests.extend(wycheproof::tests());
+    tests.extend(lifecycle::tests());
+    tests.extend(tracing::tests());
+    tests.extend(races::tests());
+    tests.extend(asym::tests());
+    tests.extend(asym_wycheproof::tests());
     tests.extend(module::last());
     let filter = std::env::args().nth(1);
     let (passed, failed) = harness::run(tests, filter.as_deref());

@@ -99,9 +99,7 @@ pub fn rmmod_is_refused_while_open_and_works_once_all_fds_are_closed() {
 
 /// Tests that run before all others.
 pub fn first() -> Vec<crate::harness::Test> {
-    crate::tests![
-        the_device_node_is_a_character_device,
-    ]
+    crate::tests![the_device_node_is_a_character_device,]
 }
 
 /// Tests that run after all others (the last one unloads and reloads the module).

@@ -80,7 +80,7 @@ pub fn fork_shares_the_vault_with_the_child() {
     );
 }
 
-fn send_fd(sock: &OwnedFd, fd: i32, payload: &[u8]) {
+pub fn send_fd(sock: &OwnedFd, fd: i32, payload: &[u8]) {
     let fds = [fd];
     let cmsg = [ControlMessage::ScmRights(&fds)];
     sendmsg::<()>(
@@ -93,7 +93,7 @@ fn send_fd(sock: &OwnedFd, fd: i32, payload: &[u8]) {
     .expect("sendmsg");
 }
 
-fn recv_fd(sock: &OwnedFd, payload: &mut [u8]) -> OwnedFd {
+pub fn recv_fd(sock: &OwnedFd, payload: &mut [u8]) -> OwnedFd {
     let mut space = nix::cmsg_space!([i32; 1]);
     let mut iov = [IoSliceMut::new(payload)];
     let msg = recvmsg::<()>(
