@@ -16,7 +16,7 @@ use nix::errno::Errno;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Where tracefs is mounted, mounting it if needed.
 fn tracefs() -> PathBuf {
