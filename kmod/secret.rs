@@ -9,7 +9,10 @@ use kernel::{
     uaccess::UserSliceReader, //
 };
 
-use crate::crypto::memzero;
+use crate::crypto::{
+    memzero,
+    memzero_allocation, //
+};
 
 /// Secret bytes (key material, plaintext, derived data) in kernel memory,
 /// charged to the caller's memory cgroup and wiped when dropped, whatever
@@ -57,6 +60,76 @@ impl Secret {
 impl Drop for Secret {
     fn drop(&mut self) {
         memzero(&mut self.0);
+    }
+}
+
+/// How many bytes an operation's buffer holds on the stack before it needs
+/// the heap: small messages, the common case, allocate nothing.
+const INLINE: usize = 256;
+
+/// A per-operation buffer for data copied in from userspace (plaintext, AAD,
+/// MAC input, ...): on the stack up to `INLINE` bytes, else on the heap
+/// (vmalloc for large sizes), never zero-filled first (the copy from user
+/// memory fills it), and wiped when dropped unless declared public.
+pub(crate) struct Scratch {
+    inline: [u8; INLINE],
+    heap: Option<KVVec<u8>>,
+    len: usize,
+    public: bool,
+}
+
+impl Scratch {
+    /// `len` bytes read from `reader`.
+    pub(crate) fn from_user(mut reader: UserSliceReader, len: usize) -> Result<Self> {
+        let mut s = Scratch {
+            inline: [0; INLINE],
+            heap: None,
+            len,
+            public: false,
+        };
+        if len <= INLINE {
+            reader.read_slice(&mut s.inline[..len])?;
+        } else {
+            // Owned by `s` before the copy, so a fault still wipes whatever
+            // part was copied (Drop wipes the whole allocation).
+            let v = s.heap.insert(KVVec::with_capacity(len, GFP_KERNEL_ACCOUNT)?);
+            reader.read_all(v, GFP_KERNEL_ACCOUNT)?;
+        }
+        Ok(s)
+    }
+
+    /// The bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match &self.heap {
+            Some(v) => v,
+            None => &self.inline[..self.len],
+        }
+    }
+
+    /// The bytes, writable (for in-place crypto).
+    pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
+        match &mut self.heap {
+            Some(v) => v,
+            None => &mut self.inline[..self.len],
+        }
+    }
+
+    /// The contents are no longer secret (e.g. they are ciphertext now):
+    /// skip the wipe.
+    pub(crate) fn make_public(&mut self) {
+        self.public = true;
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if self.public {
+            return;
+        }
+        match &mut self.heap {
+            Some(v) => memzero_allocation(v),
+            None => memzero(&mut self.inline[..self.len]),
+        }
     }
 }
 

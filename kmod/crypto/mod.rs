@@ -8,7 +8,10 @@ use core::{
     ffi::c_void,
     ptr::NonNull, //
 };
-use kernel::prelude::*;
+use kernel::{
+    alloc::KVVec,
+    prelude::*, //
+};
 
 use crate::pure::{
     alg::Alg,
@@ -415,4 +418,12 @@ pub(crate) fn memeq_consttime(a: &[u8], b: &[u8]) -> bool {
 pub(crate) fn memzero(buf: &mut [u8]) {
     // SAFETY: buf is valid for writes of its length.
     unsafe { ffi::kv_memzero(buf.as_mut_ptr().cast(), buf.len()) };
+}
+
+/// Overwrites a vector's whole allocation with zeros, including the bytes
+/// past its length that an interrupted copy may have written.
+pub(crate) fn memzero_allocation(v: &mut KVVec<u8>) {
+    // SAFETY: the allocation behind `v` is valid for writes of `capacity`
+    // bytes; zeros are valid `u8`s, and the length is unchanged.
+    unsafe { ffi::kv_memzero(v.as_mut_ptr().cast(), v.capacity()) };
 }

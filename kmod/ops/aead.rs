@@ -72,6 +72,8 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut buf = read_secret(req.in_ptr, len)?;
     let aad = read_secret(req.aad_ptr, aad_len)?;
     let tag = key.engine.seal(key.material(), buf.bytes_mut(), aad.bytes(), &nonce)?;
+    // Ciphertext now: no need to wipe it.
+    buf.make_public();
 
     // The small outputs first: a bad tag or nonce pointer fails before any
     // ciphertext is written.

@@ -16,7 +16,7 @@ use crate::{
     abi::*,
     key::Key,
     pure::alg::Alg,
-    secret::Secret,
+    secret::Scratch,
     trace,
     uapi::{
         user_slice,
@@ -108,6 +108,6 @@ fn key_for(h: &Handle, id: u64, op: u32, fits: fn(Alg) -> bool) -> Result<Arc<Ke
 
 /// Copies `len` bytes at a user address into a kernel buffer that is wiped
 /// when dropped (plaintext and MAC input are secrets too).
-fn read_secret(ptr: u64, len: usize) -> Result<Secret> {
-    Secret::from_user(&mut user_slice(ptr, len)?.reader(), len)
+fn read_secret(ptr: u64, len: usize) -> Result<Scratch> {
+    Scratch::from_user(user_slice(ptr, len)?.reader(), len)
 }
