@@ -62,8 +62,10 @@ pub(super) fn dup(h: &Handle, arg: &Arg<'_>, _info: &mut OpInfo) -> Result {
     };
     let new = h.restricted(caps, visible)?;
     req.caps = caps;
+    // Prove the reply can be written before the fd exists, so a read-only
+    // request never leaves an fd the caller cannot learn of.
+    req.fd = -1;
+    arg.write(&req)?;
     req.fd = fdinstall::install(arg.file(), new)?;
-    // The fd is live from here on; if the caller's struct cannot be written
-    // back, the caller can still find and close the fd, so report EFAULT.
     arg.write(&req)
 }

@@ -13,6 +13,7 @@ mod keys;
 mod lifecycle;
 mod module;
 mod races;
+mod secrets;
 mod sharing;
 mod tracing;
 mod util;
@@ -37,6 +38,7 @@ fn main() {
     tests.extend(races::tests());
     tests.extend(asym::tests());
     tests.extend(asym_wycheproof::tests());
+    tests.extend(secrets::tests());
     tests.extend(module::last());
     let filter = std::env::args().nth(1);
     let (passed, failed) = harness::run(tests, filter.as_deref());

@@ -1,0 +1,1029 @@
+//! Key material never leaves the kernel: after every operation and
+//! lifecycle path on keys of known bytes, no ioctl output (output buffers and
+//! the request structs written back), no keyvault trace event (text and raw
+//! ring-buffer pages) and no kernel log line contains any 8 contiguous bytes
+//! of a key, of a key's internal forms (the Ed25519 expanded key, clamped
+//! X25519 scalars, HMAC pads), of an X25519 shared secret or of an HKDF
+//! output (both computed on the host, and proven right by using the derived
+//! keys against host crypto), raw or rendered as hex or base64.
+
+use crate::harness::ok;
+use crate::util::{ioctl, Mapping, Straddle};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use curve25519_dalek::montgomery::MontgomeryPoint;
+use hmac::Mac;
+use keyvault::uapi::*;
+use keyvault::Vault;
+use nix::errno::Errno;
+use sha2::Digest;
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// What output buffers hold before the kernel writes them.
+const FILL: u8 = 0xee;
+
+/// `n` distinctive bytes (a fixed xorshift stream per label).
+fn secret(label: u64, n: usize) -> Vec<u8> {
+    let mut x = 0x2545_f491_4f6c_dd1d ^ label.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+fn as_bytes<T: Copy>(v: &T) -> &[u8] {
+    // SAFETY: the ABI structs are plain old data without padding.
+    unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
+}
+
+fn arr<const N: usize>(b: &[u8]) -> [u8; N] {
+    b.try_into().unwrap()
+}
+
+/// Everything the kernel handed back: request structs after each call
+/// (which hold only our own pointers and lengths besides what the kernel
+/// wrote) and output buffers (pre-filled with FILL).
+#[derive(Default)]
+struct Rec {
+    out: Vec<u8>,
+    calls: usize,
+}
+
+impl Rec {
+    fn call<T: Copy>(&mut self, v: &Vault, cmd: u32, req: &mut T) -> Result<(), Errno> {
+        let r = ioctl(v, cmd, req).map(drop);
+        self.calls += 1;
+        self.out.extend_from_slice(as_bytes(req));
+        r
+    }
+
+    fn keep(&mut self, b: &[u8]) {
+        self.out.extend_from_slice(b);
+    }
+
+    #[track_caller]
+    fn import(&mut self, v: &Vault, alg: u32, key: &[u8], ttl_ms: u64, policy: KvPolicy) -> u64 {
+        let mut r = KvImport {
+            algorithm: alg,
+            key_len: key.len() as u32,
+            key_ptr: key.as_ptr() as u64,
+            ttl_ms,
+            policy,
+            ..Default::default()
+        };
+        self.call(v, KV_IOC_IMPORT, &mut r).expect("import");
+        r.key_id
+    }
+
+    /// AEAD encrypt/decrypt; returns the result and the output buffer.
+    #[allow(clippy::too_many_arguments)]
+    fn aead(
+        &mut self,
+        v: &Vault,
+        cmd: u32,
+        key: u64,
+        input: &[u8],
+        aad: &[u8],
+        nonce: &mut [u8; 12],
+        tag: &mut [u8; 16],
+        flags: u32,
+    ) -> (Result<(), Errno>, Vec<u8>) {
+        let mut out = vec![FILL; input.len()];
+        let mut r = KvAead {
+            key_id: key,
+            in_ptr: input.as_ptr() as u64,
+            out_ptr: out.as_mut_ptr() as u64,
+            aad_ptr: aad.as_ptr() as u64,
+            nonce_ptr: nonce.as_mut_ptr() as u64,
+            tag_ptr: tag.as_mut_ptr() as u64,
+            in_len: input.len() as u32,
+            out_len: out.len() as u32,
+            aad_len: aad.len() as u32,
+            flags,
+            reserved: [0; 2],
+        };
+        let res = self.call(v, cmd, &mut r);
+        self.keep(&out);
+        self.keep(nonce);
+        self.keep(tag);
+        (res, out)
+    }
+
+    /// Seals `msg` with a kernel nonce: (nonce, ciphertext, tag).
+    #[track_caller]
+    fn seal(
+        &mut self,
+        v: &Vault,
+        key: u64,
+        msg: &[u8],
+        aad: &[u8],
+    ) -> ([u8; 12], Vec<u8>, [u8; 16]) {
+        let (mut nonce, mut tag) = ([FILL; 12], [FILL; 16]);
+        let (r, ct) = self.aead(
+            v,
+            KV_IOC_AEAD_ENCRYPT,
+            key,
+            msg,
+            aad,
+            &mut nonce,
+            &mut tag,
+            KV_AEAD_GEN_NONCE,
+        );
+        r.expect("seal");
+        (nonce, ct, tag)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn cbc(
+        &mut self,
+        v: &Vault,
+        cmd: u32,
+        key: u64,
+        input: &[u8],
+        iv: &mut [u8; 16],
+        flags: u32,
+        cap: usize,
+    ) -> (Result<(), Errno>, Vec<u8>) {
+        let mut out = vec![FILL; cap];
+        let mut r = KvCbc {
+            key_id: key,
+            in_ptr: input.as_ptr() as u64,
+            out_ptr: out.as_mut_ptr() as u64,
+            iv_ptr: iv.as_mut_ptr() as u64,
+            in_len: input.len() as u32,
+            out_len: cap as u32,
+            flags,
+            ..Default::default()
+        };
+        let res = self.call(v, cmd, &mut r);
+        self.keep(&out);
+        self.keep(iv);
+        out.truncate(r.out_len.min(cap as u32) as usize);
+        (res, out)
+    }
+
+    fn mac(&mut self, v: &Vault, key: u64, data: &[u8], cap: u32) -> (Result<(), Errno>, Vec<u8>) {
+        let mut mac = vec![FILL; 64];
+        let mut r = KvMac {
+            key_id: key,
+            data_ptr: data.as_ptr() as u64,
+            mac_ptr: mac.as_mut_ptr() as u64,
+            data_len: data.len() as u32,
+            mac_len: cap,
+            reserved: [0; 2],
+        };
+        let res = self.call(v, KV_IOC_MAC, &mut r);
+        self.keep(&mac);
+        mac.truncate(r.mac_len.min(64) as usize);
+        (res, mac)
+    }
+
+    fn verify_mac(&mut self, v: &Vault, key: u64, data: &[u8], mac: &[u8]) -> Result<(), Errno> {
+        let mut r = KvMac {
+            key_id: key,
+            data_ptr: data.as_ptr() as u64,
+            mac_ptr: mac.as_ptr() as u64,
+            data_len: data.len() as u32,
+            mac_len: mac.len() as u32,
+            reserved: [0; 2],
+        };
+        self.call(v, KV_IOC_VERIFY_MAC, &mut r)
+    }
+
+    fn sign(
+        &mut self,
+        v: &Vault,
+        key: u64,
+        data: &[u8],
+        cap: u32,
+    ) -> (Result<(), Errno>, [u8; 64]) {
+        let mut sig = [FILL; 64];
+        let mut r = KvSign {
+            key_id: key,
+            data_ptr: data.as_ptr() as u64,
+            sig_ptr: sig.as_mut_ptr() as u64,
+            data_len: data.len() as u32,
+            sig_len: cap,
+            reserved: [0; 2],
+        };
+        let res = self.call(v, KV_IOC_SIGN, &mut r);
+        self.keep(&sig);
+        (res, sig)
+    }
+
+    fn verify(
+        &mut self,
+        v: &Vault,
+        key: u64,
+        public: Option<&[u8; 32]>,
+        data: &[u8],
+        sig: &[u8; 64],
+    ) -> Result<(), Errno> {
+        let mut r = KvVerify {
+            key_id: key,
+            pubkey_ptr: public.map_or(0, |p| p.as_ptr() as u64),
+            data_ptr: data.as_ptr() as u64,
+            sig_ptr: sig.as_ptr() as u64,
+            data_len: data.len() as u32,
+            ..Default::default()
+        };
+        self.call(v, KV_IOC_VERIFY, &mut r)
+    }
+
+    fn pubkey(&mut self, v: &Vault, key: u64, cap: u32) -> (Result<(), Errno>, [u8; 32]) {
+        let mut p = [FILL; 32];
+        let mut r = KvPubkey {
+            key_id: key,
+            pubkey_ptr: p.as_mut_ptr() as u64,
+            pubkey_len: cap,
+            ..Default::default()
+        };
+        let res = self.call(v, KV_IOC_GET_PUBKEY, &mut r);
+        self.keep(&p);
+        (res, p)
+    }
+
+    fn info(&mut self, v: &Vault, key: u64) -> Result<KvKeyinfo, Errno> {
+        let mut r = KvKeyinfo {
+            key_id: key,
+            ..Default::default()
+        };
+        self.call(v, KV_IOC_GETINFO, &mut r).map(|()| r)
+    }
+
+    fn keyref(&mut self, v: &Vault, cmd: u32, key: u64) -> Result<(), Errno> {
+        let mut r = KvKeyref {
+            key_id: key,
+            reserved: 0,
+        };
+        self.call(v, cmd, &mut r)
+    }
+
+    fn list(&mut self, v: &Vault) -> Vec<u64> {
+        let mut ids = vec![0u64; 64];
+        let mut r = KvList {
+            ids_ptr: ids.as_mut_ptr() as u64,
+            max_ids: 64,
+            ..Default::default()
+        };
+        self.call(v, KV_IOC_LIST, &mut r).expect("list");
+        self.keep(
+            &ids.iter()
+                .flat_map(|i| i.to_ne_bytes())
+                .collect::<Vec<u8>>(),
+        );
+        ids.truncate(r.count as usize);
+        ids
+    }
+}
+
+/// HKDF parameters for a new key of `alg`.
+fn kdf(hash: u32, alg: u32, salt: &[u8], info: &[u8]) -> KvKdf {
+    KvKdf {
+        hash,
+        algorithm: alg,
+        salt_len: salt.len() as u32,
+        salt_ptr: salt.as_ptr() as u64,
+        info_ptr: info.as_ptr() as u64,
+        info_len: info.len() as u32,
+        ..Default::default()
+    }
+}
+
+/// HKDF on the host (what the kernel must have made).
+fn hkdf_host(hash: u32, salt: &[u8], ikm: &[u8], info: &[u8], len: usize) -> Vec<u8> {
+    let mut okm = vec![0u8; len];
+    match hash {
+        KV_HASH_SHA256 => hkdf::Hkdf::<sha2::Sha256>::new(Some(salt), ikm).expand(info, &mut okm),
+        _ => hkdf::Hkdf::<sha2::Sha512>::new(Some(salt), ikm).expand(info, &mut okm),
+    }
+    .expect("hkdf length");
+    okm
+}
+
+/// AES-256-GCM on the host.
+fn host_open(
+    key: &[u8],
+    nonce: &[u8; 12],
+    ct: &[u8],
+    tag: &[u8; 16],
+    aad: &[u8],
+) -> Option<Vec<u8>> {
+    let c = aes_gcm::Aes256Gcm::new_from_slice(key).ok()?;
+    let mut sealed = ct.to_vec();
+    sealed.extend_from_slice(tag);
+    c.decrypt(nonce.into(), Payload { msg: &sealed, aad }).ok()
+}
+
+/// ChaCha20-Poly1305 on the host.
+fn host_open_chacha(key: &[u8], nonce: &[u8; 12], ct: &[u8], tag: &[u8; 16]) -> Option<Vec<u8>> {
+    let c = chacha20poly1305::ChaCha20Poly1305::new_from_slice(key).ok()?;
+    let mut sealed = ct.to_vec();
+    sealed.extend_from_slice(tag);
+    c.decrypt(nonce.into(), sealed.as_slice()).ok()
+}
+
+fn host_hmac512(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut m = <hmac::Hmac<sha2::Sha512> as Mac>::new_from_slice(key).unwrap();
+    m.update(data);
+    m.finalize().into_bytes().to_vec()
+}
+
+fn clamp(mut s: [u8; 32]) -> [u8; 32] {
+    s[0] &= 248;
+    s[31] &= 127;
+    s[31] |= 64;
+    s
+}
+
+// ---- tracing (a private tracefs instance, as in tracing.rs) ----
+
+fn tracefs() -> PathBuf {
+    let usual = Path::new("/sys/kernel/tracing");
+    if !usual.join("instances").exists() {
+        let _ = Command::new("mount")
+            .args(["-t", "tracefs", "nodev", "/sys/kernel/tracing"])
+            .status();
+    }
+    for root in [usual, Path::new("/sys/kernel/debug/tracing")] {
+        if root.join("instances").exists() {
+            return root.to_path_buf();
+        }
+    }
+    panic!("no tracefs");
+}
+
+struct Trace {
+    dir: PathBuf,
+}
+
+impl Trace {
+    fn start() -> Self {
+        let root = tracefs();
+        assert!(
+            root.join("events/keyvault/keyvault_op").exists(),
+            "the module's tracepoints are missing"
+        );
+        let dir = root.join(format!("instances/kv-secrets-{}", std::process::id()));
+        let _ = std::fs::remove_dir(&dir);
+        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
+        let t = Trace { dir };
+        // A large buffer: every event of this test must still be there.
+        let _ = std::fs::write(t.dir.join("buffer_size_kb"), "4096");
+        std::fs::write(t.dir.join("events/keyvault/enable"), "1").expect("enable keyvault events");
+        std::fs::write(t.dir.join("trace"), "").expect("clear trace");
+        t
+    }
+
+    fn text(&self) -> String {
+        std::fs::read_to_string(self.dir.join("trace")).expect("read trace")
+    }
+
+    /// The raw ring-buffer pages of every CPU (consumed).
+    fn raw_pages(&self) -> Vec<u8> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut all = Vec::new();
+        let Ok(cpus) = std::fs::read_dir(self.dir.join("per_cpu")) else {
+            return all;
+        };
+        for cpu in cpus.flatten() {
+            let Ok(mut f) = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(cpu.path().join("trace_pipe_raw"))
+            else {
+                continue;
+            };
+            let mut page = vec![0u8; 4096];
+            for _ in 0..2048 {
+                match f.read(&mut page) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => all.extend_from_slice(&page[..n]),
+                }
+            }
+        }
+        all
+    }
+}
+
+impl Drop for Trace {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.dir.join("events/keyvault/enable"), "0");
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+// ---- the search ----
+
+fn hex(b: &[u8], upper: bool, sep: &str) -> String {
+    b.iter()
+        .map(|x| {
+            if upper {
+                format!("{x:02X}")
+            } else {
+                format!("{x:02x}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
+fn base64(b: &[u8], url: bool) -> String {
+    let table: &[u8; 64] = if url {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    } else {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    };
+    let mut s = String::new();
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..=c.len() {
+            s.push(table[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    s
+}
+
+/// Every form in which a secret's bytes could show up, by length.
+#[derive(Default)]
+struct Needles {
+    by_len: HashMap<usize, HashMap<Vec<u8>, String>>,
+    count: usize,
+}
+
+impl Needles {
+    fn add(&mut self, form: Vec<u8>, what: String) {
+        self.count += 1;
+        self.by_len
+            .entry(form.len())
+            .or_default()
+            .entry(form)
+            .or_insert(what);
+    }
+
+    /// A secret: every 8-byte window raw and as hex (lower, upper, spaced,
+    /// colon-separated); every 6-byte run as base64 (standard and URL-safe,
+    /// 8 characters: any base64 of >= 8 contiguous secret bytes, whatever
+    /// its alignment, contains one of them).
+    fn secret(&mut self, name: &str, s: &[u8]) {
+        for (i, w) in s.windows(8).enumerate() {
+            let at = format!("{name} bytes {i}..{}", i + 8);
+            self.add(w.to_vec(), format!("{at} (raw)"));
+            for (form, how) in [
+                (hex(w, false, ""), "hex"),
+                (hex(w, true, ""), "HEX"),
+                (hex(w, false, " "), "spaced hex"),
+                (hex(w, false, ":"), "colon hex"),
+            ] {
+                self.add(form.into_bytes(), format!("{at} ({how})"));
+            }
+        }
+        for (i, w) in s.windows(6).enumerate() {
+            for url in [false, true] {
+                self.add(
+                    base64(w, url).into_bytes(),
+                    format!("{name} bytes {i}..{} (base64)", i + 6),
+                );
+            }
+        }
+    }
+
+    /// What `hay` contains.
+    fn scan(&self, hay: &[u8]) -> Vec<String> {
+        let mut found = HashSet::new();
+        for (len, set) in &self.by_len {
+            for w in hay.windows(*len) {
+                if let Some(what) = set.get(w) {
+                    found.insert(what.clone());
+                }
+            }
+        }
+        let mut v: Vec<String> = found.into_iter().collect();
+        v.sort();
+        v
+    }
+}
+
+pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_derived_secrets() {
+    // Known, distinctive key bytes for every algorithm.
+    let k_gcm128 = secret(1, 16);
+    let k_gcm256 = secret(2, 32);
+    let k_chacha = secret(3, 32);
+    let k_cbc128 = secret(4, 16);
+    let k_cbc256 = secret(5, 32);
+    let k_hmac256 = secret(6, 64);
+    let k_hmac512 = secret(7, 128);
+    let ed_seed = secret(8, 32);
+    let x_a = secret(9, 32);
+    let x_b = secret(10, 32);
+    let k_short = secret(11, 32); // a short-lived ChaCha key
+    let k_once = secret(12, 32); // an AES-256-GCM key with a use limit
+    let salt = b"keyvault secrets salt";
+    let info = b"keyvault secrets info";
+    let msg: Vec<u8> = (0..100u8).map(|i| i.wrapping_mul(7)).collect();
+    let aad = b"associated data";
+
+    let t = Trace::start();
+    let mut rec = Rec::default();
+    let v = ok(Vault::open());
+    let mut caps = KvCaps::default();
+    rec.call(&v, KV_IOC_GETCAPS, &mut caps).expect("getcaps");
+    let none = KvPolicy::default();
+
+    // IMPORT, and its failing variants.
+    let gcm128 = rec.import(&v, KV_ALG_AES128_GCM, &k_gcm128, 0, none);
+    let gcm256 = rec.import(&v, KV_ALG_AES256_GCM, &k_gcm256, 0, none);
+    let chacha = rec.import(&v, KV_ALG_CHACHA20_POLY1305, &k_chacha, 0, none);
+    let cbc128 = rec.import(&v, KV_ALG_AES128_CBC, &k_cbc128, 0, none);
+    let cbc256 = rec.import(&v, KV_ALG_AES256_CBC, &k_cbc256, 0, none);
+    let hmac256 = rec.import(&v, KV_ALG_HMAC_SHA256, &k_hmac256, 0, none);
+    let hmac512 = rec.import(&v, KV_ALG_HMAC_SHA512, &k_hmac512, 0, none);
+    let ed = rec.import(&v, KV_ALG_ED25519, &ed_seed, 0, none);
+    let xa = rec.import(&v, KV_ALG_X25519, &x_a, 0, none);
+    let xb = rec.import(&v, KV_ALG_X25519, &x_b, 0, none);
+    let short = rec.import(&v, KV_ALG_CHACHA20_POLY1305, &k_short, 30, none);
+    let once = rec.import(
+        &v,
+        KV_ALG_AES256_GCM,
+        &k_once,
+        0,
+        KvPolicy {
+            flags: KV_POLICY_NO_CALLER_NONCE,
+            max_uses: 1,
+            ..Default::default()
+        },
+    );
+    let mut bad = KvImport {
+        algorithm: KV_ALG_AES128_GCM,
+        key_len: 17,
+        key_ptr: k_gcm256.as_ptr() as u64,
+        ..Default::default()
+    };
+    assert_eq!(rec.call(&v, KV_IOC_IMPORT, &mut bad), Err(Errno::EINVAL));
+    let s = Straddle::new();
+    let cut = s.fill(&k_gcm256, 1);
+    let mut bad = KvImport {
+        algorithm: KV_ALG_AES256_GCM,
+        key_len: 32,
+        key_ptr: cut as u64,
+        ..Default::default()
+    };
+    assert_eq!(rec.call(&v, KV_IOC_IMPORT, &mut bad), Err(Errno::EFAULT));
+    // A request that cannot be written back: the key is made, then destroyed.
+    let m = Mapping::new(4096);
+    let p = m.put(KvImport {
+        algorithm: KV_ALG_AES256_GCM,
+        key_len: 32,
+        key_ptr: k_gcm256.as_ptr() as u64,
+        ..Default::default()
+    });
+    m.read_only();
+    assert_eq!(
+        crate::util::ioctl_addr(&v, KV_IOC_IMPORT, p as usize),
+        Err(Errno::EFAULT)
+    );
+    // SAFETY: the mapping is readable and holds the KvImport just placed.
+    rec.keep(as_bytes(unsafe { &*p }));
+
+    for id in rec.list(&v) {
+        rec.info(&v, id).expect("getinfo");
+    }
+
+    // AEAD: caller and kernel nonces, decrypt, tampering, too small, in place.
+    for key in [gcm128, gcm256, chacha] {
+        let (mut nonce, mut tag) = ([7u8; 12], [FILL; 16]);
+        let (r, ct) = rec.aead(
+            &v,
+            KV_IOC_AEAD_ENCRYPT,
+            key,
+            &msg,
+            aad,
+            &mut nonce,
+            &mut tag,
+            0,
+        );
+        r.expect("encrypt");
+        let (r, pt) = rec.aead(
+            &v,
+            KV_IOC_AEAD_DECRYPT,
+            key,
+            &ct,
+            aad,
+            &mut nonce,
+            &mut tag,
+            0,
+        );
+        r.expect("decrypt");
+        assert_eq!(pt, msg);
+        let (n2, ct2, mut t2) = rec.seal(&v, key, &msg, b"");
+        let mut n2 = n2;
+        t2[0] ^= 1;
+        let (r, _) = rec.aead(&v, KV_IOC_AEAD_DECRYPT, key, &ct2, b"", &mut n2, &mut t2, 0);
+        assert_eq!(r, Err(Errno::EBADMSG));
+        let mut small = KvAead {
+            key_id: key,
+            in_len: 32,
+            out_len: 8,
+            ..Default::default()
+        };
+        assert_eq!(
+            rec.call(&v, KV_IOC_AEAD_ENCRYPT, &mut small),
+            Err(Errno::ENOSPC)
+        );
+        let mut buf = msg.clone();
+        let (mut n3, mut t3) = ([FILL; 12], [FILL; 16]);
+        let mut r = KvAead {
+            key_id: key,
+            in_ptr: buf.as_mut_ptr() as u64,
+            out_ptr: buf.as_mut_ptr() as u64,
+            nonce_ptr: n3.as_mut_ptr() as u64,
+            tag_ptr: t3.as_mut_ptr() as u64,
+            in_len: buf.len() as u32,
+            out_len: buf.len() as u32,
+            flags: KV_AEAD_GEN_NONCE,
+            ..Default::default()
+        };
+        rec.call(&v, KV_IOC_AEAD_ENCRYPT, &mut r).expect("in place");
+        rec.keep(&buf);
+        rec.keep(&n3);
+        rec.keep(&t3);
+    }
+    // A key with a one-use, kernel-nonce-only policy: EPERM, one use, EDQUOT.
+    let (mut n, mut tg) = ([1u8; 12], [FILL; 16]);
+    let (r, _) = rec.aead(&v, KV_IOC_AEAD_ENCRYPT, once, &msg, b"", &mut n, &mut tg, 0);
+    assert_eq!(r, Err(Errno::EPERM));
+    rec.seal(&v, once, &msg, b"");
+    let (r, _) = rec.aead(
+        &v,
+        KV_IOC_AEAD_ENCRYPT,
+        once,
+        &msg,
+        b"",
+        &mut n,
+        &mut tg,
+        KV_AEAD_GEN_NONCE,
+    );
+    assert_eq!(r, Err(Errno::EDQUOT));
+
+    // AES-CBC: padded and whole blocks, kernel IV, bad padding, too small.
+    for key in [cbc128, cbc256] {
+        let mut iv = [3u8; 16];
+        let (r, ct) = rec.cbc(&v, KV_IOC_CBC_ENCRYPT, key, &msg, &mut iv, 0, 112);
+        r.expect("cbc encrypt");
+        let (r, pt) = rec.cbc(&v, KV_IOC_CBC_DECRYPT, key, &ct, &mut iv, 0, 112);
+        r.expect("cbc decrypt");
+        assert_eq!(pt, msg);
+        let mut iv2 = [FILL; 16];
+        let (r, ct) = rec.cbc(
+            &v,
+            KV_IOC_CBC_ENCRYPT,
+            key,
+            &msg[..96],
+            &mut iv2,
+            KV_CBC_GEN_IV | KV_CBC_NO_PADDING,
+            96,
+        );
+        r.expect("cbc whole blocks");
+        let (r, _) = rec.cbc(
+            &v,
+            KV_IOC_CBC_DECRYPT,
+            key,
+            &ct,
+            &mut iv2,
+            KV_CBC_NO_PADDING,
+            96,
+        );
+        r.expect("cbc decrypt whole blocks");
+        // Whole-block plaintext decrypted as padded: almost surely bad padding.
+        let mut iv3 = [9u8; 16];
+        let (r, _) = rec.cbc(&v, KV_IOC_CBC_DECRYPT, key, &[0x42; 32], &mut iv3, 0, 32);
+        assert!(matches!(r, Err(Errno::EBADMSG) | Ok(())));
+        let (r, _) = rec.cbc(&v, KV_IOC_CBC_ENCRYPT, key, &msg, &mut iv, 0, 16);
+        assert_eq!(r, Err(Errno::ENOSPC));
+    }
+
+    // HMAC: MAC, full and truncated verification, a wrong MAC, too small.
+    for key in [hmac256, hmac512] {
+        let (r, mac) = rec.mac(&v, key, &msg, 64);
+        r.expect("mac");
+        rec.verify_mac(&v, key, &msg, &mac).expect("verify mac");
+        rec.verify_mac(&v, key, &msg, &mac[..16])
+            .expect("verify truncated mac");
+        let mut wrong = mac.clone();
+        wrong[5] ^= 0x20;
+        assert_eq!(rec.verify_mac(&v, key, &msg, &wrong), Err(Errno::EBADMSG));
+        assert_eq!(rec.mac(&v, key, &msg, 8).0, Err(Errno::ENOSPC));
+    }
+    let (_, mac256) = rec.mac(&v, hmac256, &msg, 64);
+    let mut want = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&k_hmac256).unwrap();
+    want.update(&msg);
+    assert_eq!(
+        mac256,
+        want.finalize().into_bytes().to_vec(),
+        "the imported HMAC key is the one we know"
+    );
+
+    // HASH (no key).
+    let mut digest = [FILL; 64];
+    let mut h = KvHash {
+        algorithm: KV_HASH_SHA512,
+        data_len: msg.len() as u32,
+        data_ptr: msg.as_ptr() as u64,
+        digest_ptr: digest.as_mut_ptr() as u64,
+        digest_len: 64,
+        ..Default::default()
+    };
+    rec.call(&v, KV_IOC_HASH, &mut h).expect("hash");
+    rec.keep(&digest);
+
+    // Ed25519: sign, verify by id and by public key, a bad signature, too small.
+    let (r, sig) = rec.sign(&v, ed, &msg, 64);
+    r.expect("sign");
+    rec.verify(&v, ed, None, &msg, &sig).expect("verify by id");
+    let (r, ed_pub) = rec.pubkey(&v, ed, 32);
+    r.expect("ed25519 public key");
+    let host_ed = ed25519_dalek::SigningKey::from_bytes(&arr(&ed_seed));
+    assert_eq!(
+        ed_pub,
+        host_ed.verifying_key().to_bytes(),
+        "the imported seed is the one we know"
+    );
+    rec.verify(&v, 0, Some(&ed_pub), &msg, &sig)
+        .expect("verify by public key");
+    let mut forged = sig;
+    forged[40] ^= 4;
+    assert_eq!(rec.verify(&v, ed, None, &msg, &forged), Err(Errno::EBADMSG));
+    assert_eq!(rec.sign(&v, ed, &msg, 63).0, Err(Errno::ENOSPC));
+    assert_eq!(rec.pubkey(&v, ed, 31).0, Err(Errno::ENOSPC));
+    assert_eq!(rec.sign(&v, hmac256, &msg, 64).0, Err(Errno::EOPNOTSUPP));
+
+    // X25519: public keys, exchanges both ways into AES-256-GCM (HKDF-SHA256)
+    // and HMAC-SHA512 (HKDF-SHA512) keys, a low-order peer.
+    let (r, a_pub) = rec.pubkey(&v, xa, 32);
+    r.expect("x25519 public key a");
+    let (r, b_pub) = rec.pubkey(&v, xb, 32);
+    r.expect("x25519 public key b");
+    assert_eq!(
+        a_pub,
+        MontgomeryPoint::mul_base_clamped(arr(&x_a)).to_bytes()
+    );
+    assert_eq!(
+        b_pub,
+        MontgomeryPoint::mul_base_clamped(arr(&x_b)).to_bytes()
+    );
+    let shared = MontgomeryPoint(b_pub).mul_clamped(arr(&x_a)).to_bytes();
+    assert_eq!(
+        shared,
+        MontgomeryPoint(a_pub).mul_clamped(arr(&x_b)).to_bytes()
+    );
+    let exchange = |rec: &mut Rec, key: u64, peer: &[u8; 32], k: KvKdf| -> Result<u64, Errno> {
+        let mut r = KvExchange {
+            key_id: key,
+            peer_ptr: peer.as_ptr() as u64,
+            kdf: k,
+            ..Default::default()
+        };
+        rec.call(&v, KV_IOC_KEYEXCHANGE, &mut r)
+            .map(|()| r.new_key_id)
+    };
+    let ex_aes = kdf(KV_HASH_SHA256, KV_ALG_AES256_GCM, salt, info);
+    let ka = exchange(&mut rec, xa, &b_pub, ex_aes).expect("exchange a");
+    let kb = exchange(&mut rec, xb, &a_pub, ex_aes).expect("exchange b");
+    let okm_ex = hkdf_host(KV_HASH_SHA256, salt, &shared, info, 32);
+    let (n, ct, tg) = rec.seal(&v, ka, &msg, aad);
+    assert_eq!(
+        host_open(&okm_ex, &n, &ct, &tg, aad),
+        Some(msg.clone()),
+        "the exchanged key is HKDF(shared)"
+    );
+    let (mut n, mut tg) = (n, tg);
+    let (r, pt) = rec.aead(&v, KV_IOC_AEAD_DECRYPT, kb, &ct, aad, &mut n, &mut tg, 0);
+    r.expect("the other side opens it");
+    assert_eq!(pt, msg);
+    let ex_mac = kdf(KV_HASH_SHA512, KV_ALG_HMAC_SHA512, b"", info);
+    let km = exchange(&mut rec, xa, &b_pub, ex_mac).expect("exchange into hmac");
+    let okm_ex_mac = hkdf_host(KV_HASH_SHA512, b"", &shared, info, 64);
+    let (r, mac) = rec.mac(&v, km, &msg, 64);
+    r.expect("mac with the exchanged key");
+    assert_eq!(mac, host_hmac512(&okm_ex_mac, &msg));
+    assert_eq!(
+        exchange(&mut rec, xa, &[0; 32], ex_aes),
+        Err(Errno::EINVAL),
+        "low-order peer"
+    );
+    assert_eq!(
+        exchange(&mut rec, ed, &b_pub, ex_aes),
+        Err(Errno::EOPNOTSUPP)
+    );
+
+    // DERIVE: HMAC-SHA256 -> AES-256-GCM, HMAC-SHA512 -> HMAC-SHA512 ->
+    // ChaCha20-Poly1305 (a chain), each checked against host HKDF.
+    let derive = |rec: &mut Rec, key: u64, k: KvKdf| -> Result<u64, Errno> {
+        let mut r = KvDerive {
+            key_id: key,
+            kdf: k,
+            ..Default::default()
+        };
+        rec.call(&v, KV_IOC_DERIVE, &mut r).map(|()| r.new_key_id)
+    };
+    let d1 = derive(
+        &mut rec,
+        hmac256,
+        kdf(KV_HASH_SHA256, KV_ALG_AES256_GCM, salt, info),
+    )
+    .expect("derive");
+    let okm_d1 = hkdf_host(KV_HASH_SHA256, salt, &k_hmac256, info, 32);
+    let (n, ct, tg) = rec.seal(&v, d1, &msg, aad);
+    assert_eq!(
+        host_open(&okm_d1, &n, &ct, &tg, aad),
+        Some(msg.clone()),
+        "derived key is HKDF-SHA256"
+    );
+    let d2 = derive(
+        &mut rec,
+        hmac512,
+        kdf(KV_HASH_SHA512, KV_ALG_HMAC_SHA512, salt, b""),
+    )
+    .expect("derive hmac");
+    let okm_d2 = hkdf_host(KV_HASH_SHA512, salt, &k_hmac512, b"", 64);
+    let (r, mac) = rec.mac(&v, d2, &msg, 64);
+    r.expect("mac with the derived key");
+    assert_eq!(
+        mac,
+        host_hmac512(&okm_d2, &msg),
+        "derived key is HKDF-SHA512"
+    );
+    let d3 = derive(
+        &mut rec,
+        d2,
+        kdf(KV_HASH_SHA256, KV_ALG_CHACHA20_POLY1305, b"", info),
+    )
+    .expect("derive chain");
+    let okm_d3 = hkdf_host(KV_HASH_SHA256, b"", &okm_d2, info, 32);
+    let (n, ct, tg) = rec.seal(&v, d3, &msg, b"");
+    assert_eq!(
+        host_open_chacha(&okm_d3, &n, &ct, &tg),
+        Some(msg.clone()),
+        "second generation"
+    );
+    assert_eq!(
+        derive(
+            &mut rec,
+            gcm256,
+            kdf(KV_HASH_SHA256, KV_ALG_AES256_GCM, salt, info)
+        ),
+        Err(Errno::EOPNOTSUPP)
+    );
+
+    // DUP: a handle limited to one key and to encryption; close it.
+    {
+        let ids = [gcm256];
+        let mut r = KvDup {
+            caps: KV_CAP_ENCRYPT | KV_CAP_GETINFO,
+            nkeys: 1,
+            keys_ptr: ids.as_ptr() as u64,
+            ..Default::default()
+        };
+        rec.call(&v, KV_IOC_DUP, &mut r).expect("dup");
+        // SAFETY: DUP just installed this fd for us.
+        let d = Vault::from_fd(unsafe { std::os::fd::FromRawFd::from_raw_fd(r.fd) });
+        rec.seal(&d, gcm256, &msg, b"");
+        assert_eq!(rec.info(&d, hmac256).map(drop), Err(Errno::ENOENT));
+        assert_eq!(rec.mac(&d, hmac256, &msg, 64).0, Err(Errno::EPERM));
+        assert_eq!(rec.keyref(&d, KV_IOC_DESTROY, gcm256), Err(Errno::EPERM));
+        drop(d);
+    }
+
+    // Expiry, revocation (of a parent: its derived key goes too), destruction.
+    std::thread::sleep(Duration::from_millis(80));
+    assert_eq!(rec.info(&v, short).expect("info").state, KV_STATE_EXPIRED);
+    let (mut n, mut tg) = ([2u8; 12], [FILL; 16]);
+    let (r, _) = rec.aead(
+        &v,
+        KV_IOC_AEAD_ENCRYPT,
+        short,
+        &msg,
+        b"",
+        &mut n,
+        &mut tg,
+        0,
+    );
+    assert_eq!(r, Err(Errno::EKEYEXPIRED));
+    rec.keyref(&v, KV_IOC_REVOKE, hmac512).expect("revoke");
+    assert_eq!(rec.mac(&v, hmac512, &msg, 64).0, Err(Errno::EKEYREVOKED));
+    assert_eq!(rec.mac(&v, d2, &msg, 64).0, Err(Errno::EKEYREVOKED));
+    let (r, _) = rec.aead(
+        &v,
+        KV_IOC_AEAD_ENCRYPT,
+        d3,
+        &msg,
+        b"",
+        &mut n,
+        &mut tg,
+        KV_AEAD_GEN_NONCE,
+    );
+    assert_eq!(r, Err(Errno::EKEYREVOKED));
+    for key in [gcm128, cbc128, xb, d1] {
+        rec.keyref(&v, KV_IOC_DESTROY, key).expect("destroy");
+        assert_eq!(rec.keyref(&v, KV_IOC_DESTROY, key), Err(Errno::ENOENT));
+        assert_eq!(rec.info(&v, key).map(drop), Err(Errno::ENOENT));
+    }
+    for id in rec.list(&v) {
+        rec.info(&v, id).expect("getinfo");
+    }
+    let calls = rec.calls;
+    // The last close wipes the rest.
+    drop(v);
+
+    let text = t.text();
+    assert!(
+        text.contains(&format!(
+            "keyvault_key_create: key={gcm256} alg=2 bits=256 how=import"
+        )) && text.contains(&format!("keyvault_key_destroy: key={gcm256}")),
+        "the trace missed this test's events"
+    );
+    let raw = t.raw_pages();
+    drop(t);
+    let dmesg = Command::new("dmesg").output().expect("dmesg").stdout;
+    assert!(!dmesg.is_empty(), "dmesg printed nothing");
+
+    // What must never show: the keys and their internal forms...
+    let mut needles = Needles::default();
+    for (name, s) in [
+        ("AES-128-GCM key", &k_gcm128),
+        ("AES-256-GCM key", &k_gcm256),
+        ("ChaCha20 key", &k_chacha),
+        ("AES-128-CBC key", &k_cbc128),
+        ("AES-256-CBC key", &k_cbc256),
+        ("HMAC-SHA256 key", &k_hmac256),
+        ("HMAC-SHA512 key", &k_hmac512),
+        ("Ed25519 seed", &ed_seed),
+        ("X25519 scalar a", &x_a),
+        ("X25519 scalar b", &x_b),
+        ("short-lived key", &k_short),
+        ("one-use key", &k_once),
+    ] {
+        needles.secret(name, s);
+    }
+    let expanded = sha2::Sha512::digest(&ed_seed);
+    needles.secret("Ed25519 expanded key", &expanded);
+    needles.secret("Ed25519 clamped scalar", &clamp(arr(&expanded[..32])));
+    needles.secret("X25519 clamped scalar a", &clamp(arr(&x_a)));
+    needles.secret("X25519 clamped scalar b", &clamp(arr(&x_b)));
+    for (name, k) in [("HMAC-SHA256", &k_hmac256), ("HMAC-SHA512", &k_hmac512)] {
+        for (pad, p) in [("ipad", 0x36u8), ("opad", 0x5c)] {
+            let x: Vec<u8> = k.iter().map(|b| b ^ p).collect();
+            needles.secret(&format!("{name} key ^ {pad}"), &x);
+        }
+    }
+    // ...the X25519 shared secret and every HKDF output.
+    needles.secret("X25519 shared secret", &shared);
+    needles.secret("HKDF output (exchange, AES)", &okm_ex);
+    needles.secret("HKDF output (exchange, HMAC)", &okm_ex_mac);
+    needles.secret("HKDF output (derive, AES)", &okm_d1);
+    needles.secret("HKDF output (derive, HMAC)", &okm_d2);
+    needles.secret("HKDF output (derive chain, ChaCha)", &okm_d3);
+
+    println!(
+        "    searched {} ioctls' {} output bytes, {} bytes of trace text, {} bytes of raw trace pages, \
+         {} bytes of dmesg for {} forms of the secrets",
+        calls,
+        rec.out.len(),
+        text.len(),
+        raw.len(),
+        dmesg.len(),
+        needles.count
+    );
+    let mut leaks = Vec::new();
+    for (where_, hay) in [
+        ("ioctl output", &rec.out),
+        ("trace text", &text.as_bytes().to_vec()),
+        ("raw trace pages", &raw),
+        ("dmesg", &dmesg),
+    ] {
+        for what in needles.scan(hay) {
+            leaks.push(format!("{where_}: {what}"));
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "key material leaked:\n{}",
+        leaks.join("\n")
+    );
+}
+
+/// This file's tests, in order.
+pub fn tests() -> Vec<crate::harness::Test> {
+    crate::tests![
+        no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_derived_secrets
+    ]
+}
