@@ -73,6 +73,11 @@ pub(crate) fn release(uid: u32, bytes: usize) {
         if u.keys == 0 {
             // `i` is in bounds, so this cannot fail.
             let _ = table.remove(i);
+            if table.is_empty() {
+                // Give the memory back: a table nobody uses must hold no
+                // allocation (also what lets the module unload leak-free).
+                *table = KVec::new();
+            }
         }
     }
 }
