@@ -4,7 +4,9 @@
 #   make KDIR=/path/build  build keyvault.ko against your own Rust-enabled kernel
 #   make run               boot the test VM with the module loaded, show it working
 #   make test              every test: host (cargo test) + in the VM (real ioctls)
+#   make test-debug        the VM tests on a KASAN + lockdep + kmemleak kernel (clang-built)
 #   make vm CMD='...'      run a command in the VM with the module loaded
+#   make bench             keyvault vs AF_ALG, a key agent and in-process crypto, in the VM (bench/results/)
 #   make clean             remove build products (the kernel cache stays in ~/.cache/keyvault)
 #
 # When Kbuild re-enters this directory (M=...), it reads Kbuild, not this file.
@@ -12,7 +14,7 @@
 SHELL := /bin/bash
 KDIR ?=
 
-.PHONY: all module userspace run test vm clean
+.PHONY: all module userspace run test test-debug vm clean
 all: module
 
 module:
@@ -33,8 +35,16 @@ test:
 	@scripts/deps
 	@scripts/test
 
+test-debug:
+	@scripts/deps
+	@scripts/test-debug
+
 vm: userspace
 	@scripts/vm -- $(CMD)
+
+.PHONY: bench
+bench: userspace
+	@scripts/bench
 
 clean:
 	@rm -rf target .kv-kdir keyvault.ko keyvault.mod keyvault.mod.c keyvault.mod.o keyvault.o \
