@@ -374,6 +374,9 @@ pub fn dup_and_close_of_fds_while_threads_use_them_gives_success_ebadf_or_enoent
     let v = ok(Vault::open());
     let a = ok(v.generate(Algorithm::Aes256Gcm));
     ok(v.generate(Algorithm::HmacSha256));
+    // The racing fds work when nothing closes them (how many ops land on a
+    // live fd during the race is up to the scheduler).
+    ok(v.aead_encrypt(a, b"before the race", b"", None));
     let orig: OwnedFd = v.into_fd();
     let current = AtomicI32::new(-1);
     let destroying = AtomicBool::new(false);
@@ -501,7 +504,6 @@ pub fn dup_and_close_of_fds_while_threads_use_them_gives_success_ebadf_or_enoent
     after.assert_clean("dup-close-vs-use (after the last close)");
     dupper_tally.assert_clean("dup-close-vs-use (dupper)");
     assert_eq!(dups, 2 * DUPS);
-    assert!(total.get("ok") > 0, "no operation ever worked");
     assert_no_leak("dup-close-vs-use", keys0);
 }
 
