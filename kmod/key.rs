@@ -104,6 +104,9 @@ pub(crate) struct Key {
     created: Instant<BootTime>,
     /// Creation on the wall clock, for display only.
     created_real_ms: u64,
+    /// Expiry on the wall clock, for display (0: never); a derived key shows
+    /// no later an expiry than its parent's.
+    expires_real_ms: u64,
     ttl: Option<Delta>,
     lineage: Arc<Lineage>,
     /// Set when expiry was first observed (and traced).
@@ -134,6 +137,14 @@ impl Key {
             Some(left) => Some(ttl_ns.map_or(left, |t| t.min(left))),
             None => ttl_ns,
         };
+        let created_real_ms = real_time_ms();
+        let own_expiry = ttl_ns.map_or(0, |ns| {
+            created_real_ms.saturating_add(u64::try_from(ns / 1_000_000).unwrap_or(u64::MAX))
+        });
+        let expires_real_ms = match parent.map(|p| p.expires_real_ms) {
+            Some(pe) if pe != 0 && (own_expiry == 0 || pe < own_expiry) => pe,
+            _ => own_expiry,
+        };
         let lineage = Arc::new(
             Lineage {
                 revoked: AtomicFlag::new(false),
@@ -156,7 +167,8 @@ impl Key {
                 nonce_prefix,
                 nonce_counter: Atomic::new(0),
                 created: Instant::now(),
-                created_real_ms: real_time_ms(),
+                created_real_ms,
+                expires_real_ms,
                 ttl: ttl_ns.map(Delta::from_nanos),
                 lineage,
                 expiry_seen: AtomicFlag::new(false),
@@ -277,12 +289,6 @@ impl Key {
 
     /// GETINFO's view of the key.
     pub(crate) fn info(&self) -> KvKeyinfo {
-        let expires_ms = match self.ttl {
-            Some(ttl) => self
-                .created_real_ms
-                .saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX)),
-            None => 0,
-        };
         KvKeyinfo {
             key_id: self.id,
             algorithm: self.alg.to_abi(),
@@ -293,7 +299,7 @@ impl Key {
                 State::Expired => KV_STATE_EXPIRED,
             },
             created_ms: self.created_real_ms,
-            expires_ms,
+            expires_ms: self.expires_real_ms,
             policy: self.policy,
             uses: self.uses.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
