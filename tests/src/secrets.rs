@@ -8,6 +8,7 @@
 //! keys against host crypto), raw or rendered as hex or base64.
 
 use crate::harness::ok;
+use crate::tracing::Trace;
 use crate::util::{ioctl, Mapping, Straddle};
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use curve25519_dalek::montgomery::MontgomeryPoint;
@@ -17,8 +18,6 @@ use keyvault::Vault;
 use nix::errno::Errno;
 use sha2::Digest;
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -344,81 +343,6 @@ fn clamp(mut s: [u8; 32]) -> [u8; 32] {
 }
 
 // ---- tracing (a private tracefs instance, as in tracing.rs) ----
-
-fn tracefs() -> PathBuf {
-    let usual = Path::new("/sys/kernel/tracing");
-    if !usual.join("instances").exists() {
-        let _ = Command::new("mount")
-            .args(["-t", "tracefs", "nodev", "/sys/kernel/tracing"])
-            .status();
-    }
-    for root in [usual, Path::new("/sys/kernel/debug/tracing")] {
-        if root.join("instances").exists() {
-            return root.to_path_buf();
-        }
-    }
-    panic!("no tracefs");
-}
-
-struct Trace {
-    dir: PathBuf,
-}
-
-impl Trace {
-    fn start() -> Self {
-        let root = tracefs();
-        assert!(
-            root.join("events/keyvault/keyvault_op").exists(),
-            "the module's tracepoints are missing"
-        );
-        let dir = root.join(format!("instances/kv-secrets-{}", std::process::id()));
-        let _ = std::fs::remove_dir(&dir);
-        std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
-        let t = Trace { dir };
-        // A large buffer: every event of this test must still be there.
-        let _ = std::fs::write(t.dir.join("buffer_size_kb"), "4096");
-        std::fs::write(t.dir.join("events/keyvault/enable"), "1").expect("enable keyvault events");
-        std::fs::write(t.dir.join("trace"), "").expect("clear trace");
-        t
-    }
-
-    fn text(&self) -> String {
-        std::fs::read_to_string(self.dir.join("trace")).expect("read trace")
-    }
-
-    /// The raw ring-buffer pages of every CPU (consumed).
-    fn raw_pages(&self) -> Vec<u8> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut all = Vec::new();
-        let Ok(cpus) = std::fs::read_dir(self.dir.join("per_cpu")) else {
-            return all;
-        };
-        for cpu in cpus.flatten() {
-            let Ok(mut f) = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(cpu.path().join("trace_pipe_raw"))
-            else {
-                continue;
-            };
-            let mut page = vec![0u8; 4096];
-            for _ in 0..2048 {
-                match f.read(&mut page) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => all.extend_from_slice(&page[..n]),
-                }
-            }
-        }
-        all
-    }
-}
-
-impl Drop for Trace {
-    fn drop(&mut self) {
-        let _ = std::fs::write(self.dir.join("events/keyvault/enable"), "0");
-        let _ = std::fs::remove_dir(&self.dir);
-    }
-}
 
 // ---- the search ----
 

@@ -19,7 +19,7 @@ use std::process::Command;
 use std::time::Duration;
 
 /// Where tracefs is mounted, mounting it if needed.
-fn tracefs() -> PathBuf {
+pub(crate) fn tracefs() -> PathBuf {
     let usual = Path::new("/sys/kernel/tracing");
     if !usual.join("instances").exists() {
         let _ = Command::new("mount")
@@ -35,12 +35,13 @@ fn tracefs() -> PathBuf {
 }
 
 /// A tracefs instance recording the keyvault events; disabled and removed on drop.
-struct Trace {
+pub(crate) struct Trace {
     dir: PathBuf,
 }
 
 impl Trace {
-    fn start() -> Self {
+    /// A new instance with every keyvault event enabled and an empty buffer.
+    pub(crate) fn start() -> Self {
         let root = tracefs();
         let events = root.join("events/keyvault");
         assert!(
@@ -52,6 +53,8 @@ impl Trace {
         let _ = std::fs::remove_dir(&dir);
         std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
         let t = Trace { dir };
+        // A large buffer: every event of a test must still be there.
+        t.write("buffer_size_kb", "4096");
         t.write("events/keyvault/enable", "1");
         t.clear();
         t
@@ -68,14 +71,14 @@ impl Trace {
     }
 
     /// The buffer as text (reading `trace` does not consume it).
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let path = self.dir.join("trace");
         std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 
     /// The raw ring-buffer pages of every CPU, consumed (best effort: what
     /// can be read without blocking).
-    fn raw_pages(&self) -> Vec<u8> {
+    pub(crate) fn raw_pages(&self) -> Vec<u8> {
         let mut all = Vec::new();
         let Ok(cpus) = std::fs::read_dir(self.dir.join("per_cpu")) else {
             return all;
@@ -90,7 +93,7 @@ impl Trace {
                 continue;
             };
             let mut page = vec![0u8; 4096];
-            for _ in 0..256 {
+            for _ in 0..2048 {
                 match f.read(&mut page) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => all.extend_from_slice(&page[..n]),
