@@ -44,7 +44,7 @@ mod field;
 mod point;
 mod scalar;
 
-use core::sync::atomic::{compiler_fence, Ordering};
+use super::wipe;
 
 use point::Point;
 use scalar::Scalar;
@@ -195,10 +195,3 @@ pub fn verify<H: Sha512>(
     point::double_mul_base_vartime(&k, &a.neg(), &s_bytes).eq_vartime(&r)
 }
 
-/// Overwrites `*x` with `zero` in a way the compiler may not elide.
-fn wipe<T: Copy>(x: &mut T, zero: T) {
-    // SAFETY: `x` is a valid, aligned and exclusive reference to a `T`, and a
-    // `T: Copy` has no drop glue that overwriting could skip.
-    unsafe { core::ptr::write_volatile(x, zero) };
-    compiler_fence(Ordering::SeqCst);
-}

@@ -3,7 +3,7 @@
 //! HKDF (RFC 5869) over a caller-supplied HMAC, so the module runs it on the
 //! kernel's HMAC-SHA256/512 and the host tests on RustCrypto's.
 
-use super::Reject;
+use super::{wipe, Reject};
 
 /// An HMAC: the kernel's, in the module; a reference crate's, on the host.
 pub trait Hmac {
@@ -16,14 +16,6 @@ pub trait Hmac {
 /// The largest PRK or block: SHA-512's 64 bytes.
 const MAX: usize = 64;
 
-/// Overwrites `buf` with zeros in a way the optimizer keeps.
-pub fn wipe(buf: &mut [u8]) {
-    for b in buf.iter_mut() {
-        // SAFETY: `b` is a valid, exclusive reference to one byte.
-        unsafe { core::ptr::write_volatile(b, 0) };
-    }
-    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
-}
 
 /// HKDF-Extract and HKDF-Expand: fills `okm` (at most 255 hash lengths;
 /// longer is `Invalid`) from `ikm`, `salt` (empty: a hash length of zeros,
@@ -46,11 +38,11 @@ pub fn hkdf<H: Hmac>(salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Re
         let mut next = [0u8; MAX];
         H::mac(&prk[..n], &[&t[..t_len], info, &counter], &mut next);
         t = next;
-        wipe(&mut next);
+        wipe(&mut next, [0; MAX]);
         t_len = n;
         chunk.copy_from_slice(&t[..chunk.len()]);
     }
-    wipe(&mut prk);
-    wipe(&mut t);
+    wipe(&mut prk, [0; MAX]);
+    wipe(&mut t, [0; MAX]);
     Ok(())
 }

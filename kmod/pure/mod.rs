@@ -19,3 +19,12 @@ pub enum Reject {
     /// `EMSGSIZE`: input larger than the per-operation limit.
     TooBig,
 }
+
+/// Overwrites `*x` with `zero` in a way the compiler may not elide: how the
+/// pure code wipes secrets (it cannot call the kernel's memzero_explicit).
+pub fn wipe<T: Copy>(x: &mut T, zero: T) {
+    // SAFETY: `x` is a valid, aligned and exclusive reference to a `T`, and a
+    // `T: Copy` has no drop glue that overwriting could skip.
+    unsafe { core::ptr::write_volatile(x, zero) };
+    core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+}
