@@ -29,7 +29,8 @@ use crate::{
 pub(super) fn get_pubkey(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvPubkey = arg.read()?;
     info.key_id = req.key_id;
-    if req.reserved0 != 0 || req.reserved.iter().any(|r| *r != 0) {
+    reject(request::reserved_zero(&req.reserved))?;
+    if req.reserved0 != 0 {
         return Err(EINVAL);
     }
     let key = h.key(req.key_id)?;

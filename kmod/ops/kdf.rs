@@ -11,7 +11,11 @@ use kernel::{
 
 use super::{
     key_for,
-    keys::publish,
+    keys::{
+        new_key,
+        publish,
+        NewKey, //
+    },
     read_secret,
     reject, //
 };
@@ -38,36 +42,32 @@ use crate::{
 };
 
 /// Validated parameters of the new key.
-struct NewKey {
-    alg: Alg,
+struct Derived {
+    key: NewKey,
     len: usize,
     wide: bool,
-    policy: KvPolicy,
-    ttl_ns: Option<i64>,
 }
 
-fn check(kdf: &KvKdf) -> Result<NewKey> {
+fn check(kdf: &KvKdf) -> Result<Derived> {
     if kdf.reserved0 != 0 || kdf.salt_len > KV_KDF_MAX_INPUT || kdf.info_len > KV_KDF_MAX_INPUT {
         return Err(EINVAL);
     }
     let wide = reject(request::hash_is_sha512(kdf.hash))?;
-    let alg = reject(Alg::from_abi(kdf.algorithm))?;
+    let key = new_key(kdf.algorithm, &kdf.policy, kdf.ttl_ms, &[])?;
     // Asymmetric keys are made by GENKEY/IMPORT, where their public halves
     // are computed; HKDF output makes symmetric keys.
-    if alg.is_asymmetric() {
+    if key.alg.is_asymmetric() {
         return Err(EINVAL);
     }
-    let len = reject(request::genkey_len(alg, kdf.key_bits))?;
-    let policy = reject(request::policy(alg, &kdf.policy))?;
-    let ttl_ns = reject(request::ttl_ns(kdf.ttl_ms))?;
-    Ok(NewKey { alg, len, wide, policy, ttl_ns })
+    let len = reject(request::genkey_len(key.alg, kdf.key_bits))?;
+    Ok(Derived { key, len, wide })
 }
 
 /// HKDF from `ikm` into a new key derived from `parent`.
 fn make_key(
     h: &Handle,
     parent: &Key,
-    nk: &NewKey,
+    nk: &Derived,
     kdf: &KvKdf,
     ikm: &[u8],
     origin: Origin,
@@ -81,7 +81,7 @@ fn make_key(
         hkdf::<HmacSha256>(salt.bytes(), ikm, info.bytes(), okm.bytes_mut())
     })?;
     h.vault()
-        .insert(nk.alg, okm, nk.policy, nk.ttl_ns, Some(parent), origin)
+        .insert(nk.key.alg, okm, nk.key.policy, nk.key.ttl_ns, Some(parent), origin)
 }
 
 fn can_derive(alg: Alg) -> bool {

@@ -25,14 +25,15 @@ use crate::{
     vault::Handle,
 };
 
-/// Validated creation parameters shared by GENKEY and IMPORT.
-struct NewKey {
-    alg: Alg,
-    policy: KvPolicy,
-    ttl_ns: Option<i64>,
+/// Validated creation parameters shared by GENKEY, IMPORT, DERIVE and
+/// KEYEXCHANGE.
+pub(super) struct NewKey {
+    pub(super) alg: Alg,
+    pub(super) policy: KvPolicy,
+    pub(super) ttl_ns: Option<i64>,
 }
 
-fn new_key(algorithm: u32, policy: &KvPolicy, ttl_ms: u64, reserved: &[u64]) -> Result<NewKey> {
+pub(super) fn new_key(algorithm: u32, policy: &KvPolicy, ttl_ms: u64, reserved: &[u64]) -> Result<NewKey> {
     reject(request::reserved_zero(reserved))?;
     let alg = reject(Alg::from_abi(algorithm))?;
     let policy = reject(request::policy(alg, policy))?;
