@@ -20,3 +20,7 @@ die() { printf '\033[1;31m[keyvault] error:\033[0m %s\n' "$*" >&2; exit 1; }
 
 # Run as root directly, or through sudo when we are not root.
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# A command that stops a script under `set -e` says which one it was, so a
+# harness failure is never silent.
+trap 'rc=$?; log "${BASH_SOURCE[0]##*/}:$LINENO: \"$BASH_COMMAND\" exited $rc"' ERR
