@@ -3,8 +3,12 @@
 #   make                   build keyvault.ko against the cached test kernel
 #   make KDIR=/path/build  build keyvault.ko against your own Rust-enabled kernel
 #   make run               boot the test VM with the module loaded, show it working
-#   make test              every test: host (cargo test) + in the VM (real ioctls)
-#   make test-debug        the VM tests on a KASAN + lockdep + kmemleak kernel (clang-built)
+#   make test              every test: host (cargo test), then the VM suite (real ioctls
+#                          + 30 s of the ioctl fuzzer) on the release and on the debug kernel
+#   make test-quick        host + release kernel only (the quick loop while developing)
+#   make test-debug        the VM suite on the KASAN + lockdep + kmemleak kernel (clang-built) only
+#   make stress            the hardening run on the debug kernel: the race tests x10 and
+#                          1,000,000 fuzzer ioctls, then rmmod and kmemleak
 #   make vm CMD='...'      run a command in the VM with the module loaded
 #   make bench             keyvault vs AF_ALG, a key agent and in-process crypto, in the VM (bench/results/)
 #   make clean             remove build products (the kernel cache stays in ~/.cache/keyvault)
@@ -14,7 +18,7 @@
 SHELL := /bin/bash
 KDIR ?=
 
-.PHONY: all module userspace run test test-debug vm clean
+.PHONY: all module userspace run test test-quick test-debug stress vm clean
 all: module
 
 module:
@@ -35,9 +39,17 @@ test:
 	@scripts/deps
 	@scripts/test
 
+test-quick:
+	@scripts/deps
+	@scripts/test --quick
+
 test-debug:
 	@scripts/deps
 	@scripts/test-debug
+
+stress:
+	@scripts/deps
+	@scripts/stress
 
 vm: userspace
 	@scripts/vm -- $(CMD)

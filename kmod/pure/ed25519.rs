@@ -194,4 +194,3 @@ pub fn verify<H: Sha512>(
     // comparing points is comparing encodings.
     point::double_mul_base_vartime(&k, &a.neg(), &s_bytes).eq_vartime(&r)
 }
-

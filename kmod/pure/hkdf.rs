@@ -16,7 +16,6 @@ pub trait Hmac {
 /// The largest PRK or block: SHA-512's 64 bytes.
 const MAX: usize = 64;
 
-
 /// HKDF-Extract and HKDF-Expand: fills `okm` (at most 255 hash lengths;
 /// longer is `Invalid`) from `ikm`, `salt` (empty: a hash length of zeros,
 /// as the RFC says) and `info`. Intermediate values are wiped.

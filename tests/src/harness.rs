@@ -6,8 +6,9 @@ use nix::errno::Errno;
 use std::panic;
 use std::time::Instant;
 
-/// A named test.
+/// A named test, and the file (module) it is in.
 pub struct Test {
+    pub file: &'static str,
     pub name: &'static str,
     pub run: fn(),
 }
@@ -16,7 +17,7 @@ pub struct Test {
 #[macro_export]
 macro_rules! tests {
     ($($f:path),* $(,)?) => {
-        vec![$($crate::harness::Test { name: stringify!($f), run: $f }),*]
+        vec![$($crate::harness::Test { file: module_path!(), name: stringify!($f), run: $f }),*]
     };
 }
 
@@ -69,7 +70,7 @@ pub fn run(tests: Vec<Test>, filter: Option<&str>) -> (usize, usize) {
     let (mut passed, mut failed) = (0, 0);
     for t in tests
         .into_iter()
-        .filter(|t| filter.is_none_or(|f| t.name.contains(f)))
+        .filter(|t| filter.is_none_or(|f| format!("{}::{}", t.file, t.name).contains(f)))
     {
         let start = Instant::now();
         let r = panic::catch_unwind(t.run);

@@ -1,7 +1,9 @@
 //! keyvault's integration tests, run inside the test VM (`make test`) with
 //! the module loaded: every ioctl through libkeyvault and raw ioctls.
 //!
-//! Usage: kv-vmtests [FILTER]   (runs the tests whose names contain FILTER)
+//! Usage: kv-vmtests [FILTER]   (runs the tests whose `file::name`, e.g.
+//! `kv_vmtests::races::concurrent_destroys_of_one_key_succeed_exactly_once`,
+//! contains FILTER: `races::` selects a file)
 
 mod asym;
 mod asym_wycheproof;

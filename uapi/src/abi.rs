@@ -524,8 +524,13 @@ pub const KV_IOC_SIGN: u32 = ioc(IOC_READ | IOC_WRITE, 0x30, core::mem::size_of:
 /// Ed25519 verify.
 pub const KV_IOC_VERIFY: u32 = ioc(IOC_WRITE, 0x31, core::mem::size_of::<KvVerify>());
 /// Public half of an Ed25519 or X25519 key.
-pub const KV_IOC_GET_PUBKEY: u32 = ioc(IOC_READ | IOC_WRITE, 0x32, core::mem::size_of::<KvPubkey>());
+pub const KV_IOC_GET_PUBKEY: u32 =
+    ioc(IOC_READ | IOC_WRITE, 0x32, core::mem::size_of::<KvPubkey>());
 /// HKDF into a new key.
 pub const KV_IOC_DERIVE: u32 = ioc(IOC_READ | IOC_WRITE, 0x33, core::mem::size_of::<KvDerive>());
 /// X25519 + HKDF into a new key.
-pub const KV_IOC_KEYEXCHANGE: u32 = ioc(IOC_READ | IOC_WRITE, 0x34, core::mem::size_of::<KvExchange>());
+pub const KV_IOC_KEYEXCHANGE: u32 = ioc(
+    IOC_READ | IOC_WRITE,
+    0x34,
+    core::mem::size_of::<KvExchange>(),
+);
