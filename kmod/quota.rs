@@ -44,23 +44,36 @@ pub(crate) fn current_uid() -> u32 {
     Kuid::current_euid().into_raw().val
 }
 
-/// Charges one key of `bytes` to `uid`; `EDQUOT` past the limits.
+/// Charges one key of `bytes` to `uid`; `EDQUOT` past the limits. A user
+/// gets an entry only with their first charged key, so a refused charge
+/// leaves nothing behind (with `max_keys_per_user=0` every charge is refused).
 pub(crate) fn charge(uid: u32, bytes: usize, limits: UserLimits) -> Result {
     let mut table = USAGE.lock();
-    let slot = match table.iter().position(|u| u.uid == uid) {
-        Some(i) => i,
-        None => {
-            table.push(Usage { uid, keys: 0, bytes: 0 }, GFP_KERNEL)?;
-            table.len() - 1
-        }
-    };
-    let u = &mut table[slot];
-    if u.keys >= limits.max_keys || u.bytes + bytes > limits.max_bytes {
+    let slot = table.iter().position(|u| u.uid == uid);
+    let (keys, held) = slot.map_or((0, 0), |i| (table[i].keys, table[i].bytes));
+    if keys >= limits.max_keys || held.saturating_add(bytes) > limits.max_bytes {
         return Err(EDQUOT);
     }
-    u.keys += 1;
-    u.bytes += bytes;
+    match slot {
+        Some(i) => {
+            table[i].keys += 1;
+            table[i].bytes += bytes;
+        }
+        None => table.push(
+            Usage {
+                uid,
+                keys: 1,
+                bytes,
+            },
+            GFP_KERNEL,
+        )?,
+    }
     Ok(())
+}
+
+/// How many users hold keys (shown in debugfs, so tests see entries go).
+pub(crate) fn users() -> usize {
+    USAGE.lock().len()
 }
 
 /// Releases one key of `bytes` charged to `uid`.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Module-wide counters of live vaults, keys and key bytes, shown (to root)
+//! Module-wide counters of live vaults, keys, key bytes and users holding
+//! keys (the quota table's entries), shown (to root)
 //! in `/sys/kernel/debug/keyvault/stats`: what an operator checks for leaks,
 //! and how the tests see that closing the last fd really destroys the keys.
 
@@ -47,10 +48,11 @@ impl fmt::Debug for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "vaults: {}\nkeys: {}\nkey_bytes: {}",
+            "vaults: {}\nkeys: {}\nkey_bytes: {}\nusers: {}",
             VAULTS.load(Relaxed),
             KEYS.load(Relaxed),
-            KEY_BYTES.load(Relaxed)
+            KEY_BYTES.load(Relaxed),
+            crate::quota::users()
         )
     }
 }

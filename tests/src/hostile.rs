@@ -104,6 +104,28 @@ pub fn import_with_a_bad_key_pointer_is_efault_and_leaves_no_key() {
     assert!(ok(v.list()).is_empty());
 }
 
+/// Regression (found by kv-fuzz): DUP used to install the new fd and then
+/// fail to write its number back, leaving the caller an fd it could not know.
+pub fn dup_whose_reply_cannot_be_written_back_is_efault_and_installs_no_fd() {
+    let v = ok(Vault::open());
+    let open_fds = || {
+        std::fs::read_dir("/proc/self/fd")
+            .expect("/proc/self/fd")
+            .count()
+    };
+    let m = Mapping::new(4096);
+    let p = m.put(KvDup {
+        caps: KV_CAP_READONLY,
+        ..Default::default()
+    });
+    m.read_only();
+    let before = open_fds();
+    for _ in 0..20 {
+        expect_raw(ioctl_addr(&v, KV_IOC_DUP, p as usize), Errno::EFAULT);
+    }
+    assert_eq!(open_fds(), before, "a failed DUP left fds behind");
+}
+
 pub fn list_with_a_bad_ids_pointer_is_efault() {
     let v = ok(Vault::open());
     ok(v.generate(Algorithm::Aes128Gcm));
@@ -199,6 +221,7 @@ pub fn tests() -> Vec<crate::harness::Test> {
         genkey_whose_result_cannot_be_written_back_leaves_no_key,
         import_whose_result_cannot_be_written_back_leaves_no_key,
         import_with_a_bad_key_pointer_is_efault_and_leaves_no_key,
+        dup_whose_reply_cannot_be_written_back_is_efault_and_installs_no_fd,
         list_with_a_bad_ids_pointer_is_efault,
         unknown_ioctls_are_enotty,
         the_key_count_quota_is_edquot_and_frees_up_on_destroy,
