@@ -184,7 +184,6 @@ pub const MAX_WORKERS: usize = 16;
 pub enum Extra {
     RoundTrips,
     RoundTripChecks,
-    DupFdsReclaimed,
     FdsSent,
     FdsReceived,
     Rotations,
@@ -195,11 +194,10 @@ pub enum Extra {
     HostChecks,
     Mutated,
 }
-pub const NEXTRA: usize = 12;
+pub const NEXTRA: usize = 11;
 pub const EXTRA_NAMES: [&str; NEXTRA] = [
     "round trips",
     "round-trip checks",
-    "DUP fds reclaimed after EFAULT",
     "fds sent to the child",
     "fds received by the child",
     "vault rotations",

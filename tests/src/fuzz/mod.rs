@@ -17,6 +17,7 @@
 //! the plaintext back, an output written past its buffer), is counted as
 //! unexpected and printed; the exit status is non-zero if there was any.
 
+mod crash_report;
 mod mem;
 mod ops;
 mod rng;
@@ -143,11 +144,18 @@ fn is_open(fd: RawFd) -> bool {
     unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
 }
 
-/// The lowest free fd number (where the next new fd will go).
+/// A vault opened at start and never closed: what `lowest_free_fd` dups.
+static PROBE_VAULT: AtomicI32 = AtomicI32::new(-1);
+
+/// The lowest free fd number (where the next new fd will go). The probe is
+/// a dup of a keyvault fd, not of stderr: a worker whose fd was closed under
+/// it may hit the probe's number in that instant, and must still be talking
+/// to a keyvault fd (a tty would answer ENOTTY, outside the ABI).
 fn lowest_free_fd() -> RawFd {
-    // SAFETY: duplicates stderr (or fails) and closes the duplicate at once.
+    // SAFETY: duplicates the probe vault's fd (or fails) and closes the
+    // duplicate at once.
     unsafe {
-        let fd = libc::fcntl(2, libc::F_DUPFD_CLOEXEC, 0);
+        let fd = libc::fcntl(PROBE_VAULT.load(Relaxed), libc::F_DUPFD_CLOEXEC, 0);
         if fd >= 0 {
             libc::close(fd);
         }
@@ -550,10 +558,14 @@ pub fn main() -> i32 {
             return 2;
         }
     };
-    if let Err(e) = open_vault().map(close) {
-        eprintln!("kv-fuzz: /dev/keyvault: {e}");
-        return 2;
+    match open_vault() {
+        Ok(fd) => PROBE_VAULT.store(fd, Relaxed),
+        Err(e) => {
+            eprintln!("kv-fuzz: /dev/keyvault: {e}");
+            return 2;
+        }
     }
+    crash_report::install();
     println!(
         "kv-fuzz: seed {:#x} (rerun with --seed {:#x}), {} s, {} ops, {} threads + child {}",
         cfg.seed,

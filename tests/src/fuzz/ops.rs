@@ -1115,8 +1115,7 @@ impl Worker<'_> {
     }
 
     /// DUP, with the fd lock held so the new fd's number is known: a DUP
-    /// whose request cannot be written back still installs its fd (the ABI
-    /// says so), and that fd is found and closed here.
+    /// that fails (whatever the errno) must leave no new fd behind.
     fn op_dup(&mut self) {
         let w = self.w;
         let _l = w.fd_lock.lock().unwrap();
@@ -1206,12 +1205,8 @@ impl Worker<'_> {
                 let slot = 1 + self.rng.below(nslots - 1) as usize;
                 w.install(g, slot, b.fd);
             }
-            Err(Errno::EFAULT) => {
-                if leaked {
-                    close(probe);
-                    self.st.extra(Extra::DupFdsReclaimed);
-                }
-            }
+            // Including EFAULT: DUP makes sure it can write the reply
+            // before it installs the fd.
             Err(e) => {
                 if leaked {
                     self.unexpected(
