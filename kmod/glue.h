@@ -24,6 +24,14 @@ void kv_aes_gcm_encrypt(const void *key, u8 *buf, size_t len, u8 *tag,
 int kv_aes_gcm_decrypt(const void *key, u8 *buf, size_t len, const u8 *tag,
 		       const u8 *ad, size_t ad_len, const u8 *nonce);
 
+/* The crypto API's gcm(aes) (synchronous implementations only), for long
+ * messages: a transform per key, NULL if none can be made; crypt returns 0,
+ * -EBADMSG (decrypt: bad tag) or -ENOMEM. */
+void *kv_gcm_tfm_new(const u8 *key, size_t key_len);
+void kv_gcm_tfm_free(void *tfm);
+int kv_gcm_tfm_crypt(void *tfm, bool encrypt, u8 *buf, size_t len, u8 *tag,
+		     const u8 *ad, size_t ad_len, const u8 *nonce);
+
 void kv_chacha20poly1305_encrypt(const u8 *key, u8 *buf, size_t len, u8 *tag,
 				 const u8 *ad, size_t ad_len, const u8 *nonce);
 int kv_chacha20poly1305_decrypt(const u8 *key, u8 *buf, size_t len,

@@ -860,6 +860,56 @@ pub fn aead_in_place_encryption_and_decryption_give_the_standard_result() {
 /// (what, key, ciphertext, AAD, nonce, tag)
 type Tampered = (String, KeyId, Vec<u8>, Vec<u8>, Nonce, Tag);
 
+/// AES-GCM messages from 256 bytes on go through the crypto API's
+/// gcm(aes), shorter ones through the library: both sides of that line,
+/// page-crossing and long messages, and
+/// AAD that is empty, short, crosses a page or is long, give RustCrypto's
+/// result, and a tampered long message is EBADMSG with nothing written.
+pub fn aes_gcm_matches_rustcrypto_on_both_sides_of_the_crypto_api_threshold_and_rejects_tampering()
+{
+    let v = ok(Vault::open());
+    for (i, alg) in [Algorithm::Aes128Gcm, Algorithm::Aes256Gcm]
+        .into_iter()
+        .enumerate()
+    {
+        let (id, key) = new_key(&v, alg, 1500 + i as u64);
+        for (j, len) in [255, 256, 257, 4095, 4097, 8191, 70001]
+            .into_iter()
+            .enumerate()
+        {
+            let pt = data(len, 1600 + j as u64);
+            for (k, aad_len) in [0, 13, 256, 257, 5000].into_iter().enumerate() {
+                let aad = data(aad_len, 1700 + k as u64);
+                let nonce: Nonce = array(1800 + (j * 10 + k) as u64);
+                aead_round_trip(&v, alg, (id, &key), &pt, &aad, Some(&nonce));
+            }
+            let aad = data(300, 1900);
+            let nonce: Nonce = array(1901);
+            let (ct, sealed) = ok(v.aead_encrypt(id, &pt, &aad, Some(&nonce)));
+            let mut bad_tag = sealed.tag;
+            bad_tag[15] ^= 0x80;
+            let mut bad_ct = ct.clone();
+            bad_ct[len - 1] ^= 1;
+            let mut bad_aad = aad.clone();
+            bad_aad[299] ^= 4;
+            for (what, c, a, t) in [
+                ("tag", &ct, &aad, bad_tag),
+                ("last ciphertext byte", &bad_ct, &aad, sealed.tag),
+                ("last AAD byte", &ct, &bad_aad, sealed.tag),
+            ] {
+                let what = format!("{alg}, {len} bytes, {what} flipped");
+                let mut out = canary(len);
+                expect_err(
+                    v.aead_decrypt_into(id, c, a, &nonce, &t, &mut out),
+                    Errno::EBADMSG,
+                    &what,
+                );
+                assert_untouched(&out, &what);
+            }
+        }
+    }
+}
+
 pub fn aead_decrypt_of_a_tampered_tag_aad_nonce_ciphertext_or_length_is_ebadmsg_and_writes_nothing()
 {
     let v = ok(Vault::open());
@@ -2213,6 +2263,7 @@ pub fn tests() -> Vec<crate::harness::Test> {
         aead_kernel_nonces_are_a_fixed_per_key_prefix_and_a_counter_from_zero,
         aead_empty_plaintext_and_aad_are_valid_even_with_null_pointers,
         aead_in_place_encryption_and_decryption_give_the_standard_result,
+        aes_gcm_matches_rustcrypto_on_both_sides_of_the_crypto_api_threshold_and_rejects_tampering,
         aead_decrypt_of_a_tampered_tag_aad_nonce_ciphertext_or_length_is_ebadmsg_and_writes_nothing,
         cbc_output_is_the_next_whole_block_with_padding_and_the_input_length_without,
         cbc_without_padding_needs_whole_blocks_and_decrypt_a_nonzero_multiple_of_16,

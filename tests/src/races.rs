@@ -10,18 +10,15 @@
 
 use crate::harness::{expect_errno, ok};
 use crate::lifecycle::{derive, dup_fd, live_keys};
+use crate::sharing::{try_recv_fd, try_send_fd};
 use crate::tracing::{self, Trace};
 use keyvault::uapi::*;
 use keyvault::{Algorithm, KeyId, KeyOptions, KeyState, Vault};
 use nix::errno::Errno;
-use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType,
-};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Barrier;
 use std::thread;
@@ -739,7 +736,7 @@ pub fn passing_dups_over_scm_rights_while_the_sender_destroys_and_closes_leaks_n
                     let mut buf = [0u8; 64];
                     loop {
                         let mut kind = [0u8; 1];
-                        let fd = match recv_one_fd(rx, &mut kind) {
+                        let fd = match try_recv_fd(rx, &mut kind) {
                             Ok(Some(fd)) => fd,
                             Ok(None) => break, // the sender's "end"
                             Err(e) => {
@@ -795,7 +792,7 @@ pub fn passing_dups_over_scm_rights_while_the_sender_destroys_and_closes_leaks_n
             match dup_fd(src, KV_CAP_READONLY, keys) {
                 Ok((fd, _)) => {
                     let kind = if limited { b"k" } else { b"a" };
-                    if let Err(e) = send_one_fd(&tx, Some(fd.as_raw_fd()), kind) {
+                    if let Err(e) = try_send_fd(&tx, Some(fd.as_raw_fd()), kind) {
                         sender.bad(format!("sendmsg: {e}"));
                     }
                     sent += 1;
@@ -807,7 +804,7 @@ pub fn passing_dups_over_scm_rights_while_the_sender_destroys_and_closes_leaks_n
         // fds queued: what keeps the vault alive now is in flight.
         drop(orig);
         for _ in 0..RECEIVERS {
-            if let Err(e) = send_one_fd(&tx, None, b"e") {
+            if let Err(e) = try_send_fd(&tx, None, b"e") {
                 sender.bad(format!("sendmsg end: {e}"));
             }
         }
@@ -828,7 +825,7 @@ pub fn passing_dups_over_scm_rights_while_the_sender_destroys_and_closes_leaks_n
     .expect("socketpair");
     for _ in 0..QUEUED {
         let (fd, _) = dup_fd(v.as_raw_fd(), KV_CAP_READONLY, &[]).expect("dup");
-        send_one_fd(&qtx, Some(fd.as_raw_fd()), b"q").expect("sendmsg");
+        try_send_fd(&qtx, Some(fd.as_raw_fd()), b"q").expect("sendmsg");
     }
     drop(v);
     assert!(live_keys() > keys0, "the queued fds keep that vault alive");
@@ -852,41 +849,6 @@ pub fn passing_dups_over_scm_rights_while_the_sender_destroys_and_closes_leaks_n
         "every passed fd was received and used twice"
     );
     assert_no_leak("scm-rights-vs-destroy", keys0);
-}
-
-/// Sends `payload` with `fd` attached (none: a plain message).
-fn send_one_fd(sock: &OwnedFd, fd: Option<RawFd>, payload: &[u8]) -> nix::Result<()> {
-    let fds: Vec<RawFd> = fd.into_iter().collect();
-    let cmsg = [ControlMessage::ScmRights(&fds)];
-    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
-    sendmsg::<()>(
-        sock.as_raw_fd(),
-        &[IoSlice::new(payload)],
-        cmsgs,
-        MsgFlags::empty(),
-        None,
-    )
-    .map(drop)
-}
-
-/// Receives one message into `payload`: its fd, or None if it carried none.
-fn recv_one_fd(sock: &OwnedFd, payload: &mut [u8]) -> nix::Result<Option<OwnedFd>> {
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let mut iov = [IoSliceMut::new(payload)];
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )?;
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: SCM_RIGHTS just installed these fds in our table; we
-            // take the (single) one.
-            return Ok(fds.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) }));
-        }
-    }
-    Ok(None)
 }
 
 /// KV_RACE_SCALE (default 1) multiplies each race's rounds: the hardening

@@ -10,7 +10,7 @@ use nix::sys::socket::{
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 pub fn two_opens_are_separate_vaults() {
     let a = ok(Vault::open());
@@ -80,36 +80,51 @@ pub fn fork_shares_the_vault_with_the_child() {
     );
 }
 
-pub fn send_fd(sock: &OwnedFd, fd: i32, payload: &[u8]) {
-    let fds = [fd];
+/// Sends `payload` with `fd` attached (none: a plain message).
+pub fn try_send_fd(sock: &OwnedFd, fd: Option<RawFd>, payload: &[u8]) -> nix::Result<()> {
+    let fds: Vec<RawFd> = fd.into_iter().collect();
     let cmsg = [ControlMessage::ScmRights(&fds)];
+    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
     sendmsg::<()>(
         sock.as_raw_fd(),
         &[IoSlice::new(payload)],
-        &cmsg,
+        cmsgs,
         MsgFlags::empty(),
         None,
     )
-    .expect("sendmsg");
+    .map(drop)
 }
 
-pub fn recv_fd(sock: &OwnedFd, payload: &mut [u8]) -> OwnedFd {
-    let mut space = nix::cmsg_space!([i32; 1]);
+/// Receives one message into `payload`: its fd, or None if it carried none.
+pub fn try_recv_fd(sock: &OwnedFd, payload: &mut [u8]) -> nix::Result<Option<OwnedFd>> {
+    let mut space = nix::cmsg_space!([RawFd; 1]);
     let mut iov = [IoSliceMut::new(payload)];
     let msg = recvmsg::<()>(
         sock.as_raw_fd(),
         &mut iov,
         Some(&mut space),
-        MsgFlags::empty(),
-    )
-    .expect("recvmsg");
-    for c in msg.cmsgs().expect("cmsgs") {
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    for c in msg.cmsgs()? {
         if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: SCM_RIGHTS just installed this fd in our table.
-            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
+            // SAFETY: SCM_RIGHTS just installed these fds in our table; we
+            // take the (single) one.
+            return Ok(fds.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) }));
         }
     }
-    panic!("no fd received");
+    Ok(None)
+}
+
+/// Sends `payload` with `fd` attached; panics on failure.
+pub fn send_fd(sock: &OwnedFd, fd: i32, payload: &[u8]) {
+    try_send_fd(sock, Some(fd), payload).expect("sendmsg");
+}
+
+/// Receives a message with an fd; panics on failure or a message without one.
+pub fn recv_fd(sock: &OwnedFd, payload: &mut [u8]) -> OwnedFd {
+    try_recv_fd(sock, payload)
+        .expect("recvmsg")
+        .expect("no fd received")
 }
 
 pub fn scm_rights_passes_the_same_vault_and_its_caps() {

@@ -83,7 +83,10 @@ impl Arena {
 
     fn check(&self, addr: u64, len: usize) {
         assert!(
-            addr >= self.rw && addr + len as u64 <= self.tail_guard,
+            addr >= self.rw
+                && addr
+                    .checked_add(len as u64)
+                    .is_some_and(|end| end <= self.tail_guard),
             "arena access out of the read-write area"
         );
     }

@@ -1372,7 +1372,10 @@ impl Worker<'_> {
             return;
         }
         let len = 8 * b.count as usize;
-        let in_arena = i.ids_ptr >= self.a.rw && i.ids_ptr + len as u64 <= self.a.tail_guard;
+        let in_arena = i.ids_ptr >= self.a.rw
+            && i.ids_ptr
+                .checked_add(len as u64)
+                .is_some_and(|end| end <= self.a.tail_guard);
         if !o.wild && in_arena && !overlaps(i.ids_ptr, len, p.loc.addr(), size_of::<KvList>()) {
             let raw = self.a.read(i.ids_ptr, len);
             let ids: Vec<u64> = raw
