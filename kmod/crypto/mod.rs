@@ -147,9 +147,9 @@ unsafe impl Send for PreparedKey {}
 unsafe impl Sync for PreparedKey {}
 
 /// A crypto API `gcm(aes)` transform holding one key: on x86 the fused
-/// AES-NI/VAES + PCLMUL implementation, several times faster per byte than
-/// the library's block-at-a-time `aes_gcm_*()`, but with a per-call cost
-/// (request and scatterlist allocation) that only long messages repay.
+/// AES-NI/VAES + PCLMUL implementation, faster per byte than the library's
+/// block-at-a-time `aes_gcm_*()`, but with a per-call cost (request and
+/// scatterlist allocation) that only long messages repay.
 ///
 /// # Invariants
 ///
