@@ -227,23 +227,12 @@ impl Session {
             (None, None) => return Err("give a key id, --pubkey or --pubkey-file".into()),
         };
         let ok = ok.map_err(|e| e.to_string())?;
-        if self.json {
-            inout::write_output(
-                None,
-                format!("{}\n", json!({ "valid": ok })).as_bytes(),
-                false,
-            )?;
-        } else if ok {
-            inout::write_output(None, b"OK\n", false)?;
-        }
-        if ok {
-            Ok(())
-        } else {
-            Err(format!(
+        inout::verdict(self.json, "valid", ok, || {
+            format!(
                 "bad signature: not a signature of {} by {signer}",
                 inout::display_name(input)
-            ))
-        }
+            )
+        })
     }
 
     pub(crate) fn pubkey(&self, a: &PubkeyArgs) -> Result<(), String> {
@@ -289,14 +278,8 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Cli, Cmd};
+    use crate::{parse_args as parse, Cli, Cmd};
     use clap::Parser;
-
-    fn parse(args: &[&str]) -> Result<Cmd, String> {
-        Cli::try_parse_from(std::iter::once("kvctl").chain(args.iter().copied()))
-            .map(|c| c.cmd)
-            .map_err(|e| e.to_string())
-    }
 
     // RFC 8032, 7.1, TEST 1.
     const TEST1_PUBLIC: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";

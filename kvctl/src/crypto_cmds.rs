@@ -320,24 +320,13 @@ impl Session {
             .vault
             .verify_mac(a.id, &data, &mac)
             .map_err(|e| e.to_string())?;
-        if self.json {
-            inout::write_output(
-                None,
-                format!("{}\n", json!({ "match": ok })).as_bytes(),
-                false,
-            )?;
-        } else if ok {
-            inout::write_output(None, b"OK\n", false)?;
-        }
-        if ok {
-            Ok(())
-        } else {
-            Err(format!(
+        inout::verdict(self.json, "match", ok, || {
+            format!(
                 "MAC mismatch: {} does not have this MAC under key {}",
                 inout::display_name(input),
                 a.id
-            ))
-        }
+            )
+        })
     }
 
     pub(crate) fn hash(&self, a: &HashArgs) -> Result<(), String> {
@@ -359,14 +348,8 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Cli, Cmd};
+    use crate::{parse_args as parse, Cli, Cmd};
     use clap::Parser;
-
-    fn parse(args: &[&str]) -> Result<Cmd, String> {
-        Cli::try_parse_from(std::iter::once("kvctl").chain(args.iter().copied()))
-            .map(|c| c.cmd)
-            .map_err(|e| e.to_string())
-    }
 
     #[test]
     fn hex_arrays_have_an_exact_length() {

@@ -116,6 +116,29 @@ pub fn write_output(path: Option<&str>, bytes: &[u8], private: bool) -> Result<(
     }
 }
 
+/// Reports a check's verdict: `{"<field>": true|false}` with --json,
+/// otherwise `OK` when it holds (and nothing when it does not); a verdict
+/// that does not hold becomes the error `mismatch()`, so the exit status
+/// says it too.
+pub fn verdict(
+    json: bool,
+    field: &str,
+    holds: bool,
+    mismatch: impl FnOnce() -> String,
+) -> Result<(), String> {
+    if json {
+        let line = format!("{}\n", serde_json::json!({ field: holds }));
+        write_output(None, line.as_bytes(), false)?;
+    } else if holds {
+        write_output(None, b"OK\n", false)?;
+    }
+    if holds {
+        Ok(())
+    } else {
+        Err(mismatch())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -152,16 +152,9 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Cli, Cmd};
-    use clap::Parser;
+    use crate::{parse_args as parse, Cmd};
     use keyvault::Caps;
     use std::time::Duration;
-
-    fn parse(args: &[&str]) -> Result<Cmd, String> {
-        Cli::try_parse_from(std::iter::once("kvctl").chain(args.iter().copied()))
-            .map(|c| c.cmd)
-            .map_err(|e| e.to_string())
-    }
 
     #[test]
     fn derive_parses_with_defaults_and_options() {

@@ -535,6 +535,14 @@ fn main() -> ExitCode {
     }
 }
 
+/// The command that `kvctl ARGS...` parses to (for the subcommand tests).
+#[cfg(test)]
+fn parse_args(args: &[&str]) -> Result<Cmd, String> {
+    Cli::try_parse_from(std::iter::once("kvctl").chain(args.iter().copied()))
+        .map(|c| c.cmd)
+        .map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

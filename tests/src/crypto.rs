@@ -124,7 +124,7 @@ fn with(f: impl FnOnce(&mut KeyOptions)) -> KeyOptions {
 }
 
 /// A raw AEAD request over the given buffers (capacity: all of `out`).
-fn aead_req(
+pub fn aead_req(
     key: KeyId,
     input: &[u8],
     out: &mut [u8],

@@ -14,7 +14,7 @@ use aes_gcm::aead::{Aead, KeyInit, Payload};
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use hmac::Mac;
 use keyvault::uapi::*;
-use keyvault::Vault;
+use keyvault::{KeyId, Vault};
 use nix::errno::Errno;
 use sha2::Digest;
 use std::collections::{HashMap, HashSet};
@@ -96,17 +96,8 @@ impl Rec {
     ) -> (Result<(), Errno>, Vec<u8>) {
         let mut out = vec![FILL; input.len()];
         let mut r = KvAead {
-            key_id: key,
-            in_ptr: input.as_ptr() as u64,
-            out_ptr: out.as_mut_ptr() as u64,
-            aad_ptr: aad.as_ptr() as u64,
-            nonce_ptr: nonce.as_mut_ptr() as u64,
-            tag_ptr: tag.as_mut_ptr() as u64,
-            in_len: input.len() as u32,
-            out_len: out.len() as u32,
-            aad_len: aad.len() as u32,
             flags,
-            reserved: [0; 2],
+            ..crate::crypto::aead_req(KeyId(key), input, &mut out, aad, nonce, tag)
         };
         let res = self.call(v, cmd, &mut r);
         self.keep(&out);
