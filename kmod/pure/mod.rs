@@ -2,6 +2,9 @@
 
 //! Pure logic: depends only on `core` and the ABI, so the very same files are
 //! compiled into the module and tested on the host (crate `keyvault-pure`).
+//!
+//! Like all of `kmod/`, it builds with rustc 1.85.1 (Debian 13's kernel
+//! toolchain): hence `x % n != 0`, not `is_multiple_of` (stable since 1.87).
 
 pub mod alg;
 pub mod ed25519;

@@ -29,7 +29,7 @@ pub fn pad(buf: &mut [u8], len: usize) -> bool {
 /// oracle (callers must still not reveal more than "bad padding").
 pub fn unpad(buf: &[u8]) -> Option<usize> {
     let len = buf.len();
-    if len == 0 || !len.is_multiple_of(BLOCK) {
+    if len == 0 || len % BLOCK != 0 {
         return None;
     }
     let last = &buf[len - BLOCK..];

@@ -22,7 +22,7 @@ pub fn genkey_len(alg: Alg, key_bits: u32) -> Result<usize, Reject> {
     if key_bits == 0 {
         return Ok(sizes.default);
     }
-    if !key_bits.is_multiple_of(8) {
+    if key_bits % 8 != 0 {
         return Err(Reject::Invalid);
     }
     let len = (key_bits / 8) as usize;
@@ -98,7 +98,7 @@ pub fn data_len(len: u32, max: usize) -> Result<usize, Reject> {
 /// The output capacity an AES-CBC request needs (for decryption with
 /// padding, an upper bound: the padding is only known after decrypting).
 pub fn cbc_out_len(encrypt: bool, padded: bool, in_len: usize) -> Result<usize, Reject> {
-    let whole = in_len.is_multiple_of(padding::BLOCK);
+    let whole = in_len % padding::BLOCK == 0;
     match (encrypt, padded) {
         (true, true) => padding::padded_len(in_len).ok_or(Reject::TooBig),
         (true, false) if whole => Ok(in_len),
