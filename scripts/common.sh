@@ -7,6 +7,10 @@ KV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KV_CACHE=${KV_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/keyvault}
 KV_KERNEL_PKG=${KV_KERNEL_PKG:-linux-source-7.3}
 KV_KERNEL_SUITE=${KV_KERNEL_SUITE:-trixie-backports}
+# The distro kernel `make test-distro` boots and packages for (Debian 13 +
+# trixie-backports), and the Debian release whose packages the harness takes.
+KV_DISTRO_RELEASE=${KV_DISTRO_RELEASE:-7.3.4+deb13-amd64}
+KV_DEBIAN_SUITE=trixie
 KV_BINDGEN_VERSION=0.73.2
 KV_LIBCLANG_VERSION=18.1.1
 KV_VNG_VERSION=1.42
@@ -17,6 +21,32 @@ export LIBCLANG_PATH="$KV_CACHE/libclang"
 
 log() { printf '\033[1m[keyvault]\033[0m %s\n' "$*" >&2; }
 die() { printf '\033[1;31m[keyvault] error:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# kv_apt ARGS...: apt-get with a private configuration under $KV_CACHE/apt
+# that sees Debian 13 (trixie, trixie-backports) and leaves the system's
+# sources alone; its package lists are refreshed once a day.
+kv_apt() {
+  local d="$KV_CACHE/apt"
+  mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
+  local opts=(-o "Dir::Etc::SourceList=$d/sources.list" -o Dir::Etc::SourceParts=/dev/null
+              -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" -o Dir::State::status=/dev/null
+              -o Debug::NoLocking=1 -o APT::Sandbox::User=root)
+  local want="deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian $KV_DEBIAN_SUITE $KV_KERNEL_SUITE"
+  local src="deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian"
+  if [ "$(cat "$d/.sources" 2>/dev/null)" != "$want" ] || [ -z "$(find "$d/.updated" -mmin -1440 2>/dev/null)" ]; then
+    printf '%s %s main\n' "$src" "$KV_DEBIAN_SUITE" "$src" "$KV_KERNEL_SUITE" > "$d/sources.list"
+    apt-get -q "${opts[@]}" update >&2 || die "cannot reach Debian's $KV_DEBIAN_SUITE/$KV_KERNEL_SUITE archive"
+    echo "$want" > "$d/.sources"; touch "$d/.updated"
+  fi
+  apt-get -q "${opts[@]}" "$@"
+}
+
+# kv_apt_download DIR PKG...: the .debs of PKG... (candidate versions) into DIR.
+kv_apt_download() {
+  local dir=$1; shift
+  mkdir -p "$dir"
+  (cd "$dir" && kv_apt download "$@" >&2) || die "cannot download $* from Debian $KV_DEBIAN_SUITE/$KV_KERNEL_SUITE"
+}
 
 # Run as root directly, or through sudo when we are not root.
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
