@@ -4,9 +4,13 @@
 #   make KDIR=/path/build  build keyvault.ko against your own Rust-enabled kernel
 #   make run               boot the test VM with the module loaded, show it working
 #   make test              every test: host (cargo test), then the VM suite (real ioctls
-#                          + 30 s of the ioctl fuzzer) on the release and on the debug kernel
+#                          + 30 s of the ioctl fuzzer) on the release kernel, the packages
+#                          and the VM suite on Debian's own 7.3 kernel, and the debug kernel
 #   make test-quick        host + release kernel only (the quick loop while developing)
 #   make test-debug        the VM suite on the KASAN + lockdep + kmemleak kernel (clang-built) only
+#   make test-distro       packages + DKMS install in a clean Debian 13, then the VM suite on
+#                          Debian's unmodified 7.3.4+deb13-amd64 kernel with that module
+#   make deb               the Debian packages (keyvault-dkms, kvctl, libkeyvault-dev) in target/deb/
 #   make stress            the hardening run on the debug kernel: the race tests x10 and
 #                          1,000,000 fuzzer ioctls, then rmmod and kmemleak
 #   make vm CMD='...'      run a command in the VM with the module loaded
@@ -18,7 +22,7 @@
 SHELL := /bin/bash
 KDIR ?=
 
-.PHONY: all module userspace run test test-quick test-debug stress vm clean
+.PHONY: all module userspace run test test-quick test-debug test-distro deb stress vm clean
 all: module
 
 module:
@@ -46,6 +50,14 @@ test-quick:
 test-debug:
 	@scripts/deps
 	@scripts/test-debug
+
+test-distro:
+	@scripts/deps
+	@scripts/test-distro
+
+deb:
+	@scripts/deps
+	@scripts/build-deb
 
 stress:
 	@scripts/deps
