@@ -1,0 +1,678 @@
+//! kvctl: the command-line face of /dev/keyvault.
+//!
+//! Keys live as long as the vault's fd. One kvctl command on its own opens a
+//! fresh vault that dies with it, so to keep keys across commands either run
+//! several in one process (`kvctl batch`), or open one vault and hand it to a
+//! child (`kvctl exec -- CMD`): every kvctl run inside CMD finds it through
+//! `$KEYVAULT_FD`. `kvctl exec --caps CAPS --keys IDS -- CMD` hands CMD a new,
+//! restricted handle on the same vault instead (the current one keeps its
+//! capabilities and does not reach CMD).
+//!
+//! All of kvctl is in this library: the `kvctl` binary only calls [`run`], and
+//! `kvctl-docs` makes the man pages and shell completions from the same `Cli`.
+
+mod asym_cmds;
+mod crypto_cmds;
+pub mod docs;
+mod envelope;
+mod inout;
+mod kdf_cmds;
+
+use clap::{Parser, Subcommand};
+use keyvault::{Algorithm, Caps, KeyId, KeyInfo, KeyOptions, Vault};
+use serde_json::{json, Value};
+use std::io::BufRead;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::ExitCode;
+use std::time::{Duration, UNIX_EPOCH};
+use zeroize::Zeroizing;
+
+/// The environment variable through which `kvctl exec` passes the vault fd.
+const FD_ENV: &str = "KEYVAULT_FD";
+
+#[derive(Parser)]
+#[command(
+    name = "kvctl",
+    version,
+    about = "Keys kept in the kernel: generate, use, inspect and share them through /dev/keyvault"
+)]
+#[command(
+    after_help = "Keys live as long as the vault fd. Keep one open across commands with\n  kvctl exec -- sh -c 'id=$(kvctl genkey aes256-gcm); kvctl info $id'\nor run several commands in one process with `kvctl batch FILE`."
+)]
+struct Cli {
+    /// Print machine-readable JSON.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(clap::Args, Clone, Debug, Default)]
+struct PolicyArgs {
+    /// Lifetime, e.g. 90s, 15m, 2h, 500ms.
+    #[arg(long, value_parser = parse_duration)]
+    ttl: Option<Duration>,
+    /// Operations the key may be used for, e.g. encrypt,decrypt (default: all it supports).
+    #[arg(long)]
+    usage: Option<Caps>,
+    /// Refuse caller-chosen nonces/IVs for this key.
+    #[arg(long)]
+    no_caller_nonce: bool,
+    /// Most operations the key may perform.
+    #[arg(long, default_value_t = 0)]
+    max_uses: u64,
+    /// Most input bytes the key may process.
+    #[arg(long, default_value_t = 0)]
+    max_bytes: u64,
+}
+
+impl PolicyArgs {
+    fn options(&self, bits: u32) -> KeyOptions {
+        KeyOptions {
+            bits,
+            ttl: self.ttl,
+            usage: self.usage.unwrap_or(Caps::empty()),
+            no_caller_nonce: self.no_caller_nonce,
+            max_uses: self.max_uses,
+            max_bytes: self.max_bytes,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Generate a key in the kernel; prints its id.
+    Genkey {
+        /// Algorithm (see `kvctl algorithms`).
+        alg: Algorithm,
+        /// Key size in bits (default: the algorithm's).
+        #[arg(long, default_value_t = 0)]
+        bits: u32,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Import raw key bytes (from a file, `-` for stdin, or hex); prints the id.
+    Import {
+        /// Algorithm (see `kvctl algorithms`).
+        alg: Algorithm,
+        /// File with the raw key bytes (`-`: stdin).
+        #[arg(long, conflicts_with = "hex", required_unless_present = "hex")]
+        key_file: Option<String>,
+        /// The key as hex.
+        #[arg(long)]
+        hex: Option<String>,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Describe a key (never its bytes).
+    Info { id: KeyId },
+    /// List the vault's key ids.
+    List,
+    /// Destroy a key now.
+    Destroy { id: KeyId },
+    /// Revoke a key: it stays listed but can never be used again.
+    Revoke { id: KeyId },
+    /// Show this vault handle's capabilities.
+    Caps,
+    /// Drop capabilities from this vault handle (keeps only CAPS), e.g. readonly.
+    Restrict { caps: Caps },
+    /// List algorithms and their key sizes.
+    Algorithms,
+    /// Encrypt with an AEAD or AES-CBC key into an envelope that `decrypt` reads.
+    ///
+    /// The envelope is "KVE1", the key's algorithm and flags (1 byte each), then
+    /// nonce (12) + tag (16) + ciphertext for AEAD keys, or IV (16) +
+    /// ciphertext for AES-CBC keys.
+    Encrypt(crypto_cmds::EncryptArgs),
+    /// Decrypt an envelope made by `encrypt`; writes the plaintext (raw bytes).
+    Decrypt(crypto_cmds::DecryptArgs),
+    /// HMAC of the input with an HMAC key; prints it (hex by default).
+    Mac(crypto_cmds::MacArgs),
+    /// Check a MAC in the kernel (constant time): exit status 0 if it matches, 1 if not.
+    VerifyMac(crypto_cmds::VerifyMacArgs),
+    /// SHA-256/512 of the input, computed in the kernel; prints it like sha256sum.
+    Hash(crypto_cmds::HashArgs),
+    /// Sign the input with an Ed25519 key; prints the signature (hex by default).
+    Sign(asym_cmds::SignArgs),
+    /// Check an Ed25519 signature (with a vault key or anyone's public key):
+    /// exit status 0 if it is valid, 1 if not.
+    Verify(asym_cmds::VerifyArgs),
+    /// Print the public half of an Ed25519 or X25519 key (hex, raw, base64, or
+    /// an OpenSSH line for Ed25519).
+    Pubkey(asym_cmds::PubkeyArgs),
+    /// Derive a new key from a vault key with HKDF, in the kernel; prints its id.
+    ///
+    /// The new key never outlives its parent (without --ttl it expires with
+    /// it), and revoking the parent makes it unusable too.
+    Derive(kdf_cmds::DeriveArgs),
+    /// X25519 with a peer's public key, then HKDF into a new key, in the kernel; prints its id.
+    ///
+    /// The shared secret never leaves the kernel; both sides derive the same
+    /// key when they use the same --to, --bits, --hash, --salt and --info.
+    Exchange(kdf_cmds::ExchangeArgs),
+    /// Run commands, one per line, on one vault (`-` or no FILE: stdin).
+    /// `@last` stands for the id of the last key made; `#` starts a comment.
+    Batch {
+        file: Option<String>,
+        /// Go on after a failing command (the exit status still reports it).
+        #[arg(short, long)]
+        keep_going: bool,
+    },
+    /// Run CMD with a vault fd inherited as $KEYVAULT_FD (the current one, or a new vault).
+    ///
+    /// With --caps or --keys, CMD gets a new handle on the same vault with
+    /// only those capabilities and keys; the current handle keeps its own
+    /// and is not passed on.
+    Exec {
+        /// Give CMD a handle with only these capabilities, e.g. readonly or sign,getinfo
+        /// (default with --keys: all but genkey, import, derive, exchange).
+        #[arg(long)]
+        caps: Option<Caps>,
+        /// Give CMD a handle that sees only these keys (comma-separated ids).
+        #[arg(long, value_name = "ID,...", value_delimiter = ',')]
+        keys: Option<Vec<KeyId>>,
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        cmd: Vec<String>,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("bad duration '{s}' (e.g. 30s, 5m, 1h, 250ms)"))?;
+    let ms = match unit {
+        "ms" => 1,
+        "" | "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(format!("bad duration unit in '{s}' (ms, s, m, h, d)")),
+    };
+    n.checked_mul(ms)
+        .map(Duration::from_millis)
+        .ok_or_else(|| format!("duration '{s}' too large"))
+}
+
+/// The vault: inherited through $KEYVAULT_FD, or a new one.
+fn vault() -> Result<Vault, String> {
+    match std::env::var(FD_ENV) {
+        Ok(s) => {
+            let fd: i32 = s
+                .parse()
+                .map_err(|_| format!("${FD_ENV}='{s}' is not an fd number"))?;
+            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD)
+                .map_err(|e| format!("${FD_ENV}={fd} is not an open fd: {e}"))?;
+            // SAFETY: the fd is open (checked above) and was handed to this
+            // process to own by `kvctl exec`; nothing else in kvctl uses it.
+            Ok(Vault::from_fd(unsafe { OwnedFd::from_raw_fd(fd) }))
+        }
+        Err(_) => Vault::open().map_err(|e| e.to_string()),
+    }
+}
+
+struct Session {
+    vault: Vault,
+    json: bool,
+    last: Option<KeyId>,
+    /// A batch is reading its commands from stdin: no command may read it.
+    stdin_is_script: bool,
+}
+
+fn info_json(i: &KeyInfo) -> Value {
+    let ms = |t: std::time::SystemTime| {
+        t.duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64)
+    };
+    json!({
+        "id": i.id.0,
+        "algorithm": i.algorithm.map_or_else(|| i.algorithm_raw.to_string(), |a| a.name().to_string()),
+        "bits": i.bits,
+        "state": i.state.to_string(),
+        "created_ms": ms(i.created),
+        "expires_ms": i.expires.map(ms),
+        "usage": i.usage.names(),
+        "no_caller_nonce": i.no_caller_nonce,
+        "max_uses": i.max_uses,
+        "max_bytes": i.max_bytes,
+        "uses": i.uses,
+        "bytes": i.bytes,
+    })
+}
+
+impl Session {
+    fn new(vault: Vault, json: bool) -> Self {
+        Session {
+            vault,
+            json,
+            last: None,
+            stdin_is_script: false,
+        }
+    }
+
+    /// A command's input (`None` or `-`: stdin).
+    fn read(&self, path: Option<&str>) -> Result<Zeroizing<Vec<u8>>, String> {
+        if self.stdin_is_script && inout::is_stdin(path) {
+            return Err("stdin is the batch script here: give the input with --in FILE".into());
+        }
+        inout::read_input(path)
+    }
+
+    fn print(&self, human: impl FnOnce() -> String, json: impl FnOnce() -> Value) {
+        if self.json {
+            println!("{}", json());
+        } else {
+            println!("{}", human());
+        }
+    }
+
+    fn made(&mut self, id: KeyId) {
+        self.last = Some(id);
+        self.print(|| id.to_string(), || json!({ "id": id.0 }));
+    }
+
+    fn run(&mut self, cmd: Cmd) -> Result<(), String> {
+        let v = &self.vault;
+        match cmd {
+            Cmd::Genkey { alg, bits, policy } => {
+                let id = v
+                    .generate_with(alg, &policy.options(bits))
+                    .map_err(|e| e.to_string())?;
+                self.made(id);
+            }
+            Cmd::Import {
+                alg,
+                key_file,
+                hex,
+                policy,
+            } => {
+                let key = self.read_key(key_file.as_deref(), hex.as_deref())?;
+                let id = v
+                    .import(alg, &key, &policy.options(0))
+                    .map_err(|e| e.to_string())?;
+                self.made(id);
+            }
+            Cmd::Info { id } => {
+                let i = v.info(id).map_err(|e| e.to_string())?;
+                self.print(
+                    || {
+                        let alg = i
+                            .algorithm
+                            .map_or_else(|| i.algorithm_raw.to_string(), |a| a.name().into());
+                        let mut s = format!(
+                            "key {}: {alg}, {} bits, {}, usage {}",
+                            i.id,
+                            i.bits,
+                            i.state,
+                            i.usage.names()
+                        );
+                        if let Some(exp) = i.expires {
+                            let left = exp
+                                .duration_since(std::time::SystemTime::now())
+                                .unwrap_or_default();
+                            s += &format!(", expires in {}s", left.as_secs());
+                        }
+                        if i.max_uses != 0 || i.max_bytes != 0 {
+                            s += &format!(
+                                ", used {}/{} times, {}/{} bytes",
+                                i.uses, i.max_uses, i.bytes, i.max_bytes
+                            );
+                        }
+                        s
+                    },
+                    || info_json(&i),
+                );
+            }
+            Cmd::List => {
+                let ids = v.list().map_err(|e| e.to_string())?;
+                self.print(
+                    || {
+                        ids.iter()
+                            .map(|i| i.to_string())
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    },
+                    || json!(ids.iter().map(|i| i.0).collect::<Vec<_>>()),
+                );
+            }
+            Cmd::Destroy { id } => v.destroy(id).map_err(|e| e.to_string())?,
+            Cmd::Revoke { id } => v.revoke(id).map_err(|e| e.to_string())?,
+            Cmd::Caps => {
+                let c = v.caps().map_err(|e| e.to_string())?;
+                self.print(
+                    || c.names(),
+                    || json!({ "caps": c.bits(), "names": c.names() }),
+                );
+            }
+            Cmd::Restrict { caps } => {
+                let c = v.restrict(caps).map_err(|e| e.to_string())?;
+                self.print(
+                    || c.names(),
+                    || json!({ "caps": c.bits(), "names": c.names() }),
+                );
+            }
+            Cmd::Encrypt(a) => self.encrypt(&a)?,
+            Cmd::Decrypt(a) => self.decrypt(&a)?,
+            Cmd::Mac(a) => self.mac(&a)?,
+            Cmd::VerifyMac(a) => self.verify_mac(&a)?,
+            Cmd::Hash(a) => self.hash(&a)?,
+            Cmd::Sign(a) => self.sign(&a)?,
+            Cmd::Verify(a) => self.verify(&a)?,
+            Cmd::Pubkey(a) => self.pubkey(&a)?,
+            Cmd::Derive(a) => self.derive(&a)?,
+            Cmd::Exchange(a) => self.exchange(&a)?,
+            Cmd::Algorithms => print_algorithms(),
+            Cmd::Batch { .. } | Cmd::Exec { .. } => {
+                return Err("batch and exec cannot be nested in a batch".into())
+            }
+        }
+        Ok(())
+    }
+
+    fn read_key(
+        &self,
+        file: Option<&str>,
+        hex: Option<&str>,
+    ) -> Result<Zeroizing<Vec<u8>>, String> {
+        if let Some(h) = hex {
+            return hex::decode(h.trim())
+                .map(Zeroizing::new)
+                .map_err(|e| format!("--hex: {e}"));
+        }
+        self.read(file).map_err(|e| format!("reading the key: {e}"))
+    }
+}
+
+/// Splits a batch line into words (whitespace; '...' and "..." quote).
+fn words(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quote = None;
+    let mut any = false;
+    for c in line.chars() {
+        match (quote, c) {
+            (None, '#') => break,
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                any = true;
+            }
+            (Some(q), c) if c == q => quote = None,
+            (None, c) if c.is_whitespace() => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            (_, c) => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
+
+fn batch(s: &mut Session, file: Option<&str>, keep_going: bool) -> Result<(), String> {
+    let input: Box<dyn BufRead> = match file {
+        None | Some("-") => Box::new(std::io::stdin().lock()),
+        Some(p) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(p).map_err(|e| format!("{p}: {e}"))?,
+        )),
+    };
+    s.stdin_is_script = inout::is_stdin(file);
+    let mut failed = 0;
+    for (n, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| e.to_string())?;
+        let mut w = words(&line);
+        if w.is_empty() {
+            continue;
+        }
+        for word in w.iter_mut() {
+            if word == "@last" {
+                *word = s
+                    .last
+                    .ok_or(format!("line {}: @last before any key was made", n + 1))?
+                    .to_string();
+            }
+        }
+        let argv = std::iter::once("kvctl".to_string()).chain(w);
+        let r = match Cli::try_parse_from(argv) {
+            Ok(cli) => s.run(cli.cmd),
+            Err(e) => Err(e.to_string().lines().next().unwrap_or_default().to_string()),
+        };
+        if let Err(e) = r {
+            eprintln!("kvctl: line {}: {}: {e}", n + 1, line.trim());
+            failed += 1;
+            if !keep_going {
+                return Err(format!("batch stopped at line {}", n + 1));
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(format!("{failed} batch command(s) failed"));
+    }
+    Ok(())
+}
+
+/// Capabilities that make keys: a handle limited to some keys cannot have them.
+const MAKES_KEYS: Caps = Caps::GENKEY
+    .union(Caps::IMPORT)
+    .union(Caps::DERIVE)
+    .union(Caps::EXCHANGE);
+
+/// The capabilities to ask DUP for, for `exec --caps CAPS --keys IDS`.
+fn exec_caps(caps: Option<Caps>, keys: Option<&[KeyId]>) -> Result<Caps, String> {
+    match (caps, keys) {
+        (None, None) => Ok(Caps::all()),
+        (None, Some(_)) => Ok(Caps::all() - MAKES_KEYS),
+        (Some(c), Some(_)) if c.intersects(MAKES_KEYS) => Err(format!(
+            "a handle limited to --keys cannot make keys: leave {} out of --caps",
+            (c & MAKES_KEYS).names().replace('|', ",")
+        )),
+        (Some(c), _) => Ok(c),
+    }
+}
+
+fn exec(
+    v: Vault,
+    caps: Option<Caps>,
+    keys: Option<&[KeyId]>,
+    cmd: &[String],
+) -> Result<(), String> {
+    let v = if caps.is_none() && keys.is_none() {
+        v
+    } else {
+        let dup = v
+            .dup(exec_caps(caps, keys)?, keys)
+            .map_err(|e| e.to_string())?;
+        // The current handle may have been inherited without close-on-exec:
+        // close it, so that CMD gets only the restricted one.
+        drop(v);
+        dup
+    };
+    let fd = v.into_fd();
+    // Let the fd survive exec: clear FD_CLOEXEC.
+    nix::fcntl::fcntl(
+        fd.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+    )
+    .map_err(|e| format!("fcntl: {e}"))?;
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(&cmd[0])
+        .args(&cmd[1..])
+        .env(FD_ENV, fd.as_raw_fd().to_string())
+        .exec();
+    Err(format!("{}: {err}", cmd[0]))
+}
+
+fn print_algorithms() {
+    for a in Algorithm::ALL {
+        println!("{}", a.name());
+    }
+}
+
+/// kvctl's `main`: parses the command line and runs the command.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    if let Cmd::Algorithms = cli.cmd {
+        print_algorithms();
+        return ExitCode::SUCCESS;
+    }
+    let result = vault().and_then(|vault| match cli.cmd {
+        Cmd::Exec { caps, keys, cmd } => exec(vault, caps, keys.as_deref(), &cmd),
+        Cmd::Batch { file, keep_going } => batch(
+            &mut Session::new(vault, cli.json),
+            file.as_deref(),
+            keep_going,
+        ),
+        cmd => Session::new(vault, cli.json).run(cmd),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kvctl: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The command that `kvctl ARGS...` parses to (for the subcommand tests).
+#[cfg(test)]
+fn parse_args(args: &[&str]) -> Result<Cmd, String> {
+    Cli::try_parse_from(std::iter::once("kvctl").chain(args.iter().copied()))
+        .map(|c| c.cmd)
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("7"), Ok(Duration::from_secs(7)));
+        assert!(parse_duration("5y").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn batch_lines_split_into_words_with_quotes_and_comments() {
+        assert_eq!(
+            words("genkey aes256-gcm --ttl 5m # comment"),
+            ["genkey", "aes256-gcm", "--ttl", "5m"]
+        );
+        assert_eq!(
+            words("  import aes128-gcm --hex 'ab cd'  "),
+            ["import", "aes128-gcm", "--hex", "ab cd"]
+        );
+        assert_eq!(words(r#"restrict "" "#), ["restrict", ""]);
+        assert!(words("   # only a comment").is_empty());
+    }
+
+    #[test]
+    fn the_command_line_parses_algorithms_caps_and_ids() {
+        let cli = Cli::try_parse_from([
+            "kvctl",
+            "genkey",
+            "hmac-sha512",
+            "--bits",
+            "1024",
+            "--usage",
+            "mac",
+        ])
+        .unwrap();
+        match cli.cmd {
+            Cmd::Genkey { alg, bits, policy } => {
+                assert_eq!((alg, bits), (Algorithm::HmacSha512, 1024));
+                assert_eq!(policy.options(bits).usage, Caps::MAC);
+            }
+            _ => panic!("wrong command"),
+        }
+        let cli = Cli::try_parse_from(["kvctl", "--json", "info", "0x10"]).unwrap();
+        assert!(cli.json);
+        assert!(matches!(cli.cmd, Cmd::Info { id: KeyId(16) }));
+        assert!(Cli::try_parse_from(["kvctl", "genkey", "rot13"]).is_err());
+        assert!(Cli::try_parse_from(["kvctl", "restrict", "genkey,bogus"]).is_err());
+        let cli = Cli::try_parse_from(["kvctl", "restrict", "readonly"]).unwrap();
+        assert!(matches!(cli.cmd, Cmd::Restrict { caps } if caps == Caps::READONLY));
+        let cli =
+            Cli::try_parse_from(["kvctl", "exec", "--caps", "readonly", "--", "sh", "-c", "x"])
+                .unwrap();
+        assert!(matches!(cli.cmd, Cmd::Exec { ref cmd, .. } if cmd == &["sh", "-c", "x"]));
+    }
+
+    #[test]
+    fn exec_takes_caps_and_keys_for_a_restricted_handle() {
+        let cli = Cli::try_parse_from([
+            "kvctl", "exec", "--caps", "readonly", "--keys", "3,0x4", "--keys", "9", "--", "w",
+            "--keys", "1",
+        ])
+        .unwrap();
+        let Cmd::Exec { caps, keys, cmd } = cli.cmd else {
+            panic!("wrong command")
+        };
+        assert_eq!(caps, Some(Caps::READONLY));
+        assert_eq!(keys, Some(vec![KeyId(3), KeyId(4), KeyId(9)]));
+        assert_eq!(cmd, ["w", "--keys", "1"]);
+        let cli = Cli::try_parse_from(["kvctl", "exec", "sh"]).unwrap();
+        assert!(matches!(
+            cli.cmd,
+            Cmd::Exec {
+                caps: None,
+                keys: None,
+                ..
+            }
+        ));
+        assert!(Cli::try_parse_from(["kvctl", "exec", "--keys", "x", "--", "sh"]).is_err());
+        assert!(Cli::try_parse_from(["kvctl", "exec", "--keys", "3"]).is_err());
+
+        let ids = [KeyId(3)];
+        assert_eq!(exec_caps(Some(Caps::READONLY), None), Ok(Caps::READONLY));
+        assert_eq!(
+            exec_caps(Some(Caps::READONLY), Some(&ids)),
+            Ok(Caps::READONLY)
+        );
+        let limited = exec_caps(None, Some(&ids)).unwrap();
+        assert!(!limited.intersects(MAKES_KEYS));
+        assert!(limited.contains(Caps::READONLY | Caps::REVOKE | Caps::RESTRICT));
+        let e = exec_caps(Some(Caps::all()), Some(&ids)).unwrap_err();
+        assert!(e.contains("genkey,derive,exchange,import"), "{e}");
+        assert_eq!(exec_caps(Some(Caps::all()), None), Ok(Caps::all()));
+    }
+
+    #[test]
+    fn exec_with_caps_dups_rather_than_restricting_the_shared_handle() {
+        // On /dev/null DUP fails, and the failure is DUP's (RESTRICT would
+        // have changed the handle every holder of the fd shares).
+        let v = Vault::open_path("/dev/null").unwrap();
+        let e = exec(v, Some(Caps::READONLY), None, &["true".into()]).unwrap_err();
+        assert!(e.starts_with("keyvault dup:"), "{e}");
+        let v = Vault::open_path("/dev/null").unwrap();
+        let e = exec(v, Some(Caps::GENKEY), Some(&[KeyId(1)]), &["true".into()]).unwrap_err();
+        assert!(e.contains("cannot make keys"), "{e}");
+    }
+
+    #[test]
+    fn import_needs_a_key_source() {
+        assert!(Cli::try_parse_from(["kvctl", "import", "aes128-gcm"]).is_err());
+        assert!(Cli::try_parse_from([
+            "kvctl",
+            "import",
+            "aes128-gcm",
+            "--hex",
+            "00",
+            "--key-file",
+            "f"
+        ])
+        .is_err());
+    }
+}
