@@ -15,6 +15,7 @@
 #                          1,000,000 fuzzer ioctls, then rmmod and kmemleak
 #   make vm CMD='...'      run a command in the VM with the module loaded
 #   make bench             keyvault vs AF_ALG, a key agent and in-process crypto, in the VM (bench/results/)
+#   make bench KERNEL=distro   the same on Debian's own 7.3 kernel (bench/results/distro-*)
 #   make clean             remove build products (the kernel cache stays in ~/.cache/keyvault)
 #
 # When Kbuild re-enters this directory (M=...), it reads Kbuild, not this file.
@@ -67,8 +68,9 @@ vm: userspace
 	@scripts/vm -- $(CMD)
 
 .PHONY: bench
+KERNEL ?= release
 bench: userspace
-	@scripts/bench
+	@scripts/bench --kernel $(KERNEL)
 
 clean:
 	@rm -rf target .kv-kdir keyvault.ko keyvault.mod keyvault.mod.c keyvault.mod.o keyvault.o \
