@@ -212,7 +212,17 @@ impl Handle {
     pub(crate) fn restricted(&self, caps: u32, visible: Option<KVec<u64>>) -> Result<Arc<Self>> {
         let visible = match visible {
             Some(mut ids) => {
-                ids.sort_unstable();
+                // Insertion sort of at most KV_DUP_MAX_KEYS ids, on a rare
+                // ioctl: core's `sort_unstable` as rustc 1.85.1 (Debian 13's
+                // kernel toolchain) compiles it makes objtool warn "falls
+                // through to next function" in every DKMS build.
+                for i in 1..ids.len() {
+                    let mut j = i;
+                    while j > 0 && ids[j - 1] > ids[j] {
+                        ids.swap(j - 1, j);
+                        j -= 1;
+                    }
+                }
                 let mut unique = KVec::with_capacity(ids.len(), GFP_KERNEL_ACCOUNT)?;
                 for &id in ids.iter() {
                     if unique.last() != Some(&id) {
