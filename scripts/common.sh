@@ -48,6 +48,17 @@ kv_apt_download() {
   (cd "$dir" && kv_apt download "$@" >&2) || die "cannot download $* from Debian $KV_DEBIAN_SUITE/$KV_KERNEL_SUITE"
 }
 
+# run_counts LOG RC: "P F" from the last `N passed, N failed` line of LOG
+# (0 0 without one). A run that ended with RC != 0 (it died, or the VM logged
+# kernel trouble or a leak) counts one failure even if every test passed.
+run_counts() {
+  local line p f
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -1 || true)
+  p=$(echo "${line:-0 passed, 0 failed}" | cut -d' ' -f1); f=$(echo "${line:-0 passed, 0 failed}" | cut -d' ' -f3)
+  [ "$2" = 0 ] || [ "$f" != 0 ] || f=1
+  echo "$p $f"
+}
+
 # Run as root directly, or through sudo when we are not root.
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
