@@ -4,11 +4,27 @@
 //! inode file with the device's own file operations, whose private data is
 //! a new [`Handle`] — so ioctl and release work on it exactly as on a file
 //! opened through /dev/keyvault, and the module stays pinned while it lives.
+//!
+//! In the kernel's reserve → publish → install order (as Rust binder does):
+//! the fd number is reserved and the file made first, the caller writes the
+//! number out, and only then is the fd installed, which cannot fail. A
+//! request whose reply cannot be written leaves no fd behind.
 
+use core::ptr::NonNull;
 use kernel::{
-    fs::File,
+    error::from_err_ptr,
+    fs::{
+        file::{
+            flags::O_CLOEXEC,
+            FileDescriptorReservation, //
+        },
+        File,
+    },
     prelude::*,
-    sync::Arc,
+    sync::{
+        aref::ARef,
+        Arc, //
+    },
     types::ForeignOwnable, //
 };
 
@@ -18,23 +34,49 @@ mod ffi {
     use core::ffi::c_void;
 
     extern "C" {
-        /// `file` is a `struct file *`.
-        pub(super) fn kv_install_fd(file: *mut c_void, private: *mut c_void) -> i32;
+        /// `like` is a `struct file *`; returns a `struct file *` or an ERR_PTR.
+        pub(super) fn kv_new_file(like: *mut c_void, private: *mut c_void) -> *mut c_void;
     }
 }
 
-/// Installs a close-on-exec fd in the caller's table whose file holds
-/// `handle`, using the file operations of `like` (a keyvault file).
-pub(crate) fn install(like: &File, handle: Arc<Handle>) -> Result<i32> {
-    let private = handle.into_foreign();
-    // SAFETY: `like` is a live keyvault file, so its f_op are the misc
-    // device's, which expect private data made by `Arc<Handle>::into_foreign`.
-    let fd = unsafe { ffi::kv_install_fd(like.as_ptr().cast(), private) };
-    if fd < 0 {
-        // SAFETY: on failure the C side did not keep `private`, which came
-        // from `into_foreign` above and is reclaimed exactly once here.
-        drop(unsafe { Arc::<Handle>::from_foreign(private) });
-        return Err(Error::from_errno(fd));
+/// A reserved fd number and the file it will hold; dropped before
+/// [`NewFd::install`], both are released.
+pub(crate) struct NewFd {
+    reservation: FileDescriptorReservation,
+    file: ARef<File>,
+}
+
+impl NewFd {
+    /// Reserves a close-on-exec fd in the caller's table and makes the file
+    /// holding `handle`, with the file operations of `like` (a keyvault file).
+    pub(crate) fn new(like: &File, handle: Arc<Handle>) -> Result<Self> {
+        let reservation = FileDescriptorReservation::get_unused_fd_flags(O_CLOEXEC)?;
+        let private = handle.into_foreign();
+        // SAFETY: `like` is a live keyvault file, so its f_op are the misc
+        // device's, which expect private data made by `Arc<Handle>::into_foreign`.
+        let made = from_err_ptr(unsafe { ffi::kv_new_file(like.as_ptr().cast(), private) });
+        let file = match made.map(|p| NonNull::new(p.cast::<File>())) {
+            // SAFETY: a new file whose one reference we own (anon_inode_getfile);
+            // `File` is a transparent wrapper of `struct file`.
+            Ok(Some(p)) => unsafe { ARef::from_raw(p) },
+            Ok(None) | Err(_) => {
+                // SAFETY: the C side did not keep `private`, which came from
+                // `into_foreign` above and is reclaimed exactly once here.
+                drop(unsafe { Arc::<Handle>::from_foreign(private) });
+                return Err(made.err().unwrap_or(ENOMEM));
+            }
+        };
+        Ok(Self { reservation, file })
     }
-    Ok(fd)
+
+    /// The fd number the file will have.
+    pub(crate) fn fd(&self) -> i32 {
+        // At most the fd table's limit, far below i32::MAX.
+        self.reservation.reserved_fd() as i32
+    }
+
+    /// Installs the file at the reserved number.
+    pub(crate) fn install(self) {
+        self.reservation.fd_install(self.file);
+    }
 }

@@ -346,9 +346,10 @@ int kv_chacha20poly1305_decrypt(const u8 *key, u8 *buf, size_t len,
 	return ret;
 }
 
-/* A new file with the f_op of `file` (the keyvault misc device) and the given
- * private data; its release() frees the data on the last close. */
-int kv_install_fd(struct file *file, void *private)
+/* A new file with the f_op of `like` (the keyvault misc device) and the given
+ * private data; its release() frees the data on the last close. An ERR_PTR
+ * on failure (the private data is then not kept). */
+struct file *kv_new_file(struct file *like, void *private)
 {
-	return anon_inode_getfd("[keyvault]", file->f_op, private, O_RDWR | O_CLOEXEC);
+	return anon_inode_getfile("[keyvault]", like->f_op, private, O_RDWR);
 }

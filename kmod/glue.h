@@ -59,7 +59,7 @@ bool kv_memeq_consttime(const void *a, const void *b, size_t len);
 void kv_memzero(void *p, size_t len);
 
 struct file;
-int kv_install_fd(struct file *file, void *private);
+struct file *kv_new_file(struct file *like, void *private);
 
 /* Tracepoints (trace.c): one call per event of trace.h. */
 void kv_trace_key_create(u64 key_id, u32 algorithm, u32 bits, u32 how, u64 parent);

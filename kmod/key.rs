@@ -5,6 +5,7 @@
 //! every operation in flight holds another, so DESTROY only unlinks the key
 //! and the material is wiped (by [`Secret`]'s `Drop`) when the last one goes.
 
+use core::mem::MaybeUninit;
 use kernel::{
     bindings,
     prelude::*,
@@ -16,6 +17,7 @@ use kernel::{
             Relaxed, //
         },
         Arc,
+        UniqueArc,
     },
     time::{
         BootTime,
@@ -26,6 +28,7 @@ use kernel::{
 
 use crate::{
     abi::{
+        KvChildPolicy,
         KvKeyinfo,
         KvPolicy,
         KV_MAX_LINEAGE,
@@ -88,17 +91,18 @@ pub(crate) struct Key {
     pub(crate) id: u64,
     /// The key type.
     pub(crate) alg: Alg,
-    /// The user the key is charged to (`quota`).
-    uid: u32,
+    /// The user the key is charged to (`quota`): the vault's owner.
+    owner: quota::Owner,
     /// The policy fixed at creation, with `usage` explicit.
     pub(crate) policy: KvPolicy,
+    /// What keys derived from this one may be.
+    pub(crate) child: KvChildPolicy,
     material: Secret,
     /// Prepared crypto state, made once at creation.
     pub(crate) engine: Engine,
-    /// Kernel nonces are this random per-key prefix followed by a 64-bit
-    /// big-endian counter: unique by construction, unlike random 96-bit
-    /// nonces, which are only safe to about 2^32 messages.
-    nonce_prefix: [u8; 4],
+    /// Kernel nonces are this random per-key prefix followed by a 32-bit
+    /// big-endian counter (`nonce`).
+    nonce_prefix: [u8; NONCE_PREFIX_LEN],
     nonce_counter: Atomic<u64>,
     /// Creation on the boot-time clock, which settimeofday cannot move.
     created: Instant<BootTime>,
@@ -115,20 +119,97 @@ pub(crate) struct Key {
     bytes: Atomic<u64>,
 }
 
+/// Kernel nonces: an 8-byte random prefix per key object and a 4-byte
+/// counter. The same material often exists as several objects (imported by
+/// every worker, derived or exchanged again with the same inputs); two of
+/// them reuse nonces only if their prefixes collide, 2^-64 per pair: for a
+/// million copies of one key, under 2^-25 in all (n^2/2^65). The counter
+/// gives each object 2^32 nonces, then `EOVERFLOW`.
+const NONCE_PREFIX_LEN: usize = 8;
+/// The first counter value no nonce may use.
+const NONCE_COUNTER_END: u64 = 1 << 32;
+
+/// Where new keys' nonce counters start: 0, except on kernels built for
+/// testing (fault injection's debugfs), where the test of counter exhaustion
+/// sets it near the end through debugfs.
+pub(crate) static NONCE_COUNTER_START: Atomic<u64> = Atomic::new(0);
+
+/// What a request asks a new key to be, validated.
+pub(crate) struct NewKey {
+    /// The key type.
+    pub(crate) alg: Alg,
+    /// Its policy, `usage` explicit.
+    pub(crate) policy: KvPolicy,
+    /// What keys derived from it may be.
+    pub(crate) child: KvChildPolicy,
+    /// Its lifetime from now (None: unlimited).
+    pub(crate) ttl_ns: Option<i64>,
+}
+
+/// Everything a new key needs, allocated and computed but not yet counted
+/// anywhere: dropping it (a quota refused the key) leaves no trace, no
+/// counter change and no event. [`Unborn::commit`] cannot fail.
+pub(crate) struct Unborn {
+    slot: UniqueArc<MaybeUninit<Key>>,
+    alg: Alg,
+    policy: KvPolicy,
+    child: KvChildPolicy,
+    material: Secret,
+    engine: Engine,
+    lineage: Arc<Lineage>,
+    ttl_ns: Option<i64>,
+    created_real_ms: u64,
+    expires_real_ms: u64,
+}
+
+impl Unborn {
+    /// Material length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.material.len()
+    }
+
+    /// The key, with its id, charged to `owner` (the caller has charged it).
+    pub(crate) fn commit(self, id: u64, owner: quota::Owner) -> Arc<Key> {
+        let mut nonce_prefix = [0u8; NONCE_PREFIX_LEN];
+        fill_random(&mut nonce_prefix);
+        stats::key_created(self.material.len());
+        self.slot
+            .write(Key {
+                id,
+                alg: self.alg,
+                owner,
+                policy: self.policy,
+                child: self.child,
+                material: self.material,
+                engine: self.engine,
+                nonce_prefix,
+                nonce_counter: Atomic::new(NONCE_COUNTER_START.load(Relaxed).min(NONCE_COUNTER_END)),
+                created: Instant::now(),
+                created_real_ms: self.created_real_ms,
+                expires_real_ms: self.expires_real_ms,
+                ttl: self.ttl_ns.map(Delta::from_nanos),
+                lineage: self.lineage,
+                expiry_seen: AtomicFlag::new(false),
+                uses: Atomic::new(0),
+                bytes: Atomic::new(0),
+            })
+            .into()
+    }
+}
+
 impl Key {
-    /// A new key; `ttl_ns` is its lifetime from now (None: unlimited).
-    /// A derived key names its `parent`: it never outlives the parent's
-    /// expiry and is revoked with it; `EINVAL` past `KV_MAX_LINEAGE` generations.
-    pub(crate) fn new(
-        id: u64,
+    /// Everything a new key needs, allocated; `ttl_ns` is its lifetime from
+    /// now (None: unlimited). A derived key names its `parent`: it never
+    /// outlives the parent's expiry and is revoked with it; `EINVAL` past
+    /// `KV_MAX_LINEAGE` generations.
+    pub(crate) fn prepare(
         alg: Alg,
         material: Secret,
         policy: KvPolicy,
+        child: KvChildPolicy,
         ttl_ns: Option<i64>,
         parent: Option<&Key>,
-        uid: u32,
-    ) -> Result<Arc<Self>> {
-        let len = material.len();
+    ) -> Result<Unborn> {
         let depth = parent.map_or(0, |p| p.lineage.depth + 1);
         if depth > KV_MAX_LINEAGE {
             return Err(EINVAL);
@@ -154,31 +235,18 @@ impl Key {
             GFP_KERNEL_ACCOUNT,
         )?;
         let engine = Engine::new(alg, material.bytes())?;
-        let mut nonce_prefix = [0u8; 4];
-        fill_random(&mut nonce_prefix);
-        let key = Arc::new(
-            Key {
-                id,
-                alg,
-                uid,
-                policy,
-                material,
-                engine,
-                nonce_prefix,
-                nonce_counter: Atomic::new(0),
-                created: Instant::now(),
-                created_real_ms,
-                expires_real_ms,
-                ttl: ttl_ns.map(Delta::from_nanos),
-                lineage,
-                expiry_seen: AtomicFlag::new(false),
-                uses: Atomic::new(0),
-                bytes: Atomic::new(0),
-            },
-            GFP_KERNEL_ACCOUNT,
-        )?;
-        stats::key_created(len);
-        Ok(key)
+        Ok(Unborn {
+            slot: UniqueArc::new_uninit(GFP_KERNEL_ACCOUNT)?,
+            alg,
+            policy,
+            child,
+            material,
+            engine,
+            lineage,
+            ttl_ns,
+            created_real_ms,
+            expires_real_ms,
+        })
     }
 
     /// Material length in bytes (what the vault's byte quota counts).
@@ -226,8 +294,9 @@ impl Key {
     }
 
     /// Counts one use of `bytes` input bytes against the policy's limits;
-    /// `EDQUOT` once a limit would be passed.
-    pub(crate) fn charge(&self, bytes: usize) -> Result {
+    /// `EDQUOT` once a limit would be passed. The use is given back unless
+    /// the operation settles it ([`Use::settle`]).
+    pub(crate) fn charge(&self, bytes: usize) -> Result<Use<'_>> {
         let (max_uses, max_bytes) = (self.policy.max_uses, self.policy.max_bytes);
         let bytes = bytes as u64;
         let mut uses = self.uses.load(Relaxed);
@@ -249,27 +318,32 @@ impl Key {
                 return Err(EDQUOT);
             }
             match self.bytes.cmpxchg(done, after, Full) {
-                Ok(_) => return Ok(()),
+                Ok(_) => return Ok(Use { key: self, bytes, kept: false }),
                 Err(now) => done = now,
             }
         }
     }
 
-    /// The next kernel nonce: never repeats for this key. `EOVERFLOW` after
-    /// 2^64 of them, which no key will live to see.
+    /// The next kernel nonce: never repeats for this key; `EOVERFLOW` once
+    /// its 2^32 are spent. Take it last, right before the crypto that uses
+    /// it: a skipped value is harmless, a request failing after it had its
+    /// nonce is not an error path that hands it out.
     pub(crate) fn next_nonce(&self) -> Result<Nonce> {
         let mut n = self.nonce_counter.load(Relaxed);
         loop {
-            // Saturate rather than wrap: a wrapped counter would repeat nonces.
-            let next = n.checked_add(1).ok_or(EOVERFLOW)?;
-            match self.nonce_counter.cmpxchg(n, next, Full) {
+            // Stop rather than wrap: a wrapped counter would repeat nonces.
+            if n >= NONCE_COUNTER_END {
+                return Err(EOVERFLOW);
+            }
+            match self.nonce_counter.cmpxchg(n, n + 1, Full) {
                 Ok(_) => break,
                 Err(now) => n = now,
             }
         }
         let mut nonce = Nonce::default();
-        nonce[..4].copy_from_slice(&self.nonce_prefix);
-        nonce[4..].copy_from_slice(&n.to_be_bytes());
+        nonce[..NONCE_PREFIX_LEN].copy_from_slice(&self.nonce_prefix);
+        // n < 2^32: the low four bytes are all of it.
+        nonce[NONCE_PREFIX_LEN..].copy_from_slice(&n.to_be_bytes()[4..]);
         Ok(nonce)
     }
 
@@ -301,9 +375,39 @@ impl Key {
             created_ms: self.created_real_ms,
             expires_ms: self.expires_real_ms,
             policy: self.policy,
+            child: self.child,
             uses: self.uses.load(Relaxed),
             bytes: self.bytes.load(Relaxed),
             ..Default::default()
+        }
+    }
+}
+
+/// One counted use of a key. A request that fails gives it back when this
+/// drops (README: a failed request leaves no state behind), except a failed
+/// verification: [`Use::settle`] keeps those, so `max_uses` also bounds
+/// forgery and padding-oracle attempts.
+#[must_use]
+pub(crate) struct Use<'a> {
+    key: &'a Key,
+    bytes: u64,
+    kept: bool,
+}
+
+impl Use<'_> {
+    /// The operation's outcome, keeping the use if it ran: success, or a
+    /// verification that failed (`EBADMSG`).
+    pub(crate) fn settle<T>(mut self, outcome: Result<T>) -> Result<T> {
+        self.kept = matches!(outcome, Ok(_)) || outcome.as_ref().err() == Some(&EBADMSG);
+        outcome
+    }
+}
+
+impl Drop for Use<'_> {
+    fn drop(&mut self) {
+        if !self.kept {
+            self.key.uses.fetch_sub(1, Relaxed);
+            self.key.bytes.fetch_sub(self.bytes, Relaxed);
         }
     }
 }
@@ -312,7 +416,7 @@ impl Drop for Key {
     fn drop(&mut self) {
         // The material itself is wiped by `Secret`'s Drop, right after this.
         stats::key_freed(self.len());
-        quota::release(self.uid, self.len());
+        quota::release(self.owner, self.len());
         trace::key_destroy(self.id);
     }
 }

@@ -111,7 +111,9 @@ impl kernel::InPlaceModule for KeyvaultModule {
             // Checked before the device exists, so a bad parameter fails the load.
             _stats: {
                 check_parameters()?;
-                quota::init();
+                // SAFETY: the module initializer runs once, before the
+                // device (the only way to reach `quota`) exists.
+                unsafe { quota::init() };
                 stats::StatsFile::new()?
             },
             _dev <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"keyvault" }),
@@ -137,16 +139,24 @@ struct KeyvaultDevice;
 impl MiscDevice for KeyvaultDevice {
     type Ptr = Arc<Handle>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Handle>> {
-        Handle::new_vault(vault::Limits {
-            max_data: module_parameters::max_data_bytes.value() as usize,
-            user: quota::UserLimits {
-                max_keys: module_parameters::max_keys_per_user.value() as usize,
-                max_bytes: module_parameters::max_key_bytes_per_user.value() as usize,
+    fn open(file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Handle>> {
+        // Keys, nonce prefixes and IVs come from the kernel CSPRNG: make
+        // none before it is seeded (a signal interrupts the wait).
+        // SAFETY: may sleep; open runs in process context.
+        kernel::error::to_result(unsafe { kernel::bindings::wait_for_random_bytes() })?;
+        let owner = quota::Owner::new(file.cred().euid());
+        Handle::new_vault(
+            vault::Limits {
+                max_data: module_parameters::max_data_bytes.value() as usize,
+                user: quota::UserLimits {
+                    max_keys: module_parameters::max_keys_per_user.value() as usize,
+                    max_bytes: module_parameters::max_key_bytes_per_user.value() as usize,
+                },
+                max_keys: module_parameters::max_keys_per_vault.value(),
+                max_key_bytes: module_parameters::max_key_bytes_per_vault.value(),
             },
-            max_keys: module_parameters::max_keys_per_vault.value(),
-            max_key_bytes: module_parameters::max_key_bytes_per_vault.value(),
-        })
+            owner,
+        )
     }
 
     // No compat_ioctl: every struct has one layout for 32- and 64-bit callers

@@ -79,23 +79,30 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
-    /// `len` bytes read from `reader`.
-    pub(crate) fn from_user(mut reader: UserSliceReader, len: usize) -> Result<Self> {
-        let mut s = Scratch {
+    /// An empty buffer. Filled in place ([`Scratch::fill`]) rather than
+    /// returned full: moving a filled buffer would leave a copy of its
+    /// bytes in the old stack slot, which no `Drop` sees.
+    pub(crate) fn new() -> Self {
+        Scratch {
             inline: [0; INLINE],
             heap: None,
-            len,
+            len: 0,
             public: false,
-        };
-        if len <= INLINE {
-            reader.read_slice(&mut s.inline[..len])?;
-        } else {
-            // Owned by `s` before the copy, so a fault still wipes whatever
-            // part was copied (Drop wipes the whole allocation).
-            let v = s.heap.insert(KVVec::with_capacity(len, GFP_KERNEL_ACCOUNT)?);
-            reader.read_all(v, GFP_KERNEL_ACCOUNT)?;
         }
-        Ok(s)
+    }
+
+    /// Fills the buffer with `len` bytes read from `reader`.
+    pub(crate) fn fill(&mut self, mut reader: UserSliceReader, len: usize) -> Result {
+        if len <= INLINE {
+            self.len = len;
+            reader.read_slice(&mut self.inline[..len])
+        } else {
+            // Owned by `self` before the copy, so a fault still wipes
+            // whatever part was copied (Drop wipes the whole allocation).
+            let v = self.heap.insert(KVVec::with_capacity(len, GFP_KERNEL_ACCOUNT)?);
+            self.len = len;
+            reader.read_all(v, GFP_KERNEL_ACCOUNT)
+        }
     }
 
     /// The bytes.

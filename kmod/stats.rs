@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Module-wide counters of live vaults, keys, key bytes and users holding
-//! keys (the quota table's entries), shown (to root)
+//! keys (the quota table's entries, with what each holds), shown (to root)
 //! in `/sys/kernel/debug/keyvault/stats`: what an operator checks for leaks,
 //! and how the tests see that closing the last fd really destroys the keys.
 
@@ -48,28 +48,49 @@ impl fmt::Debug for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "vaults: {}\nkeys: {}\nkey_bytes: {}\nusers: {}",
+            "vaults: {}\nkeys: {}\nkey_bytes: {}\n",
             VAULTS.load(Relaxed),
             KEYS.load(Relaxed),
             KEY_BYTES.load(Relaxed),
-            crate::quota::users()
-        )
+        )?;
+        crate::quota::show(f)
     }
 }
 
-/// The debugfs directory and its file; removed when dropped.
+/// `nonce_counter_start`, a test hook: where the nonce counters of keys
+/// made from now on start (see `key::NONCE_COUNTER_START`), so a test can
+/// reach the end of a key's 2^32 nonces. Only on kernels built for testing
+/// (with fault injection's debugfs), never on a distribution's.
+#[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
+struct NonceCounterStart;
+
+#[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
+impl debugfs::Reader for NonceCounterStart {
+    fn read_from_slice(&self, reader: &mut kernel::uaccess::UserSliceReader) -> Result {
+        crate::key::NONCE_COUNTER_START.read_from_slice(reader)
+    }
+}
+
+/// The debugfs directory and its files; removed when dropped.
 pub(crate) struct StatsFile {
     _file: Pin<KBox<debugfs::File<Stats>>>,
+    #[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
+    _nonce_start: Pin<KBox<debugfs::File<NonceCounterStart>>>,
     _dir: debugfs::Dir,
 }
 
 impl StatsFile {
-    /// Creates `keyvault/stats` in debugfs.
+    /// Creates `keyvault/stats` in debugfs (and the test hooks).
     pub(crate) fn new() -> Result<Self> {
         let dir = debugfs::Dir::new(c"keyvault");
         let file = KBox::pin_init(dir.read_only_file(c"stats", Stats), GFP_KERNEL)?;
         Ok(Self {
             _file: file,
+            #[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
+            _nonce_start: KBox::pin_init(
+                dir.write_only_file(c"nonce_counter_start", NonceCounterStart),
+                GFP_KERNEL,
+            )?,
             _dir: dir,
         })
     }

@@ -33,7 +33,7 @@ macro_rules! plain_old_data {
 }
 
 plain_old_data!(
-    KvPolicy, KvCaps, KvDup, KvGenkey, KvImport, KvKeyref, KvKeyinfo, KvList, KvAead, KvCbc, KvMac, KvHash,
+    KvPolicy, KvChildPolicy, KvCaps, KvDup, KvGenkey, KvImport, KvKeyref, KvKeyinfo, KvList, KvAead, KvCbc, KvMac, KvHash,
     KvSign, KvVerify, KvPubkey, KvKdf, KvDerive, KvExchange,
 );
 
@@ -43,6 +43,7 @@ pub(crate) fn reject<T>(verdict: core::result::Result<T, Reject>) -> Result<T> {
         Reject::Invalid => EINVAL,
         Reject::Unsupported => EOPNOTSUPP,
         Reject::TooBig => EMSGSIZE,
+        Reject::Denied => EPERM,
     })
 }
 

@@ -25,16 +25,13 @@ use kernel::{
 };
 
 use crate::{
-    abi::{
-        KvPolicy,
-        KV_CAP_ALL, //
+    abi::KV_CAP_ALL,
+    key::{
+        Key,
+        NewKey, //
     },
-    key::Key,
     quota,
-    pure::{
-        alg::Alg,
-        request, //
-    },
+    pure::request,
     secret::Secret,
     stats,
     trace::{
@@ -73,6 +70,8 @@ pub(crate) struct Vault {
     #[pin]
     table: Mutex<Table>,
     limits: Limits,
+    /// Who its keys are charged to: the opener.
+    owner: quota::Owner,
 }
 
 #[pinned_drop]
@@ -86,24 +85,14 @@ impl PinnedDrop for Vault {
 
 impl Vault {
     /// Adds a key made of `material` (derived from `parent`, if given);
-    /// fails with `EDQUOT` past a quota.
-    pub(crate) fn insert(
-        &self,
-        alg: Alg,
-        material: Secret,
-        policy: KvPolicy,
-        ttl_ns: Option<i64>,
-        parent: Option<&Key>,
-        origin: Origin,
-    ) -> Result<Arc<Key>> {
-        let len = material.len();
-        let uid = quota::current_uid();
-        quota::charge(uid, len, self.limits.user)?;
-        // Allocate everything before taking the lock. From here on, dropping
-        // `key` gives the user's charge back.
-        let id = NEXT_KEY_ID.fetch_add(1, Full);
-        let key = Key::new(id, alg, material, policy, ttl_ns, parent, uid).inspect_err(|_| quota::release(uid, len))?;
+    /// fails with `EDQUOT` past a quota. Everything is allocated first and
+    /// committed under the lock, so a refused or failed creation changes no
+    /// counter and emits no event.
+    pub(crate) fn insert(&self, new: NewKey, material: Secret, parent: Option<&Key>, origin: Origin) -> Result<Arc<Key>> {
+        let unborn = Key::prepare(new.alg, material, new.policy, new.child, new.ttl_ns, parent)?;
+        let len = unborn.len();
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
+        let slot = quota::Slot::new()?;
 
         let mut t = self.table.lock();
         if t.count >= self.limits.max_keys as usize
@@ -111,13 +100,16 @@ impl Vault {
         {
             return Err(EDQUOT);
         }
+        quota::charge(self.owner, len, self.limits.user, slot)?;
+        let id = NEXT_KEY_ID.fetch_add(1, Full);
+        let key = unborn.commit(id, self.owner);
         t.count += 1;
         t.key_bytes += len;
         t.keys.insert(node.into_node(id, key.clone()));
         drop(t);
         trace::key_create(
             id,
-            alg.to_abi(),
+            new.alg.to_abi(),
             (len * 8) as u32,
             origin,
             parent.map_or(0, |p| p.id),
@@ -182,8 +174,8 @@ pub(crate) struct Handle {
 }
 
 impl Handle {
-    /// A handle on a new, empty vault, with every capability.
-    pub(crate) fn new_vault(limits: Limits) -> Result<Arc<Self>> {
+    /// A handle on a new, empty vault owned by `owner`, with every capability.
+    pub(crate) fn new_vault(limits: Limits, owner: quota::Owner) -> Result<Arc<Self>> {
         let vault = Arc::pin_init(
             pin_init!(Vault {
                 table <- new_mutex!(Table {
@@ -192,9 +184,12 @@ impl Handle {
                     key_bytes: 0,
                 }),
                 limits,
+                owner,
             }),
             GFP_KERNEL_ACCOUNT,
         )?;
+        // Balanced by the vault's drop, which also runs if the handle
+        // cannot be allocated.
         stats::vault_created();
         Ok(Arc::new(
             Handle {

@@ -83,7 +83,7 @@
 				 KV_CAP_EXCHANGE)
 
 /* Per-key policy flags. */
-#define KV_POLICY_NO_CALLER_NONCE	(1U << 0) /* only kernel-made AEAD nonces / CBC IVs */
+#define KV_POLICY_NO_CALLER_NONCE	(1U << 0) /* only kernel-made AEAD nonces / CBC IVs; inherited by derived keys */
 #define KV_POLICY_FLAGS_ALL		0x1U
 
 /* Key states reported by GETINFO. */
@@ -97,6 +97,7 @@
 #define KV_KDF_MAX_INPUT	1024	/* longest HKDF salt or info */
 #define KV_MAX_LINEAGE		8	/* most generations of derived keys */
 #define KV_DUP_MAX_KEYS		1024	/* most keys a restricted handle may be limited to */
+#define KV_CHILD_ALGS_ALL	0xFEU	/* kv_child_policy.algorithms: every symmetric (1U << KV_ALG_*) */
 
 /* A key's creation policy: only shrinks, never grows. */
 struct kv_policy {
@@ -104,6 +105,19 @@ struct kv_policy {
 	__u32 flags;		/* KV_POLICY_* */
 	__u64 max_uses;		/* operations allowed, 0 = unlimited */
 	__u64 max_bytes;	/* input bytes allowed, 0 = unlimited */
+};
+
+/*
+ * What the keys derived from a key (DERIVE, KEYEXCHANGE) may be: fixed when
+ * the key is created, inherited by its children (who may only narrow it for
+ * their own), so whoever can derive cannot make a twin of a derived key with
+ * a wider policy (EPERM). All zero: no restriction beyond the inherited flags.
+ */
+struct kv_child_policy {
+	__u32 algorithms;	/* (1U << KV_ALG_*) bits, subset of KV_CHILD_ALGS_ALL; 0 = any */
+	__u32 usage;		/* KV_CAP_* a child may have at most; 0 = any */
+	__u32 max_uses;		/* most operations a child may allow; 0 = no cap */
+	__u32 max_bytes;	/* most input bytes a child may allow; 0 = no cap */
 };
 
 /* KV_IOC_GETCAPS (out), KV_IOC_RESTRICT (in: bits to keep; out: the caps now). */
@@ -136,7 +150,7 @@ struct kv_genkey {
 	__u64 ttl_ms;		/* in: lifetime in milliseconds, 0 = none */
 	struct kv_policy policy;	/* in */
 	__u64 key_id;		/* out */
-	__u64 reserved[2];	/* must be 0 */
+	struct kv_child_policy child;	/* in: what keys derived from it may be */
 };
 
 /* KV_IOC_IMPORT: import raw key material (copied in, never readable again). */
@@ -147,7 +161,7 @@ struct kv_import {
 	__u64 ttl_ms;		/* in: lifetime in milliseconds, 0 = none */
 	struct kv_policy policy;	/* in */
 	__u64 key_id;		/* out */
-	__u64 reserved[2];	/* must be 0 */
+	struct kv_child_policy child;	/* in: what keys derived from it may be */
 };
 
 /* KV_IOC_DESTROY, KV_IOC_REVOKE. */
@@ -168,7 +182,8 @@ struct kv_keyinfo {
 	struct kv_policy policy;	/* out: the key's policy (usage made explicit) */
 	__u64 uses;		/* out: operations performed so far */
 	__u64 bytes;		/* out: input bytes processed so far */
-	__u64 reserved[4];	/* must be 0 */
+	struct kv_child_policy child;	/* out: what keys derived from it may be */
+	__u64 reserved[2];	/* must be 0 */
 };
 
 /*
@@ -311,7 +326,7 @@ struct kv_derive {
 	__u64 key_id;
 	struct kv_kdf kdf;
 	__u64 new_key_id;	/* out */
-	__u64 reserved[2];	/* must be 0 */
+	struct kv_child_policy child;	/* in: what keys derived from the new key may be, within the parent's */
 };
 
 /*
@@ -324,7 +339,7 @@ struct kv_exchange {
 	__u64 peer_ptr;		/* KV_PUBKEY_SIZE bytes */
 	struct kv_kdf kdf;
 	__u64 new_key_id;	/* out */
-	__u64 reserved[2];	/* must be 0 */
+	struct kv_child_policy child;	/* in: what keys derived from the new key may be, within the parent's */
 };
 
 #define KV_IOC_GETCAPS		_IOR(KV_IOC_MAGIC, 0x01, struct kv_caps)

@@ -211,24 +211,29 @@ const GCM_TFM_MIN_LEN: usize = 256;
 
 /// AES-GCM state: the library's prepared key, and a crypto API transform
 /// made on the key's first long message (so keys only ever used for short
-/// ones cost no transform).
+/// ones cost no transform). Its memory is the crypto API's (GFP_KERNEL,
+/// not charged to a memory cgroup: the kernel has no scoped accounting
+/// flag), at most one per AES-GCM key, so bounded by the key quotas.
 pub(crate) struct AesGcm {
     lib: PreparedKey,
-    tfm: SetOnce<GcmTfm>,
+    /// Set on the first long message: the transform, or None if it could
+    /// not be made (remembered, so a failing allocation is not retried on
+    /// every long message; the library serves them all).
+    tfm: SetOnce<Option<GcmTfm>>,
 }
 
 impl AesGcm {
     /// The transform for a long message, made now if this is the first.
-    /// `None` (use the library) if it cannot be made, or if another thread
-    /// is installing one this instant.
+    /// `None` (use the library) if it could not be made, or if another
+    /// thread is installing one this instant.
     fn tfm(&self, material: &[u8], len: usize) -> Option<&GcmTfm> {
         if len < GCM_TFM_MIN_LEN {
             return None;
         }
         if self.tfm.as_ref().is_none() {
-            self.tfm.populate(GcmTfm::new(material)?);
+            self.tfm.populate(GcmTfm::new(material));
         }
-        self.tfm.as_ref()
+        self.tfm.as_ref()?.as_ref()
     }
 }
 
@@ -247,7 +252,7 @@ pub(crate) enum Engine {
     HmacSha512(PreparedKey),
     /// Ed25519: the expanded secret (clamped scalar, nonce prefix, public
     /// key), computed once from the seed; wiped when dropped.
-    Ed25519(ed25519::ExpandedSecret),
+    Ed25519(KBox<ed25519::ExpandedSecret>),
     /// X25519: the scalar is the material; the public key is kept.
     X25519 {
         /// The public key.
@@ -272,7 +277,10 @@ impl Engine {
             },
             Alg::Ed25519 => {
                 let seed: &[u8; 32] = key.try_into().map_err(|_| EINVAL)?;
-                Engine::Ed25519(ed25519::ExpandedSecret::from_seed::<KernelSha512>(seed))
+                // Expanded where it lives: the secret is never moved.
+                let mut secret = KBox::new(ed25519::ExpandedSecret::empty(), GFP_KERNEL_ACCOUNT)?;
+                secret.set_seed::<KernelSha512>(seed);
+                Engine::Ed25519(secret)
             }
         })
     }
@@ -467,24 +475,17 @@ impl hkdf::Hmac for HmacSha512 {
 pub(crate) struct KernelSha512;
 
 impl ed25519::Sha512 for KernelSha512 {
-    fn sha512(parts: &[&[u8]]) -> [u8; 64] {
-        sha512_parts(parts)
+    fn sha512(parts: &[&[u8]], out: &mut [u8; 64]) {
+        let (ptrs, lens, n) = parts_arrays::<4>(parts);
+        // SAFETY: the first `n` pointers and lengths describe live slices;
+        // out has room for 64 bytes.
+        unsafe { ffi::kv_sha512_parts(ptrs.as_ptr(), lens.as_ptr(), n, out.as_mut_ptr()) };
     }
 }
 
 /// Ed25519 verification (strict, see `pure::ed25519`).
 pub(crate) fn ed25519_verify(public: &[u8; 32], msg: &[u8], sig: &[u8; 64]) -> bool {
     ed25519::verify::<KernelSha512>(public, msg, sig)
-}
-
-/// SHA-512 over the concatenation of up to 4 parts.
-fn sha512_parts(parts: &[&[u8]]) -> [u8; 64] {
-    let (ptrs, lens, n) = parts_arrays::<4>(parts);
-    let mut out = [0u8; 64];
-    // SAFETY: the first `n` pointers and lengths describe live slices; out
-    // has room for 64 bytes.
-    unsafe { ffi::kv_sha512_parts(ptrs.as_ptr(), lens.as_ptr(), n, out.as_mut_ptr()) };
-    out
 }
 
 /// The X25519 public key of a 32-byte scalar (clamped by the library).

@@ -20,6 +20,7 @@ use crate::{
         alg::Alg,
         request, //
     },
+    secret::Scratch,
     uapi::{
         user_slice,
         Arg, //
@@ -60,30 +61,35 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         return Err(EPERM);
     }
     require_room(arg, &mut req, len)?;
-    key.charge(len)?;
+    let charged = key.charge(len)?;
+    charged.settle((|| {
+        let mut buf = Scratch::new();
+        read_secret(&mut buf, req.in_ptr, len)?;
+        let mut aad = Scratch::new();
+        read_secret(&mut aad, req.aad_ptr, aad_len)?;
+        // The nonce last, when nothing but the crypto and the copies out
+        // can fail.
+        let nonce = if kernel_nonce {
+            key.next_nonce()?
+        } else {
+            let mut n = Nonce::default();
+            user_slice(req.nonce_ptr, n.len())?.reader().read_slice(&mut n)?;
+            n
+        };
+        let tag = key.engine.seal(key.material(), buf.bytes_mut(), aad.bytes(), &nonce)?;
+        // Ciphertext now: no need to wipe it.
+        buf.make_public();
 
-    let nonce = if kernel_nonce {
-        key.next_nonce()?
-    } else {
-        let mut n = Nonce::default();
-        user_slice(req.nonce_ptr, n.len())?.reader().read_slice(&mut n)?;
-        n
-    };
-    let mut buf = read_secret(req.in_ptr, len)?;
-    let aad = read_secret(req.aad_ptr, aad_len)?;
-    let tag = key.engine.seal(key.material(), buf.bytes_mut(), aad.bytes(), &nonce)?;
-    // Ciphertext now: no need to wipe it.
-    buf.make_public();
-
-    // The small outputs first: a bad tag or nonce pointer fails before any
-    // ciphertext is written.
-    user_slice(req.tag_ptr, tag.len())?.writer().write_slice(&tag)?;
-    if kernel_nonce {
-        user_slice(req.nonce_ptr, nonce.len())?.writer().write_slice(&nonce)?;
-    }
-    user_slice(req.out_ptr, len)?.writer().write_slice(buf.bytes())?;
-    req.out_len = req.in_len;
-    arg.write(&req)
+        // The small outputs first: a bad tag or nonce pointer fails before any
+        // ciphertext is written.
+        user_slice(req.tag_ptr, tag.len())?.writer().write_slice(&tag)?;
+        if kernel_nonce {
+            user_slice(req.nonce_ptr, nonce.len())?.writer().write_slice(&nonce)?;
+        }
+        user_slice(req.out_ptr, len)?.writer().write_slice(buf.bytes())?;
+        req.out_len = req.in_len;
+        arg.write(&req)
+    })())
 }
 
 /// KV_IOC_AEAD_DECRYPT: nothing is written unless the tag is right.
@@ -94,17 +100,20 @@ pub(super) fn decrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let (len, aad_len) = lengths(h, &req, 0)?;
     let key = key_for(h, req.key_id, KV_CAP_DECRYPT, Alg::is_aead)?;
     require_room(arg, &mut req, len)?;
-    key.charge(len)?;
+    let charged = key.charge(len)?;
+    charged.settle((|| {
+        let mut nonce = Nonce::default();
+        user_slice(req.nonce_ptr, nonce.len())?.reader().read_slice(&mut nonce)?;
+        let mut tag = Tag::default();
+        user_slice(req.tag_ptr, tag.len())?.reader().read_slice(&mut tag)?;
+        let mut buf = Scratch::new();
+        read_secret(&mut buf, req.in_ptr, len)?;
+        let mut aad = Scratch::new();
+        read_secret(&mut aad, req.aad_ptr, aad_len)?;
+        key.engine.open(key.material(), buf.bytes_mut(), aad.bytes(), &nonce, &tag)?;
 
-    let mut nonce = Nonce::default();
-    user_slice(req.nonce_ptr, nonce.len())?.reader().read_slice(&mut nonce)?;
-    let mut tag = Tag::default();
-    user_slice(req.tag_ptr, tag.len())?.reader().read_slice(&mut tag)?;
-    let mut buf = read_secret(req.in_ptr, len)?;
-    let aad = read_secret(req.aad_ptr, aad_len)?;
-    key.engine.open(key.material(), buf.bytes_mut(), aad.bytes(), &nonce, &tag)?;
-
-    user_slice(req.out_ptr, len)?.writer().write_slice(buf.bytes())?;
-    req.out_len = req.in_len;
-    arg.write(&req)
+        user_slice(req.out_ptr, len)?.writer().write_slice(buf.bytes())?;
+        req.out_len = req.in_len;
+        arg.write(&req)
+    })())
 }

@@ -17,6 +17,7 @@ use crate::{
         alg::Alg,
         request, //
     },
+    secret::Scratch,
     uapi::{
         user_slice,
         Arg, //
@@ -62,12 +63,15 @@ pub(super) fn sign(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         arg.write(&req)?;
         return Err(ENOSPC);
     }
-    key.charge(len)?;
-    let msg = read_secret(req.data_ptr, len)?;
-    let sig = key.engine.sign(msg.bytes())?;
-    user_slice(req.sig_ptr, sig.len())?.writer().write_slice(&sig)?;
-    req.sig_len = KV_ED25519_SIG_SIZE;
-    arg.write(&req)
+    let charged = key.charge(len)?;
+    charged.settle((|| {
+        let mut msg = Scratch::new();
+        read_secret(&mut msg, req.data_ptr, len)?;
+        let sig = key.engine.sign(msg.bytes())?;
+        user_slice(req.sig_ptr, sig.len())?.writer().write_slice(&sig)?;
+        req.sig_len = KV_ED25519_SIG_SIZE;
+        arg.write(&req)
+    })())
 }
 
 /// KV_IOC_VERIFY: with a vault key, or with the caller's public key (key
@@ -81,21 +85,30 @@ pub(super) fn verify(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         return Err(EINVAL);
     }
     let len = reject(request::data_len(req.data_len, h.vault().limits().max_data))?;
-    let public = if req.key_id != 0 {
-        let key = key_for(h, req.key_id, KV_CAP_VERIFY, is_ed25519)?;
-        key.charge(len)?;
-        key.engine.public_key().ok_or(EOPNOTSUPP)?
-    } else {
-        let mut p = [0u8; 32];
-        user_slice(req.pubkey_ptr, p.len())?.reader().read_slice(&mut p)?;
-        p
+    let check = |public: Option<[u8; 32]>| -> Result {
+        let public = match public {
+            Some(p) => p,
+            None => {
+                let mut p = [0u8; 32];
+                user_slice(req.pubkey_ptr, p.len())?.reader().read_slice(&mut p)?;
+                p
+            }
+        };
+        let mut sig = [0u8; 64];
+        user_slice(req.sig_ptr, sig.len())?.reader().read_slice(&mut sig)?;
+        let mut msg = Scratch::new();
+        read_secret(&mut msg, req.data_ptr, len)?;
+        if ed25519_verify(&public, msg.bytes(), &sig) {
+            Ok(())
+        } else {
+            Err(EBADMSG)
+        }
     };
-    let mut sig = [0u8; 64];
-    user_slice(req.sig_ptr, sig.len())?.reader().read_slice(&mut sig)?;
-    let msg = read_secret(req.data_ptr, len)?;
-    if ed25519_verify(&public, msg.bytes(), &sig) {
-        Ok(())
-    } else {
-        Err(EBADMSG)
+    if req.key_id == 0 {
+        return check(None);
     }
+    let key = key_for(h, req.key_id, KV_CAP_VERIFY, is_ed25519)?;
+    let public = key.engine.public_key().ok_or(EOPNOTSUPP)?;
+    let charged = key.charge(len)?;
+    charged.settle(check(Some(public)))
 }

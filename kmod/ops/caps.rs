@@ -7,7 +7,7 @@ use kernel::prelude::*;
 
 use crate::{
     abi::*,
-    fdinstall,
+    fdinstall::NewFd,
     pure::request,
     uapi::{
         reject,
@@ -60,12 +60,11 @@ pub(super) fn dup(h: &Handle, arg: &Arg<'_>, _info: &mut OpInfo) -> Result {
         }
         Some(ids)
     };
-    let new = h.restricted(caps, visible)?;
+    let new = NewFd::new(arg.file(), h.restricted(caps, visible)?)?;
     req.caps = caps;
-    // Prove the reply can be written before the fd exists, so a read-only
-    // request never leaves an fd the caller cannot learn of.
-    req.fd = -1;
+    req.fd = new.fd();
+    // A reply that cannot be written drops `new`: no fd, no file.
     arg.write(&req)?;
-    req.fd = fdinstall::install(arg.file(), new)?;
-    arg.write(&req)
+    new.install();
+    Ok(())
 }

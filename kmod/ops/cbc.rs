@@ -20,6 +20,7 @@ use crate::{
     },
     secret::{
         fill_random,
+        Scratch,
         Secret, //
     },
     uapi::{
@@ -37,8 +38,9 @@ fn check(h: &Handle, req: &KvCbc, encrypt: bool) -> Result<(usize, usize, bool)>
     }
     let allowed = if encrypt { KV_CBC_FLAGS_ALL } else { KV_CBC_NO_PADDING };
     reject(request::flags(req.flags, allowed))?;
-    let len = reject(request::data_len(req.in_len, h.vault().limits().max_data))?;
     let padded = req.flags & KV_CBC_NO_PADDING == 0;
+    let max = request::cbc_max_in(encrypt, padded, h.vault().limits().max_data);
+    let len = reject(request::data_len(req.in_len, max))?;
     let need = reject(request::cbc_out_len(encrypt, padded, len))?;
     Ok((len, need, padded))
 }
@@ -64,29 +66,30 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         return Err(EPERM);
     }
     require_room(arg, &mut req, need)?;
-    key.charge(len)?;
+    let charged = key.charge(len)?;
+    charged.settle((|| {
+        let mut buf = Secret::zeroed(need)?;
+        let data = buf.bytes_mut();
+        user_slice(req.in_ptr, len)?.reader().read_slice(&mut data[..len])?;
+        if padded && !padding::pad(data, len) {
+            return Err(EINVAL);
+        }
+        let mut iv = Iv::default();
+        if kernel_iv {
+            fill_random(&mut iv);
+        } else {
+            user_slice(req.iv_ptr, iv.len())?.reader().read_slice(&mut iv)?;
+        }
+        let mut chain = iv;
+        key.engine.cbc_encrypt(data, &mut chain)?;
 
-    let mut iv = Iv::default();
-    if kernel_iv {
-        fill_random(&mut iv);
-    } else {
-        user_slice(req.iv_ptr, iv.len())?.reader().read_slice(&mut iv)?;
-    }
-    let mut buf = Secret::zeroed(need)?;
-    let data = buf.bytes_mut();
-    user_slice(req.in_ptr, len)?.reader().read_slice(&mut data[..len])?;
-    if padded && !padding::pad(data, len) {
-        return Err(EINVAL);
-    }
-    let mut chain = iv;
-    key.engine.cbc_encrypt(data, &mut chain)?;
-
-    if kernel_iv {
-        user_slice(req.iv_ptr, iv.len())?.writer().write_slice(&iv)?;
-    }
-    user_slice(req.out_ptr, need)?.writer().write_slice(buf.bytes())?;
-    req.out_len = need as u32;
-    arg.write(&req)
+        if kernel_iv {
+            user_slice(req.iv_ptr, iv.len())?.writer().write_slice(&iv)?;
+        }
+        user_slice(req.out_ptr, need)?.writer().write_slice(buf.bytes())?;
+        req.out_len = need as u32;
+        arg.write(&req)
+    })())
 }
 
 /// KV_IOC_CBC_DECRYPT: bad padding is `EBADMSG`, with nothing written.
@@ -97,19 +100,21 @@ pub(super) fn decrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let (len, need, padded) = check(h, &req, false)?;
     let key = key_for(h, req.key_id, KV_CAP_DECRYPT, Alg::is_cbc)?;
     require_room(arg, &mut req, need)?;
-    key.charge(len)?;
+    let charged = key.charge(len)?;
+    charged.settle((|| {
+        let mut iv = Iv::default();
+        user_slice(req.iv_ptr, iv.len())?.reader().read_slice(&mut iv)?;
+        let mut buf = Scratch::new();
+        read_secret(&mut buf, req.in_ptr, len)?;
+        key.engine.cbc_decrypt(buf.bytes_mut(), &mut iv)?;
+        let plain = if padded {
+            padding::unpad(buf.bytes()).ok_or(EBADMSG)?
+        } else {
+            len
+        };
 
-    let mut iv = Iv::default();
-    user_slice(req.iv_ptr, iv.len())?.reader().read_slice(&mut iv)?;
-    let mut buf = read_secret(req.in_ptr, len)?;
-    key.engine.cbc_decrypt(buf.bytes_mut(), &mut iv)?;
-    let plain = if padded {
-        padding::unpad(buf.bytes()).ok_or(EBADMSG)?
-    } else {
-        len
-    };
-
-    user_slice(req.out_ptr, plain)?.writer().write_slice(&buf.bytes()[..plain])?;
-    req.out_len = plain as u32;
-    arg.write(&req)
+        user_slice(req.out_ptr, plain)?.writer().write_slice(&buf.bytes()[..plain])?;
+        req.out_len = plain as u32;
+        arg.write(&req)
+    })())
 }

@@ -11,11 +11,7 @@ use kernel::{
 
 use super::{
     key_for,
-    keys::{
-        new_key,
-        publish,
-        NewKey, //
-    },
+    keys::publish,
     read_secret,
     reject, //
 };
@@ -26,13 +22,19 @@ use crate::{
         HmacSha256,
         HmacSha512, //
     },
-    key::Key,
+    key::{
+        Key,
+        NewKey, //
+    },
     pure::{
         alg::Alg,
         hkdf::hkdf,
         request, //
     },
-    secret::Secret,
+    secret::{
+        Scratch,
+        Secret, //
+    },
     trace::Origin,
     uapi::{
         user_slice,
@@ -41,47 +43,66 @@ use crate::{
     vault::Handle,
 };
 
-/// Validated parameters of the new key.
+/// Validated parameters of the new key: its algorithm, length and hash,
+/// and its policies as asked (made final by [`make_key`], which knows the
+/// parent).
 struct Derived {
-    key: NewKey,
+    alg: Alg,
     len: usize,
     wide: bool,
+    ttl_ns: Option<i64>,
 }
 
-fn check(kdf: &KvKdf) -> Result<Derived> {
+fn check(kdf: &KvKdf, child: &KvChildPolicy) -> Result<Derived> {
     if kdf.reserved0 != 0 || kdf.salt_len > KV_KDF_MAX_INPUT || kdf.info_len > KV_KDF_MAX_INPUT {
         return Err(EINVAL);
     }
     let wide = reject(request::hash_is_sha512(kdf.hash))?;
-    let key = new_key(kdf.algorithm, &kdf.policy, kdf.ttl_ms, &[])?;
+    let alg = reject(Alg::from_abi(kdf.algorithm))?;
     // Asymmetric keys are made by GENKEY/IMPORT, where their public halves
     // are computed; HKDF output makes symmetric keys.
-    if key.alg.is_asymmetric() {
+    if alg.is_asymmetric() {
         return Err(EINVAL);
     }
-    let len = reject(request::genkey_len(key.alg, kdf.key_bits))?;
-    Ok(Derived { key, len, wide })
+    reject(request::policy(alg, &kdf.policy))?;
+    reject(request::child_policy(child))?;
+    let ttl_ns = reject(request::ttl_ns(kdf.ttl_ms))?;
+    let len = reject(request::genkey_len(alg, kdf.key_bits))?;
+    Ok(Derived { alg, len, wide, ttl_ns })
 }
 
-/// HKDF from `ikm` into a new key derived from `parent`.
+/// The new key's policies: what the request asks within what the parent's
+/// child policy allows (`EPERM` beyond it).
+fn child_of(parent: &Key, d: &Derived, kdf: &KvKdf, child: &KvChildPolicy) -> Result<NewKey> {
+    Ok(NewKey {
+        alg: d.alg,
+        policy: reject(request::derived_policy(d.alg, &kdf.policy, &parent.policy, &parent.child))?,
+        child: reject(request::narrowed_child(&parent.child, child))?,
+        ttl_ns: d.ttl_ns,
+    })
+}
+
+/// HKDF from `ikm` into the new key `new`, derived from `parent`.
 fn make_key(
     h: &Handle,
     parent: &Key,
-    nk: &Derived,
+    new: NewKey,
+    d: &Derived,
     kdf: &KvKdf,
     ikm: &[u8],
     origin: Origin,
 ) -> Result<Arc<Key>> {
-    let salt = read_secret(kdf.salt_ptr, kdf.salt_len as usize)?;
-    let info = read_secret(kdf.info_ptr, kdf.info_len as usize)?;
-    let mut okm = Secret::zeroed(nk.len)?;
-    reject(if nk.wide {
+    let mut salt = Scratch::new();
+    read_secret(&mut salt, kdf.salt_ptr, kdf.salt_len as usize)?;
+    let mut info = Scratch::new();
+    read_secret(&mut info, kdf.info_ptr, kdf.info_len as usize)?;
+    let mut okm = Secret::zeroed(d.len)?;
+    reject(if d.wide {
         hkdf::<HmacSha512>(salt.bytes(), ikm, info.bytes(), okm.bytes_mut())
     } else {
         hkdf::<HmacSha256>(salt.bytes(), ikm, info.bytes(), okm.bytes_mut())
     })?;
-    h.vault()
-        .insert(nk.key.alg, okm, nk.key.policy, nk.key.ttl_ns, Some(parent), origin)
+    h.vault().insert(new, okm, Some(parent), origin)
 }
 
 fn can_derive(alg: Alg) -> bool {
@@ -92,12 +113,12 @@ fn can_derive(alg: Alg) -> bool {
 pub(super) fn derive(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvDerive = arg.read()?;
     info.key_id = req.key_id;
-    reject(request::reserved_zero(&req.reserved))?;
-    let nk = check(&req.kdf)?;
+    let d = check(&req.kdf, &req.child)?;
     let parent = key_for(h, req.key_id, KV_CAP_DERIVE, can_derive)?;
-    parent.charge(0)?;
-    let key = make_key(h, &parent, &nk, &req.kdf, parent.material(), Origin::Derived)?;
-    req.kdf.key_bits = (nk.len * 8) as u32;
+    let new = child_of(&parent, &d, &req.kdf, &req.child)?;
+    let charged = parent.charge(0)?;
+    let key = charged.settle(make_key(h, &parent, new, &d, &req.kdf, parent.material(), Origin::Derived))?;
+    req.kdf.key_bits = (d.len * 8) as u32;
     req.new_key_id = key.id;
     publish(h, arg, &key, &req)
 }
@@ -110,16 +131,18 @@ fn is_x25519(alg: Alg) -> bool {
 pub(super) fn exchange(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvExchange = arg.read()?;
     info.key_id = req.key_id;
-    reject(request::reserved_zero(&req.reserved))?;
-    let nk = check(&req.kdf)?;
+    let d = check(&req.kdf, &req.child)?;
     let ours = key_for(h, req.key_id, KV_CAP_EXCHANGE, is_x25519)?;
-    let mut peer = [0u8; 32];
-    user_slice(req.peer_ptr, peer.len())?.reader().read_slice(&mut peer)?;
-    ours.charge(0)?;
-    let mut shared = Secret::zeroed(32)?;
-    x25519(ours.material(), &peer, shared.bytes_mut())?;
-    let key = make_key(h, &ours, &nk, &req.kdf, shared.bytes(), Origin::Exchanged)?;
-    req.kdf.key_bits = (nk.len * 8) as u32;
+    let new = child_of(&ours, &d, &req.kdf, &req.child)?;
+    let charged = ours.charge(0)?;
+    let key = charged.settle((|| {
+        let mut peer = [0u8; 32];
+        user_slice(req.peer_ptr, peer.len())?.reader().read_slice(&mut peer)?;
+        let mut shared = Secret::zeroed(32)?;
+        x25519(ours.material(), &peer, shared.bytes_mut())?;
+        make_key(h, &ours, new, &d, &req.kdf, shared.bytes(), Origin::Exchanged)
+    })())?;
+    req.kdf.key_bits = (d.len * 8) as u32;
     req.new_key_id = key.id;
     publish(h, arg, &key, &req)
 }

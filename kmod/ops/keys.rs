@@ -10,7 +10,10 @@ use kernel::{
 
 use crate::{
     abi::*,
-    key::Key,
+    key::{
+        Key,
+        NewKey, //
+    },
     pure::{
         alg::Alg,
         request, //
@@ -25,20 +28,15 @@ use crate::{
     vault::Handle,
 };
 
-/// Validated creation parameters shared by GENKEY, IMPORT, DERIVE and
-/// KEYEXCHANGE.
-pub(super) struct NewKey {
-    pub(super) alg: Alg,
-    pub(super) policy: KvPolicy,
-    pub(super) ttl_ns: Option<i64>,
-}
-
-pub(super) fn new_key(algorithm: u32, policy: &KvPolicy, ttl_ms: u64, reserved: &[u64]) -> Result<NewKey> {
-    reject(request::reserved_zero(reserved))?;
+/// Validated creation parameters of GENKEY and IMPORT.
+fn new_key(algorithm: u32, policy: &KvPolicy, child: &KvChildPolicy, ttl_ms: u64) -> Result<NewKey> {
     let alg = reject(Alg::from_abi(algorithm))?;
-    let policy = reject(request::policy(alg, policy))?;
-    let ttl_ns = reject(request::ttl_ns(ttl_ms))?;
-    Ok(NewKey { alg, policy, ttl_ns })
+    Ok(NewKey {
+        alg,
+        policy: reject(request::policy(alg, policy))?,
+        child: reject(request::child_policy(child))?,
+        ttl_ns: reject(request::ttl_ns(ttl_ms))?,
+    })
 }
 
 /// Reports a new key's id by writing `req` back; if that fails the caller
@@ -52,11 +50,9 @@ pub(super) fn publish<T: AsBytes>(h: &Handle, arg: &Arg<'_>, key: &Key, req: &T)
 /// KV_IOC_GENKEY: a random key made by the kernel CSPRNG.
 pub(super) fn genkey(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvGenkey = arg.read()?;
-    let nk = new_key(req.algorithm, &req.policy, req.ttl_ms, &req.reserved)?;
+    let nk = new_key(req.algorithm, &req.policy, &req.child, req.ttl_ms)?;
     let len = reject(request::genkey_len(nk.alg, req.key_bits))?;
-    let key = h
-        .vault()
-        .insert(nk.alg, Secret::random(len)?, nk.policy, nk.ttl_ns, None, Origin::Generated)?;
+    let key = h.vault().insert(nk, Secret::random(len)?, None, Origin::Generated)?;
     info.key_id = key.id;
     req.key_id = key.id;
     req.key_bits = (len * 8) as u32;
@@ -67,12 +63,10 @@ pub(super) fn genkey(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
 pub(super) fn import(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvImport = arg.read()?;
     info.len = req.key_len.into();
-    let nk = new_key(req.algorithm, &req.policy, req.ttl_ms, &req.reserved)?;
+    let nk = new_key(req.algorithm, &req.policy, &req.child, req.ttl_ms)?;
     let len = reject(request::import_len(nk.alg, req.key_len))?;
     let material = Secret::from_user(&mut user_slice(req.key_ptr, len)?.reader(), len)?;
-    let key = h
-        .vault()
-        .insert(nk.alg, material, nk.policy, nk.ttl_ns, None, Origin::Imported)?;
+    let key = h.vault().insert(nk, material, None, Origin::Imported)?;
     info.key_id = key.id;
     req.key_id = key.id;
     publish(h, arg, &key, &req)

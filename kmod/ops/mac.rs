@@ -21,6 +21,7 @@ use crate::{
         alg::Alg,
         request, //
     },
+    secret::Scratch,
     uapi::{
         user_slice,
         Arg, //
@@ -46,16 +47,18 @@ pub(super) fn mac(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         arg.write(&req)?;
         return Err(ENOSPC);
     }
-    key.charge(len)?;
-
-    let data = read_secret(req.data_ptr, len)?;
-    let mut out = [0u8; 64];
-    let n = key.engine.hmac(data.bytes(), &mut out)?;
-    let r = user_slice(req.mac_ptr, n)?.writer().write_slice(&out[..n]);
-    memzero(&mut out);
-    r?;
-    req.mac_len = n as u32;
-    arg.write(&req)
+    let charged = key.charge(len)?;
+    charged.settle((|| {
+        let mut data = Scratch::new();
+        read_secret(&mut data, req.data_ptr, len)?;
+        let mut out = [0u8; 64];
+        let n = key.engine.hmac(data.bytes(), &mut out)?;
+        let r = user_slice(req.mac_ptr, n)?.writer().write_slice(&out[..n]);
+        memzero(&mut out);
+        r?;
+        req.mac_len = n as u32;
+        arg.write(&req)
+    })())
 }
 
 /// KV_IOC_VERIFY_MAC: constant-time comparison; a mismatch is `EBADMSG`.
@@ -65,23 +68,29 @@ pub(super) fn verify(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     info.len = req.data_len.into();
     reject(request::reserved_zero(&req.reserved))?;
     let len = reject(request::data_len(req.data_len, h.vault().limits().max_data))?;
+    // The request's own bounds first; the key's MAC length after the lookup.
+    let cmp = reject(request::verify_mac_len(req.mac_len, KV_MAX_DIGEST_SIZE as usize))?;
     let key = key_for(h, req.key_id, KV_CAP_MAC, is_hmac)?;
     let full = key.alg.mac_len().ok_or(EOPNOTSUPP)?;
-    let cmp = reject(request::verify_mac_len(req.mac_len, full))?;
-    key.charge(len)?;
-
-    let mut expected = [0u8; 64];
-    user_slice(req.mac_ptr, cmp)?.reader().read_slice(&mut expected[..cmp])?;
-    let data = read_secret(req.data_ptr, len)?;
-    let mut out = [0u8; 64];
-    key.engine.hmac(data.bytes(), &mut out)?;
-    let same = memeq_consttime(&out[..cmp], &expected[..cmp]);
-    memzero(&mut out);
-    if same {
-        Ok(())
-    } else {
-        Err(EBADMSG)
+    if cmp > full {
+        return Err(EINVAL);
     }
+    let charged = key.charge(len)?;
+    charged.settle((|| {
+        let mut expected = [0u8; 64];
+        user_slice(req.mac_ptr, cmp)?.reader().read_slice(&mut expected[..cmp])?;
+        let mut data = Scratch::new();
+        read_secret(&mut data, req.data_ptr, len)?;
+        let mut out = [0u8; 64];
+        key.engine.hmac(data.bytes(), &mut out)?;
+        let same = memeq_consttime(&out[..cmp], &expected[..cmp]);
+        memzero(&mut out);
+        if same {
+            Ok(())
+        } else {
+            Err(EBADMSG)
+        }
+    })())
 }
 
 /// KV_IOC_HASH.
@@ -101,7 +110,8 @@ pub(super) fn hash(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         return Err(ENOSPC);
     }
 
-    let data = read_secret(req.data_ptr, len)?;
+    let mut data = Scratch::new();
+    read_secret(&mut data, req.data_ptr, len)?;
     let mut out = [0u8; 64];
     let n = sha2(wide, data.bytes(), &mut out);
     user_slice(req.digest_ptr, n)?.writer().write_slice(&out[..n])?;

@@ -106,8 +106,8 @@ fn key_for(h: &Handle, id: u64, op: u32, fits: fn(Alg) -> bool) -> Result<Arc<Ke
     Ok(key)
 }
 
-/// Copies `len` bytes at a user address into a kernel buffer that is wiped
-/// when dropped (plaintext and MAC input are secrets too).
-fn read_secret(ptr: u64, len: usize) -> Result<Scratch> {
-    Scratch::from_user(user_slice(ptr, len)?.reader(), len)
+/// Copies `len` bytes at a user address into `buf`, a kernel buffer that is
+/// wiped when dropped (plaintext and MAC input are secrets too).
+fn read_secret(buf: &mut Scratch, ptr: u64, len: usize) -> Result {
+    buf.fill(user_slice(ptr, len)?.reader(), len)
 }

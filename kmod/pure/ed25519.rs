@@ -58,8 +58,10 @@ pub const SIGNATURE_LEN: usize = 64;
 
 /// SHA-512, supplied by the caller.
 pub trait Sha512 {
-    /// SHA-512 of the concatenation of `parts`.
-    fn sha512(parts: &[&[u8]]) -> [u8; 64];
+    /// SHA-512 of the concatenation of `parts`, into `out`: written in
+    /// place, because a returned digest (the signing nonce, the expanded
+    /// secret) would leave a copy in the callee's stack frame.
+    fn sha512(parts: &[&[u8]], out: &mut [u8; 64]);
 }
 
 /// A secret key expanded once (RFC 8032 section 5.1.5): the clamped scalar,
@@ -74,33 +76,45 @@ pub struct ExpandedSecret {
 }
 
 impl ExpandedSecret {
+    /// An all-zero key, to expand a seed into in place ([`Self::set_seed`])
+    /// where it will live (e.g. in a box): the secret is never moved.
+    #[must_use]
+    pub const fn empty() -> Self {
+        ExpandedSecret {
+            scalar: [0; 32],
+            prefix: [0; 32],
+            public: [0; 32],
+        }
+    }
+
     /// Expands `seed` and computes its public key.
     #[must_use]
     pub fn from_seed<H: Sha512>(seed: &[u8; SEED_LEN]) -> Self {
-        let mut key = Self::expand::<H>(seed, [0; 32]);
-        key.public = point::mul_base(&key.scalar).compress();
+        let mut key = Self::empty();
+        key.set_seed::<H>(seed);
         key
     }
 
-    /// Expands `seed`, taking `public` as its public key unchecked.
-    fn expand<H: Sha512>(seed: &[u8; SEED_LEN], public: [u8; PUBLIC_KEY_LEN]) -> Self {
-        let mut h = H::sha512(&[seed.as_slice()]);
-        let mut key = ExpandedSecret {
-            scalar: [0; 32],
-            prefix: [0; 32],
-            public,
-        };
-        for (d, s) in key.scalar.iter_mut().zip(h.iter()) {
+    /// Makes this the expansion of `seed`, with its public key, in place.
+    pub fn set_seed<H: Sha512>(&mut self, seed: &[u8; SEED_LEN]) {
+        self.expand::<H>(seed);
+        self.public = point::mul_base(&self.scalar).compress();
+    }
+
+    /// Expands `seed` into the scalar and prefix (the public key is left).
+    fn expand<H: Sha512>(&mut self, seed: &[u8; SEED_LEN]) {
+        let mut h = [0u8; 64];
+        H::sha512(&[seed.as_slice()], &mut h);
+        for (d, s) in self.scalar.iter_mut().zip(h.iter()) {
             *d = *s;
         }
-        for (d, s) in key.prefix.iter_mut().zip(h.iter().skip(32)) {
+        for (d, s) in self.prefix.iter_mut().zip(h.iter().skip(32)) {
             *d = *s;
         }
         wipe(&mut h, [0; 64]);
-        key.scalar[0] &= 248;
-        key.scalar[31] &= 127;
-        key.scalar[31] |= 64;
-        key
+        self.scalar[0] &= 248;
+        self.scalar[31] &= 127;
+        self.scalar[31] |= 64;
     }
 
     /// The public key.
@@ -113,14 +127,16 @@ impl ExpandedSecret {
     #[must_use]
     pub fn sign<H: Sha512>(&self, msg: &[u8]) -> [u8; SIGNATURE_LEN] {
         // r = SHA-512(prefix || M) mod L, R = [r]B.
-        let mut h = H::sha512(&[self.prefix.as_slice(), msg]);
+        let mut h = [0u8; 64];
+        H::sha512(&[self.prefix.as_slice(), msg], &mut h);
         let mut r = Scalar::from_bytes_wide(&h);
         wipe(&mut h, [0; 64]);
         let mut r_bytes = r.to_bytes();
         let big_r = point::mul_base(&r_bytes).compress();
         wipe(&mut r_bytes, [0; 32]);
         // k = SHA-512(R || A || M) mod L, S = r + k a mod L.
-        let k = Scalar::from_bytes_wide(&H::sha512(&[&big_r, &self.public, msg]));
+        H::sha512(&[&big_r, &self.public, msg], &mut h);
+        let k = Scalar::from_bytes_wide(&h);
         let mut a = Scalar::from_bytes(&self.scalar);
         let s = Scalar::mul_add(&k, &a, &r).to_bytes();
         wipe(&mut a.0, [0; 5]);
@@ -160,7 +176,10 @@ pub fn sign<H: Sha512>(
     public: &[u8; PUBLIC_KEY_LEN],
     msg: &[u8],
 ) -> [u8; SIGNATURE_LEN] {
-    ExpandedSecret::expand::<H>(seed, *public).sign::<H>(msg)
+    let mut key = ExpandedSecret::empty();
+    key.expand::<H>(seed);
+    key.public = *public;
+    key.sign::<H>(msg)
 }
 
 /// Whether `sig` is a valid signature of `msg` under `public`, by the strict
@@ -189,7 +208,9 @@ pub fn verify<H: Sha512>(
     if a.is_small_order_vartime() || r.is_small_order_vartime() {
         return false;
     }
-    let k = Scalar::from_bytes_wide(&H::sha512(&[&r_bytes, public, msg])).to_bytes();
+    let mut h = [0u8; 64];
+    H::sha512(&[&r_bytes, public, msg], &mut h);
+    let k = Scalar::from_bytes_wide(&h).to_bytes();
     // [S]B - [k]A must be R. R was decoded from a canonical encoding, so
     // comparing points is comparing encodings.
     point::double_mul_base_vartime(&k, &a.neg(), &s_bytes).eq_vartime(&r)

@@ -21,6 +21,8 @@ pub enum Reject {
     Unsupported,
     /// `EMSGSIZE`: input larger than the per-operation limit.
     TooBig,
+    /// `EPERM`: a policy fixed earlier (a parent key's child policy) forbids it.
+    Denied,
 }
 
 /// Overwrites `*x` with `zero` in a way the compiler may not elide: how the

@@ -56,6 +56,79 @@ pub fn policy(alg: Alg, p: &KvPolicy) -> Result<KvPolicy, Reject> {
     Ok(KvPolicy { usage, ..*p })
 }
 
+/// Validates a child policy (what keys derived from a new key may be).
+pub fn child_policy(c: &KvChildPolicy) -> Result<KvChildPolicy, Reject> {
+    if c.algorithms & !KV_CHILD_ALGS_ALL != 0 || c.usage & !KV_USAGE_ALL != 0 {
+        return Err(Reject::Invalid);
+    }
+    Ok(*c)
+}
+
+/// Policy flags a derived key always has when its parent has them: a
+/// restriction on the parent's material binds every key made from it.
+pub const INHERITED_FLAGS: u32 = KV_POLICY_NO_CALLER_NONCE;
+
+/// The policy of a key of `alg` derived from a parent whose policy is
+/// `parent` and whose child policy is `allowed`, when the request asks for
+/// `asked` (validated with [`policy`] already). Zero fields ask for the most
+/// the parent allows: usage 0 is every operation of `alg` the child policy
+/// permits, max uses/bytes 0 the child policy's cap. Anything wider than
+/// the child policy is `Denied`; the parent's [`INHERITED_FLAGS`] are added.
+pub fn derived_policy(
+    alg: Alg,
+    asked: &KvPolicy,
+    parent: &KvPolicy,
+    allowed: &KvChildPolicy,
+) -> Result<KvPolicy, Reject> {
+    if allowed.algorithms != 0 && allowed.algorithms & (1 << alg.to_abi()) == 0 {
+        return Err(Reject::Denied);
+    }
+    let permitted = if allowed.usage == 0 { alg.usage() } else { alg.usage() & allowed.usage };
+    let usage = if asked.usage == 0 { permitted } else { asked.usage };
+    if usage == 0 || usage & !permitted != 0 {
+        return Err(Reject::Denied);
+    }
+    Ok(KvPolicy {
+        usage,
+        flags: asked.flags | (parent.flags & INHERITED_FLAGS),
+        max_uses: capped(asked.max_uses, allowed.max_uses)?,
+        max_bytes: capped(asked.max_bytes, allowed.max_bytes)?,
+    })
+}
+
+/// A limit (0 = unlimited) under a cap (0 = none): 0 becomes the cap, more
+/// than the cap is `Denied`.
+fn capped(asked: u64, cap: u32) -> Result<u64, Reject> {
+    let cap = u64::from(cap);
+    match (asked, cap) {
+        (_, 0) => Ok(asked),
+        (0, _) => Ok(cap),
+        (a, c) if a <= c => Ok(a),
+        _ => Err(Reject::Denied),
+    }
+}
+
+/// The child policy of a derived key: its parent's, narrowed by what the
+/// request asks for (validated with [`child_policy`]); never wider. Sets
+/// with nothing in common are `Denied` (0 would mean "any").
+pub fn narrowed_child(parent: &KvChildPolicy, asked: &KvChildPolicy) -> Result<KvChildPolicy, Reject> {
+    let set = |p: u32, a: u32| match (p, a) {
+        (0, x) | (x, 0) => Ok(x),
+        (p, a) if p & a != 0 => Ok(p & a),
+        _ => Err(Reject::Denied),
+    };
+    let cap = |p: u32, a: u32| match (p, a) {
+        (0, x) | (x, 0) => x,
+        (p, a) => p.min(a),
+    };
+    Ok(KvChildPolicy {
+        algorithms: set(parent.algorithms, asked.algorithms)?,
+        usage: set(parent.usage, asked.usage)?,
+        max_uses: cap(parent.max_uses, asked.max_uses),
+        max_bytes: cap(parent.max_bytes, asked.max_bytes),
+    })
+}
+
 /// RESTRICT: the capabilities left after keeping only `keep`. Bits outside
 /// `KV_CAP_ALL` are `Invalid`; bits the handle does not have stay cleared, so
 /// the result can never grow.
@@ -95,6 +168,18 @@ pub fn data_len(len: u32, max: usize) -> Result<usize, Reject> {
     }
 }
 
+/// The longest input of an AES-CBC request under the per-operation limit
+/// `max_data`, which bounds the plaintext: a padded decryption takes the
+/// ciphertext of `max_data` plaintext bytes, so every ciphertext that
+/// CBC_ENCRYPT makes, CBC_DECRYPT takes back.
+pub fn cbc_max_in(encrypt: bool, padded: bool, max_data: usize) -> usize {
+    if !encrypt && padded {
+        padding::padded_len(max_data).unwrap_or(max_data)
+    } else {
+        max_data
+    }
+}
+
 /// The output capacity an AES-CBC request needs (for decryption with
 /// padding, an upper bound: the padding is only known after decrypting).
 pub fn cbc_out_len(encrypt: bool, padded: bool, in_len: usize) -> Result<usize, Reject> {
@@ -102,7 +187,8 @@ pub fn cbc_out_len(encrypt: bool, padded: bool, in_len: usize) -> Result<usize, 
     match (encrypt, padded) {
         (true, true) => padding::padded_len(in_len).ok_or(Reject::TooBig),
         (true, false) if whole => Ok(in_len),
-        (false, _) if whole && in_len > 0 => Ok(if padded { in_len - 1 } else { in_len }),
+        (false, false) if whole => Ok(in_len),
+        (false, true) if whole && in_len > 0 => Ok(in_len - 1),
         _ => Err(Reject::Invalid),
     }
 }

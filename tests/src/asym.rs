@@ -1655,12 +1655,12 @@ pub fn derived_and_exchanged_keys_count_against_the_vault_key_quota() {
     assert_eq!(n_keys(&v), full);
 }
 
-pub fn derive_and_exchange_with_nonzero_reserved_fields_are_einval() {
+pub fn derive_and_exchange_with_nonzero_reserved_fields_or_bad_child_policies_are_einval() {
     let v = ok(Vault::open());
     let h = ok(v.generate(Algorithm::HmacSha256));
     let x = ok(v.generate(Algorithm::X25519));
     let peer = some_peer();
-    for field in 0..3 {
+    for field in 0..5 {
         let mut d = derive_req(h, &HMAC256);
         let mut e = exchange_req(x, &peer, &HMAC256);
         match field {
@@ -1668,10 +1668,12 @@ pub fn derive_and_exchange_with_nonzero_reserved_fields_are_einval() {
                 d.kdf.reserved0 = 1;
                 e.kdf.reserved0 = 1;
             }
-            i => {
-                d.reserved[i - 1] = 1;
-                e.reserved[i - 1] = 1;
-            }
+            // A child policy naming no algorithm bit, an asymmetric one, or
+            // a capability that is no usage.
+            1 => (d.child.algorithms, e.child.algorithms) = (1, 1),
+            2 => (d.child.algorithms, e.child.algorithms) = (1 << KV_ALG_ED25519, 1 << KV_ALG_X25519),
+            3 => (d.child.usage, e.child.usage) = (KV_CAP_GENKEY, KV_CAP_IMPORT),
+            _ => (d.child.algorithms, e.child.algorithms) = (1 << 12, 1 << 31),
         }
         expect_raw(ioctl(&v, KV_IOC_DERIVE, &mut d), Errno::EINVAL);
         expect_raw(ioctl(&v, KV_IOC_KEYEXCHANGE, &mut e), Errno::EINVAL);
@@ -2465,7 +2467,7 @@ pub fn tests() -> Vec<crate::harness::Test> {
         destroying_a_parent_leaves_its_children_usable_and_still_revocable_as_a_line,
         derivation_goes_at_most_8_generations_deep,
         derived_and_exchanged_keys_count_against_the_vault_key_quota,
-        derive_and_exchange_with_nonzero_reserved_fields_are_einval,
+        derive_and_exchange_with_nonzero_reserved_fields_or_bad_child_policies_are_einval,
         derive_and_exchange_take_salt_and_info_of_up_to_1024_bytes_and_refuse_1025_with_einval,
         derive_and_exchange_accept_null_salt_and_info_pointers_when_empty,
         derive_and_exchange_with_a_bad_salt_info_or_peer_pointer_are_efault_and_leave_no_key,

@@ -116,14 +116,24 @@ pub fn genkey_and_import_of_x25519_make_256_bit_exchange_keys() {
     );
 }
 
-pub fn genkey_refuses_nonzero_reserved_fields_with_einval() {
+/// Bad child policies: no algorithm bit 0, no asymmetric algorithm (a
+/// derived key is symmetric), no bit past the last algorithm, no usage bit
+/// that is not an operation.
+pub const BAD_CHILD_POLICIES: [KvChildPolicy; 4] = [
+    KvChildPolicy { algorithms: 1, usage: 0, max_uses: 0, max_bytes: 0 },
+    KvChildPolicy { algorithms: 1 << KV_ALG_ED25519, usage: 0, max_uses: 0, max_bytes: 0 },
+    KvChildPolicy { algorithms: 1 << 10, usage: 0, max_uses: 0, max_bytes: 0 },
+    KvChildPolicy { algorithms: 0, usage: KV_CAP_GENKEY, max_uses: 0, max_bytes: 0 },
+];
+
+pub fn genkey_refuses_bad_child_policies_with_einval() {
     let v = ok(Vault::open());
-    for i in 0..2 {
+    for child in BAD_CHILD_POLICIES {
         let mut r = KvGenkey {
-            algorithm: KV_ALG_AES256_GCM,
+            algorithm: KV_ALG_HMAC_SHA256,
+            child,
             ..Default::default()
         };
-        r.reserved[i] = 1;
         expect_raw(ioctl(&v, KV_IOC_GENKEY, &mut r), Errno::EINVAL);
     }
     assert_eq!(ok(v.list()).len(), 0);
@@ -264,17 +274,17 @@ pub fn import_of_ed25519_takes_exactly_a_32_byte_seed() {
     }
 }
 
-pub fn import_refuses_nonzero_reserved_fields_with_einval() {
+pub fn import_refuses_bad_child_policies_with_einval() {
     let v = ok(Vault::open());
     let key = [1u8; 32];
-    for i in 0..2 {
+    for child in BAD_CHILD_POLICIES {
         let mut r = KvImport {
-            algorithm: KV_ALG_AES256_GCM,
+            algorithm: KV_ALG_HMAC_SHA256,
             key_len: 32,
             key_ptr: key.as_ptr() as u64,
+            child,
             ..Default::default()
         };
-        r.reserved[i] = u64::MAX;
         expect_raw(ioctl(&v, KV_IOC_IMPORT, &mut r), Errno::EINVAL);
     }
 }
@@ -385,7 +395,7 @@ pub fn getinfo_of_unknown_ids_is_enoent_and_reserved_must_be_zero() {
         key_id: a.0,
         ..Default::default()
     };
-    r.reserved[3] = 1;
+    r.reserved[1] = 1;
     expect_raw(ioctl(&v, KV_IOC_GETINFO, &mut r), Errno::EINVAL);
 }
 
@@ -465,7 +475,7 @@ pub fn tests() -> Vec<crate::harness::Test> {
         genkey_refuses_unknown_algorithms_with_einval,
         genkey_and_import_of_ed25519_make_256_bit_signing_keys,
         genkey_and_import_of_x25519_make_256_bit_exchange_keys,
-        genkey_refuses_nonzero_reserved_fields_with_einval,
+        genkey_refuses_bad_child_policies_with_einval,
         genkey_refuses_bad_policies_with_einval,
         genkey_refuses_a_ttl_that_overflows_with_einval,
         key_policy_is_stored_and_reported,
@@ -473,7 +483,7 @@ pub fn tests() -> Vec<crate::harness::Test> {
         import_accepts_each_symmetric_algorithm_at_valid_lengths,
         import_refuses_wrong_lengths_with_einval,
         import_of_ed25519_takes_exactly_a_32_byte_seed,
-        import_refuses_nonzero_reserved_fields_with_einval,
+        import_refuses_bad_child_policies_with_einval,
         destroy_removes_the_key_from_info_and_list,
         destroy_twice_or_of_unknown_ids_is_enoent,
         destroy_and_revoke_refuse_nonzero_reserved_with_einval,

@@ -889,7 +889,7 @@ pub fn getinfo_reports_the_creation_policy_of_imported_and_derived_keys_through_
         );
         assert_eq!(r.policy, policy);
         assert_eq!((r.uses, r.bytes), (0, 0));
-        assert_eq!(r.reserved, [0; 4]);
+        assert_eq!((r.child, r.reserved), (KvChildPolicy::default(), [0; 2]));
         let r = getinfo(h);
         assert_eq!(
             r.policy,

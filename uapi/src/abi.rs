@@ -113,7 +113,8 @@ pub const KV_USAGE_ALL: u32 = KV_CAP_ENCRYPT
     | KV_CAP_DERIVE
     | KV_CAP_EXCHANGE;
 
-/// Policy flag: refuse caller-chosen AEAD nonces and CBC IVs for this key.
+/// Policy flag: refuse caller-chosen AEAD nonces and CBC IVs for this key
+/// (and, inherited, for every key derived from it).
 pub const KV_POLICY_NO_CALLER_NONCE: u32 = 1 << 0;
 /// Every defined policy flag.
 pub const KV_POLICY_FLAGS_ALL: u32 = 0x1;
@@ -135,6 +136,9 @@ pub const KV_KDF_MAX_INPUT: u32 = 1024;
 pub const KV_MAX_LINEAGE: u32 = 8;
 /// Most keys a restricted handle may be limited to.
 pub const KV_DUP_MAX_KEYS: u32 = 1024;
+/// Every algorithm a derived key may have, as `KvChildPolicy::algorithms`
+/// bits (`1 << KV_ALG_*`): the symmetric ones.
+pub const KV_CHILD_ALGS_ALL: u32 = 0xFE;
 
 /// A key's creation policy: only shrinks, never grows.
 #[repr(C)]
@@ -148,6 +152,24 @@ pub struct KvPolicy {
     pub max_uses: u64,
     /// Input bytes allowed, 0 = unlimited.
     pub max_bytes: u64,
+}
+
+/// What the keys derived from a key (DERIVE, KEYEXCHANGE) may be: fixed when
+/// the key is created, inherited by its children (who may only narrow it for
+/// their own), so whoever can derive cannot make a twin of a derived key with
+/// a wider policy. All zero: no restriction beyond the inherited flags.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvChildPolicy {
+    /// Algorithms a child may have, as `1 << KV_ALG_*` bits (a subset of
+    /// [`KV_CHILD_ALGS_ALL`]); 0 = any.
+    pub algorithms: u32,
+    /// Usage (`KV_CAP_*` bits) a child may have at most; 0 = any.
+    pub usage: u32,
+    /// Most operations a child may allow (its `max_uses`); 0 = no cap.
+    pub max_uses: u32,
+    /// Most input bytes a child may allow (its `max_bytes`); 0 = no cap.
+    pub max_bytes: u32,
 }
 
 /// `KV_IOC_GETCAPS` (out) and `KV_IOC_RESTRICT` (in: bits to keep; out: caps now).
@@ -193,8 +215,8 @@ pub struct KvGenkey {
     pub policy: KvPolicy,
     /// Out: the new key's id.
     pub key_id: u64,
-    /// Must be 0.
-    pub reserved: [u64; 2],
+    /// In: what keys derived from it may be.
+    pub child: KvChildPolicy,
 }
 
 /// `KV_IOC_IMPORT`: import raw key material.
@@ -213,8 +235,8 @@ pub struct KvImport {
     pub policy: KvPolicy,
     /// Out: the new key's id.
     pub key_id: u64,
-    /// Must be 0.
-    pub reserved: [u64; 2],
+    /// In: what keys derived from it may be.
+    pub child: KvChildPolicy,
 }
 
 /// `KV_IOC_DESTROY`, `KV_IOC_REVOKE`.
@@ -251,8 +273,10 @@ pub struct KvKeyinfo {
     pub uses: u64,
     /// Out: input bytes processed so far.
     pub bytes: u64,
+    /// Out: what keys derived from it may be.
+    pub child: KvChildPolicy,
     /// Must be 0.
-    pub reserved: [u64; 4],
+    pub reserved: [u64; 2],
 }
 
 /// `KV_IOC_LIST`: ids in ascending order after `cursor`.
@@ -453,8 +477,9 @@ pub struct KvDerive {
     pub kdf: KvKdf,
     /// Out: the new key's id.
     pub new_key_id: u64,
-    /// Must be 0.
-    pub reserved: [u64; 2],
+    /// In: what keys derived from the new key may be, within what its
+    /// parent allows.
+    pub child: KvChildPolicy,
 }
 
 /// `KV_IOC_KEYEXCHANGE`.
@@ -469,8 +494,9 @@ pub struct KvExchange {
     pub kdf: KvKdf,
     /// Out: the new key's id.
     pub new_key_id: u64,
-    /// Must be 0.
-    pub reserved: [u64; 2],
+    /// In: what keys derived from the new key may be, within what its
+    /// parent allows.
+    pub child: KvChildPolicy,
 }
 
 // The encoding of include/uapi/asm-generic/ioctl.h (x86, arm64, riscv...).

@@ -25,13 +25,14 @@ macro_rules! structs {
 fn rust_structs() -> Vec<StructLayout> {
     structs! {
         "kv_policy" => KvPolicy { usage, flags, max_uses, max_bytes }
+        "kv_child_policy" => KvChildPolicy { algorithms, usage, max_uses, max_bytes }
         "kv_caps" => KvCaps { caps, reserved }
         "kv_dup" => KvDup { caps, nkeys, keys_ptr, fd, flags, reserved }
-        "kv_genkey" => KvGenkey { algorithm, key_bits, ttl_ms, policy, key_id, reserved }
-        "kv_import" => KvImport { algorithm, key_len, key_ptr, ttl_ms, policy, key_id, reserved }
+        "kv_genkey" => KvGenkey { algorithm, key_bits, ttl_ms, policy, key_id, child }
+        "kv_import" => KvImport { algorithm, key_len, key_ptr, ttl_ms, policy, key_id, child }
         "kv_keyref" => KvKeyref { key_id, reserved }
         "kv_keyinfo" => KvKeyinfo { key_id, algorithm, key_bits, state, reserved0, created_ms,
-                                    expires_ms, policy, uses, bytes, reserved }
+                                    expires_ms, policy, uses, bytes, child, reserved }
         "kv_list" => KvList { ids_ptr, max_ids, count, cursor, total, reserved }
         "kv_aead" => KvAead { key_id, in_ptr, out_ptr, aad_ptr, nonce_ptr, tag_ptr, in_len,
                               out_len, aad_len, flags, reserved }
@@ -45,8 +46,8 @@ fn rust_structs() -> Vec<StructLayout> {
         "kv_pubkey" => KvPubkey { key_id, pubkey_ptr, pubkey_len, reserved0, reserved }
         "kv_kdf" => KvKdf { hash, algorithm, key_bits, salt_len, salt_ptr, info_ptr, info_len,
                             reserved0, ttl_ms, policy }
-        "kv_derive" => KvDerive { key_id, kdf, new_key_id, reserved }
-        "kv_exchange" => KvExchange { key_id, peer_ptr, kdf, new_key_id, reserved }
+        "kv_derive" => KvDerive { key_id, kdf, new_key_id, child }
+        "kv_exchange" => KvExchange { key_id, peer_ptr, kdf, new_key_id, child }
     }
 }
 
@@ -129,6 +130,7 @@ fn rust_consts() -> Vec<(&'static str, u64)> {
         KV_IOC_DERIVE,
         KV_IOC_KEYEXCHANGE,
         KV_DUP_MAX_KEYS,
+        KV_CHILD_ALGS_ALL,
         KV_IOC_DUP,
     ]
 }

@@ -13,12 +13,12 @@ use sha2::Digest;
 struct Sha;
 
 impl Sha512 for Sha {
-    fn sha512(parts: &[&[u8]]) -> [u8; 64] {
+    fn sha512(parts: &[&[u8]], out: &mut [u8; 64]) {
         let mut h = sha2::Sha512::new();
         for p in parts {
             h.update(p);
         }
-        h.finalize().into()
+        out.copy_from_slice(&h.finalize());
     }
 }
 

@@ -138,8 +138,116 @@ fn cbc_needs_room_for_padding_or_whole_blocks() {
     assert_eq!(cbc_out_len(false, true, 32), Ok(31));
     assert_eq!(cbc_out_len(false, false, 32), Ok(32));
     assert_eq!(cbc_out_len(false, true, 0), Err(Reject::Invalid));
-    assert_eq!(cbc_out_len(false, false, 0), Err(Reject::Invalid));
+    // Zero bytes encrypted without padding decrypt back to zero bytes.
+    assert_eq!(cbc_out_len(false, false, 0), Ok(0));
     assert_eq!(cbc_out_len(false, true, 33), Err(Reject::Invalid));
+}
+
+#[test]
+fn every_cbc_ciphertext_the_limit_lets_out_it_lets_back_in() {
+    for max in [0usize, 1, 15, 16, 17, 1 << 20, (1 << 20) + 5] {
+        for padded in [true, false] {
+            let most_in = cbc_max_in(true, padded, max);
+            for len in [0, 1, 15, 16, 17, max.saturating_sub(1), max] {
+                if len > most_in {
+                    continue;
+                }
+                let Ok(out) = cbc_out_len(true, padded, len) else {
+                    continue;
+                };
+                assert!(out <= cbc_max_in(false, padded, max), "max {max} padded {padded} len {len}");
+                assert!(cbc_out_len(false, padded, out).is_ok(), "max {max} padded {padded} len {len}");
+            }
+        }
+    }
+    assert_eq!(cbc_max_in(false, true, 1 << 20), (1 << 20) + 16);
+    assert_eq!(cbc_max_in(false, false, 1 << 20), 1 << 20);
+    assert_eq!(cbc_max_in(true, true, 1 << 20), 1 << 20);
+}
+
+fn child(algorithms: u32, usage: u32, max_uses: u32, max_bytes: u32) -> KvChildPolicy {
+    KvChildPolicy { algorithms, usage, max_uses, max_bytes }
+}
+
+fn asked(usage: u32, flags: u32, max_uses: u64, max_bytes: u64) -> KvPolicy {
+    KvPolicy { usage, flags, max_uses, max_bytes }
+}
+
+const GCM: u32 = 1 << KV_ALG_AES256_GCM;
+const CBC: u32 = 1 << KV_ALG_AES256_CBC;
+
+#[test]
+fn child_policies_name_only_symmetric_algorithms_and_usage_bits() {
+    assert_eq!(child_policy(&child(0, 0, 0, 0)), Ok(child(0, 0, 0, 0)));
+    assert_eq!(child_policy(&child(KV_CHILD_ALGS_ALL, KV_USAGE_ALL, 5, 6)), Ok(child(KV_CHILD_ALGS_ALL, KV_USAGE_ALL, 5, 6)));
+    for bad in [1, 1 << KV_ALG_ED25519, 1 << KV_ALG_X25519, 1 << 10, 1 << 31] {
+        assert_eq!(child_policy(&child(bad, 0, 0, 0)), Err(Reject::Invalid), "{bad:#x}");
+    }
+    assert_eq!(child_policy(&child(0, KV_CAP_GENKEY, 0, 0)), Err(Reject::Invalid));
+}
+
+#[test]
+fn an_unrestricted_parent_lets_the_child_ask_anything_but_keeps_no_caller_nonce() {
+    let p = asked(KV_CAP_MAC | KV_CAP_DERIVE, 0, 0, 0);
+    let none = child(0, 0, 0, 0);
+    assert_eq!(
+        derived_policy(Alg::Aes256Cbc, &asked(0, 0, 0, 0), &p, &none),
+        Ok(asked(KV_CAP_ENCRYPT | KV_CAP_DECRYPT, 0, 0, 0))
+    );
+    let strict = asked(KV_CAP_DERIVE, KV_POLICY_NO_CALLER_NONCE, 0, 0);
+    assert_eq!(
+        derived_policy(Alg::Aes256Gcm, &asked(KV_CAP_ENCRYPT, 0, 7, 0), &strict, &none),
+        Ok(asked(KV_CAP_ENCRYPT, KV_POLICY_NO_CALLER_NONCE, 7, 0))
+    );
+}
+
+#[test]
+fn a_child_policy_refuses_twins_with_another_algorithm_wider_usage_or_larger_limits() {
+    let p = asked(KV_CAP_DERIVE, KV_POLICY_NO_CALLER_NONCE, 0, 0);
+    let t = child(GCM, KV_CAP_ENCRYPT, 10, 4096);
+    // What the template allows, asked for with zeros: the most it allows.
+    assert_eq!(
+        derived_policy(Alg::Aes256Gcm, &asked(0, 0, 0, 0), &p, &t),
+        Ok(asked(KV_CAP_ENCRYPT, KV_POLICY_NO_CALLER_NONCE, 10, 4096))
+    );
+    assert_eq!(
+        derived_policy(Alg::Aes256Gcm, &asked(KV_CAP_ENCRYPT, 0, 3, 100), &p, &t),
+        Ok(asked(KV_CAP_ENCRYPT, KV_POLICY_NO_CALLER_NONCE, 3, 100))
+    );
+    // The attacks: another algorithm (a raw AES block oracle), wider usage,
+    // larger limits.
+    assert_eq!(derived_policy(Alg::Aes256Cbc, &asked(0, 0, 0, 0), &p, &t), Err(Reject::Denied));
+    assert_eq!(derived_policy(Alg::Aes128Gcm, &asked(0, 0, 0, 0), &p, &t), Err(Reject::Denied));
+    assert_eq!(
+        derived_policy(Alg::Aes256Gcm, &asked(KV_CAP_ENCRYPT | KV_CAP_DECRYPT, 0, 0, 0), &p, &t),
+        Err(Reject::Denied)
+    );
+    assert_eq!(derived_policy(Alg::Aes256Gcm, &asked(0, 0, 11, 0), &p, &t), Err(Reject::Denied));
+    assert_eq!(derived_policy(Alg::Aes256Gcm, &asked(0, 0, 0, 4097), &p, &t), Err(Reject::Denied));
+    // A usage the algorithm cannot have at all under the template.
+    let mac_only = child(0, KV_CAP_MAC, 0, 0);
+    assert_eq!(derived_policy(Alg::Aes256Gcm, &asked(0, 0, 0, 0), &p, &mac_only), Err(Reject::Denied));
+    assert_eq!(
+        derived_policy(Alg::HmacSha256, &asked(0, 0, 0, 0), &p, &mac_only),
+        Ok(asked(KV_CAP_MAC, KV_POLICY_NO_CALLER_NONCE, 0, 0))
+    );
+}
+
+#[test]
+fn a_child_policy_only_narrows_down_the_generations() {
+    let t = child(GCM | CBC, KV_CAP_ENCRYPT | KV_CAP_DECRYPT | KV_CAP_DERIVE, 10, 0);
+    assert_eq!(narrowed_child(&t, &child(0, 0, 0, 0)), Ok(t));
+    assert_eq!(
+        narrowed_child(&t, &child(GCM, KV_CAP_ENCRYPT, 20, 50)),
+        Ok(child(GCM, KV_CAP_ENCRYPT, 10, 50))
+    );
+    assert_eq!(narrowed_child(&child(0, 0, 0, 0), &child(CBC, 0, 3, 0)), Ok(child(CBC, 0, 3, 0)));
+    // Nothing in common would read as "any": refused.
+    assert_eq!(narrowed_child(&child(GCM, 0, 0, 0), &child(CBC, 0, 0, 0)), Err(Reject::Denied));
+    assert_eq!(
+        narrowed_child(&child(0, KV_CAP_MAC, 0, 0), &child(0, KV_CAP_ENCRYPT, 0, 0)),
+        Err(Reject::Denied)
+    );
 }
 
 #[test]

@@ -145,6 +145,8 @@ enum K {
     Usage,
     PFlags,
     Max,
+    /// A child policy's algorithm set.
+    ChildAlgs,
     Raw,
 }
 
@@ -158,6 +160,18 @@ struct F {
 macro_rules! f {
     ($t:ty, $($field:ident).+, $size:expr, $k:expr) => {
         F { off: offset_of!($t, $($field).+), size: $size, k: $k }
+    };
+}
+
+/// A child policy (what keys derived from a key may be).
+macro_rules! child_fields {
+    ($t:ty, $($p:ident).+) => {
+        [
+            f!($t, $($p).+.algorithms, 4, K::ChildAlgs),
+            f!($t, $($p).+.usage, 4, K::Usage),
+            f!($t, $($p).+.max_uses, 4, K::Count),
+            f!($t, $($p).+.max_bytes, 4, K::Len),
+        ]
     };
 }
 
@@ -187,6 +201,7 @@ const F_DUP: &[F] = &[
 ];
 const F_GENKEY: &[F] = &{
     let p = policy_fields!(KvGenkey, policy);
+    let c = child_fields!(KvGenkey, child);
     [
         f!(KvGenkey, algorithm, 4, K::Alg),
         f!(KvGenkey, key_bits, 4, K::Bits),
@@ -196,11 +211,15 @@ const F_GENKEY: &[F] = &{
         p[2],
         p[3],
         f!(KvGenkey, key_id, 8, K::Raw),
-        f!(KvGenkey, reserved, 16, K::Res),
+        c[0],
+        c[1],
+        c[2],
+        c[3],
     ]
 };
 const F_IMPORT: &[F] = &{
     let p = policy_fields!(KvImport, policy);
+    let c = child_fields!(KvImport, child);
     [
         f!(KvImport, algorithm, 4, K::Alg),
         f!(KvImport, key_len, 4, K::Len),
@@ -211,7 +230,10 @@ const F_IMPORT: &[F] = &{
         p[2],
         p[3],
         f!(KvImport, key_id, 8, K::Raw),
-        f!(KvImport, reserved, 16, K::Res),
+        c[0],
+        c[1],
+        c[2],
+        c[3],
     ]
 };
 const F_KEYREF: &[F] = &[
@@ -302,6 +324,7 @@ const F_PUBKEY: &[F] = &[
 ];
 const F_DERIVE: &[F] = &{
     let p = policy_fields!(KvDerive, kdf.policy);
+    let c = child_fields!(KvDerive, child);
     [
         f!(KvDerive, key_id, 8, K::KeyId),
         f!(KvDerive, kdf.hash, 4, K::Hash),
@@ -318,11 +341,15 @@ const F_DERIVE: &[F] = &{
         p[2],
         p[3],
         f!(KvDerive, new_key_id, 8, K::Raw),
-        f!(KvDerive, reserved, 16, K::Res),
+        c[0],
+        c[1],
+        c[2],
+        c[3],
     ]
 };
 const F_EXCHANGE: &[F] = &{
     let p = policy_fields!(KvExchange, kdf.policy);
+    let c = child_fields!(KvExchange, child);
     [
         f!(KvExchange, key_id, 8, K::KeyId),
         f!(KvExchange, peer_ptr, 8, K::Ptr),
@@ -340,7 +367,10 @@ const F_EXCHANGE: &[F] = &{
         p[2],
         p[3],
         f!(KvExchange, new_key_id, 8, K::Raw),
-        f!(KvExchange, reserved, 16, K::Res),
+        c[0],
+        c[1],
+        c[2],
+        c[3],
     ]
 };
 
@@ -872,6 +902,15 @@ impl Worker<'_> {
                     .pick(&[0, KV_USAGE_ALL, r & KV_USAGE_ALL, 1 << (r % 32), u32::MAX])
             }
             K::PFlags => self.rng.pick(&[0, 1, 2, u32::MAX]),
+            K::ChildAlgs => self.rng.pick(&[
+                0,
+                KV_CHILD_ALGS_ALL,
+                1 << KV_ALG_AES256_GCM,
+                1 << KV_ALG_AES256_CBC,
+                1 << (1 + r % 7),
+                1 << (r % 32),
+                r,
+            ]),
             _ => r,
         }
     }
@@ -1325,7 +1364,7 @@ impl Worker<'_> {
                 || !(1..=9).contains(&b.algorithm)
                 || !(1..=3).contains(&b.state)
                 || b.reserved0 != 0
-                || b.reserved != [0; 4]
+                || b.reserved != [0; 2]
                 || b.policy.usage == 0
                 || b.policy.usage & !alg_usage(b.algorithm) != 0
                 || b.key_bits != 8 * key_sizes(b.algorithm).2 && !(6..=7).contains(&b.algorithm)
