@@ -218,7 +218,7 @@ impl Session {
             (None, None) => None,
         };
         let data = self.read(input)?;
-        let (ok, signer) = match (public, a.id) {
+        let (check, signer) = match (public, a.id) {
             (Some(p), _) => (
                 self.vault.verify_with_public_key(&p, &data, &sig),
                 format!("public key {}", hex::encode(p)),
@@ -226,8 +226,7 @@ impl Session {
             (None, Some(id)) => (self.vault.verify(id, &data, &sig), format!("key {id}")),
             (None, None) => return Err("give a key id, --pubkey or --pubkey-file".into()),
         };
-        let ok = ok.map_err(|e| e.to_string())?;
-        inout::verdict(self.json, "valid", ok, || {
+        inout::verdict(self.json, "valid", check, || {
             format!(
                 "bad signature: not a signature of {} by {signer}",
                 inout::display_name(input)

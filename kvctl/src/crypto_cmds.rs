@@ -316,11 +316,8 @@ impl Session {
             ));
         }
         let data = self.read(input)?;
-        let ok = self
-            .vault
-            .verify_mac(a.id, &data, &mac)
-            .map_err(|e| e.to_string())?;
-        inout::verdict(self.json, "match", ok, || {
+        let check = self.vault.verify_mac(a.id, &data, &mac);
+        inout::verdict(self.json, "match", check, || {
             format!(
                 "MAC mismatch: {} does not have this MAC under key {}",
                 inout::display_name(input),

@@ -116,16 +116,22 @@ pub fn write_output(path: Option<&str>, bytes: &[u8], private: bool) -> Result<(
     }
 }
 
-/// Reports a check's verdict: `{"<field>": true|false}` with --json,
-/// otherwise `OK` when it holds (and nothing when it does not); a verdict
-/// that does not hold becomes the error `mismatch()`, so the exit status
-/// says it too.
+/// Reports the verdict of a check made by the kernel (a signature, a MAC):
+/// `{"<field>": true|false}` with --json, otherwise `OK` when it holds (and
+/// nothing when it does not); a verdict that does not hold becomes the error
+/// `mismatch()`, so the exit status says it too. Any other failure of the
+/// check is reported as the kernel's error, with no verdict.
 pub fn verdict(
     json: bool,
     field: &str,
-    holds: bool,
+    check: keyvault::Result<()>,
     mismatch: impl FnOnce() -> String,
 ) -> Result<(), String> {
+    let holds = match check {
+        Ok(()) => true,
+        Err(e) if e.is_verification_failure() => false,
+        Err(e) => return Err(e.to_string()),
+    };
     if json {
         let line = format!("{}\n", serde_json::json!({ field: holds }));
         write_output(None, line.as_bytes(), false)?;

@@ -26,11 +26,13 @@ impl Vault {
     /// let vault = Vault::open()?;
     /// let key = vault.generate(Algorithm::Ed25519)?;
     /// let sig = vault.sign(key, b"release v1.2")?;
-    /// assert!(vault.verify(key, b"release v1.2", &sig)?);
+    /// vault.verify(key, b"release v1.2", &sig)?;
     /// // Anyone with the public key can check it, in the kernel or elsewhere.
     /// let public = vault.public_key(key)?;
-    /// assert!(vault.verify_with_public_key(&public, b"release v1.2", &sig)?);
-    /// assert!(!vault.verify_with_public_key(&public, b"release v1.3", &sig)?);
+    /// vault.verify_with_public_key(&public, b"release v1.2", &sig)?;
+    /// // A signature that does not verify is an error: `?` would reject it.
+    /// let e = vault.verify_with_public_key(&public, b"release v1.3", &sig).unwrap_err();
+    /// assert!(e.is_verification_failure());
     /// # Ok::<(), keyvault::Error>(())
     /// ```
     pub fn sign(&self, key: KeyId, msg: &[u8]) -> Result<SignatureBytes> {
@@ -56,7 +58,7 @@ impl Vault {
         public: Option<&PublicKey>,
         msg: &[u8],
         sig: &SignatureBytes,
-    ) -> Result<bool> {
+    ) -> Result<()> {
         let mut r = abi::KvVerify {
             key_id: key.0,
             pubkey_ptr: public.map_or(0, |p| p.as_ptr() as u64),
@@ -65,16 +67,14 @@ impl Vault {
             data_len: len32(VERIFY, msg.len())?,
             ..Default::default()
         };
-        match self.ioctl(VERIFY, abi::KV_IOC_VERIFY, &mut r) {
-            Ok(()) => Ok(true),
-            Err(e) if e.errno() == Errno::EBADMSG => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.ioctl(VERIFY, abi::KV_IOC_VERIFY, &mut r)
     }
 
     /// Checks an Ed25519 signature of `msg` with the vault key `key` (in the
-    /// kernel; needs the VERIFY capability). `Ok(false)`: it does not verify.
-    pub fn verify(&self, key: KeyId, msg: &[u8], sig: &SignatureBytes) -> Result<bool> {
+    /// kernel; needs the VERIFY capability). `Ok(())`: it verifies. A
+    /// signature that does not is an error (`EBADMSG`, see
+    /// [`Error::is_verification_failure`]), so `?` rejects it.
+    pub fn verify(&self, key: KeyId, msg: &[u8], sig: &SignatureBytes) -> Result<()> {
         if key.0 == 0 {
             // 0 means "use the public key" in the ABI: not a vault key.
             return Err(Error::new(VERIFY, Errno::ENOENT));
@@ -84,14 +84,15 @@ impl Vault {
 
     /// Checks an Ed25519 signature of `msg` with anyone's 32-byte public
     /// key (in the kernel; needs the VERIFY capability, no vault key).
-    /// `Ok(false)`: it does not verify (also for a public key that is not a
-    /// valid curve point).
+    /// `Ok(())`: it verifies. A signature that does not (also for a public
+    /// key that is not a valid curve point) is an error (`EBADMSG`, see
+    /// [`Error::is_verification_failure`]), so `?` rejects it.
     pub fn verify_with_public_key(
         &self,
         public: &PublicKey,
         msg: &[u8],
         sig: &SignatureBytes,
-    ) -> Result<bool> {
+    ) -> Result<()> {
         self.verify_raw(KeyId(0), Some(public), msg, sig)
     }
 
@@ -150,7 +151,7 @@ impl Vault {
 ///     signer.sign(tarball)
 /// }
 /// let sig = sign_release(&key, b"tarball");
-/// assert!(vault.verify_with_public_key(&key.public_key()?, b"tarball", &sig.to_bytes())?);
+/// vault.verify_with_public_key(&key.public_key()?, b"tarball", &sig.to_bytes())?;
 /// # Ok(())
 /// # }
 /// ```
@@ -195,11 +196,20 @@ impl signature::Verifier<ed25519::Signature> for SigningKey<'_> {
         msg: &[u8],
         signature: &ed25519::Signature,
     ) -> std::result::Result<(), signature::Error> {
-        if self.vault.verify(self.key, msg, &signature.to_bytes())? {
-            Ok(())
-        } else {
-            Err(signature::Error::new())
-        }
+        self.vault
+            .verify(self.key, msg, &signature.to_bytes())
+            .map_err(verifier_error)
+    }
+}
+
+/// A signature that does not verify becomes an error without a source, so
+/// that a caller of the trait can tell it from a check that could not be
+/// made (whose source is the kernel's error).
+fn verifier_error(e: Error) -> signature::Error {
+    if e.is_verification_failure() {
+        signature::Error::new()
+    } else {
+        e.into()
     }
 }
 
@@ -281,6 +291,9 @@ mod tests {
             .verify_with_public_key(&[0; 32], b"m", &[0; 64])
             .unwrap_err();
         assert_eq!((e.op(), e.errno()), ("verify", Errno::ENOTTY));
+        assert!(!e.is_verification_failure());
+        // The kernel's answer to a bad signature, from these same calls.
+        assert!(Error::new(e.op(), Errno::EBADMSG).is_verification_failure());
         let e = vault.public_key(KeyId(1)).unwrap_err();
         assert_eq!((e.op(), e.errno()), ("get-pubkey", Errno::ENOTTY));
         assert_eq!(
@@ -297,9 +310,11 @@ mod tests {
     }
 
     #[test]
-    fn a_mismatch_is_an_error_without_a_source() {
-        let e = signature::Error::new();
+    fn through_the_verifier_trait_a_mismatch_is_an_error_without_a_source() {
+        let e = verifier_error(Error::new(VERIFY, Errno::EBADMSG));
         assert!(std::error::Error::source(&e).is_none());
+        let e = verifier_error(Error::new(VERIFY, Errno::EPERM));
+        assert_eq!(kernel_error(&e), Error::new(VERIFY, Errno::EPERM));
         let e: signature::Error = Error::new(SIGN, Errno::EPERM).into();
         assert_eq!(kernel_error(&e).errno(), Errno::EPERM);
     }

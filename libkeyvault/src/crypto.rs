@@ -349,8 +349,22 @@ impl Vault {
     }
 
     /// Checks `tag` (the full MAC, or a prefix of at least 16 bytes) against
-    /// the HMAC of `data`, in constant time in the kernel. `Ok(false)`: no match.
-    pub fn verify_mac(&self, key: KeyId, data: &[u8], tag: &[u8]) -> Result<bool> {
+    /// the HMAC of `data`, in constant time in the kernel. `Ok(())`: it
+    /// matches. A tag that does not is an error (`EBADMSG`, see
+    /// [`Error::is_verification_failure`]), so `?` rejects it.
+    ///
+    /// ```no_run
+    /// use keyvault::{Algorithm, Vault};
+    ///
+    /// let vault = Vault::open()?;
+    /// let key = vault.generate(Algorithm::HmacSha256)?;
+    /// let tag = vault.mac(key, b"session=42")?;
+    /// vault.verify_mac(key, b"session=42", &tag)?;
+    /// let e = vault.verify_mac(key, b"session=43", &tag).unwrap_err();
+    /// assert!(e.is_verification_failure());
+    /// # Ok::<(), keyvault::Error>(())
+    /// ```
+    pub fn verify_mac(&self, key: KeyId, data: &[u8], tag: &[u8]) -> Result<()> {
         let mut r = abi::KvMac {
             key_id: key.0,
             data_ptr: data.as_ptr() as u64,
@@ -359,11 +373,7 @@ impl Vault {
             mac_len: len32("verify-mac", tag.len())?,
             ..Default::default()
         };
-        match self.ioctl("verify-mac", abi::KV_IOC_VERIFY_MAC, &mut r) {
-            Ok(()) => Ok(true),
-            Err(e) if e.errno() == Errno::EBADMSG => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.ioctl("verify-mac", abi::KV_IOC_VERIFY_MAC, &mut r)
     }
 
     /// A plain hash computed in the kernel (needs only the HASH capability).
@@ -380,5 +390,20 @@ impl Vault {
         self.ioctl("hash", abi::KV_IOC_HASH, &mut r)?;
         out.truncate(r.digest_len as usize);
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_mac_reports_the_kernel_error_under_the_op_a_mismatch_is_recognised_by() {
+        let vault = Vault::open_path("/dev/null").expect("open /dev/null");
+        let e = vault.verify_mac(KeyId(1), b"m", &[0; 16]).unwrap_err();
+        assert_eq!((e.op(), e.errno()), ("verify-mac", Errno::ENOTTY));
+        assert!(!e.is_verification_failure());
+        // The kernel's answer to a wrong tag, from this same call.
+        assert!(Error::new(e.op(), Errno::EBADMSG).is_verification_failure());
     }
 }

@@ -28,6 +28,18 @@ impl Error {
         self.op
     }
 
+    /// Whether this is the kernel's answer "no" to [`Vault::verify`],
+    /// [`Vault::verify_with_public_key`] or [`Vault::verify_mac`]: the
+    /// signature or MAC does not match (`EBADMSG`). Any other error means
+    /// the check could not be made (no such key, no capability, ...).
+    ///
+    /// [`Vault::verify`]: crate::Vault::verify
+    /// [`Vault::verify_with_public_key`]: crate::Vault::verify_with_public_key
+    /// [`Vault::verify_mac`]: crate::Vault::verify_mac
+    pub fn is_verification_failure(&self) -> bool {
+        self.errno == Errno::EBADMSG && matches!(self.op, "verify" | "verify-mac")
+    }
+
     /// What the errno means for keyvault (the ABI's error contract).
     pub fn explain(&self) -> &'static str {
         match self.errno {
@@ -116,5 +128,22 @@ mod tests {
             e.to_string(),
             "keyvault sign: this vault handle lacks the capability for the operation (EPERM: Operation not permitted)"
         );
+    }
+
+    #[test]
+    fn only_ebadmsg_from_a_verify_is_a_verification_failure() {
+        for op in ["verify", "verify-mac"] {
+            assert!(Error::new(op, Errno::EBADMSG).is_verification_failure());
+            for errno in [Errno::EPERM, Errno::ENOENT, Errno::EINVAL, Errno::ENOTTY] {
+                assert!(
+                    !Error::new(op, errno).is_verification_failure(),
+                    "{op} {errno}"
+                );
+            }
+        }
+        // Decryption that fails authentication is EBADMSG too, but not a verify.
+        for op in ["aead-decrypt", "cbc-decrypt"] {
+            assert!(!Error::new(op, Errno::EBADMSG).is_verification_failure());
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! X25519 keys, GET_PUBKEY, KEYEXCHANGE (X25519 + HKDF), DERIVE (HKDF),
-//! key lineage, and Ed25519 (SIGN, VERIFY), through raw ioctls.
+//! key lineage, and Ed25519 (SIGN, VERIFY), through raw ioctls (and
+//! libkeyvault's verify methods, which must fail closed).
 //!
 //! The new keys' bytes never leave the kernel, so a derived or exchanged key
 //! is checked by what it computes: its MAC of a fixed message against
@@ -10,7 +11,7 @@
 //! `ed25519_`, and they come last.
 
 use crate::crypto::{assert_untouched, data, hex, CANARY};
-use crate::harness::{expect_errno, expect_raw, ok};
+use crate::harness::{expect_errno, expect_raw, expect_verification_failure, ok};
 use crate::util::*;
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use keyvault::uapi::*;
@@ -2431,6 +2432,47 @@ pub fn ed25519_revoked_or_expired_keys_cannot_sign_or_verify_but_keep_their_publ
     );
 }
 
+pub fn ed25519_libkeyvault_verify_rejects_a_forgery_as_a_verification_failure() {
+    use keyvault::ed25519::Signature;
+    use keyvault::signature::Verifier;
+    let v = ok(Vault::open());
+    let id = ok(v.generate(Algorithm::Ed25519));
+    let other = ok(v.generate(Algorithm::Ed25519));
+    let public = ok(v.public_key(id));
+    let msg = data(100, 8100);
+    let sig = ok(v.sign(id, &msg));
+    let mut forged = sig;
+    forged[0] ^= 1;
+    ok(v.verify(id, &msg, &sig));
+    ok(v.verify_with_public_key(&public, &msg, &sig));
+    expect_verification_failure(v.verify(id, &msg, &forged), "forged, with the key");
+    expect_verification_failure(
+        v.verify_with_public_key(&public, &msg, &forged),
+        "forged, with the public key",
+    );
+    expect_verification_failure(v.verify(other, &msg, &sig), "another key");
+    // A check that could not be made is an error too, but not a verdict.
+    let no_verify = without(&v, KV_CAP_VERIFY);
+    let e = no_verify.verify(id, &msg, &sig).unwrap_err();
+    assert_eq!(e.errno(), Errno::EPERM);
+    assert!(!e.is_verification_failure(), "EPERM taken for a forgery");
+
+    // Through the RustCrypto trait: a forgery is an error without a source,
+    // a check that could not be made one whose source is the kernel's error.
+    let key = v.signing_key(id);
+    key.verify(&msg, &Signature::from_bytes(&sig))
+        .expect("the trait accepts the good signature");
+    let e = key
+        .verify(&msg, &Signature::from_bytes(&forged))
+        .expect_err("the trait accepts a forgery");
+    assert!(std::error::Error::source(&e).is_none(), "forgery: {e:?}");
+    let e = no_verify
+        .signing_key(id)
+        .verify(&msg, &Signature::from_bytes(&sig))
+        .expect_err("the trait verifies without VERIFY");
+    assert!(std::error::Error::source(&e).is_some(), "EPERM: {e:?}");
+}
+
 /// This file's tests, in order (the Ed25519 ones last; asym_wycheproof's
 /// Ed25519 test follows them).
 pub fn tests() -> Vec<crate::harness::Test> {
@@ -2486,6 +2528,7 @@ pub fn tests() -> Vec<crate::harness::Test> {
         ed25519_keys_follow_their_usage_policy,
         ed25519_sign_and_verify_need_their_capabilities,
         ed25519_revoked_or_expired_keys_cannot_sign_or_verify_but_keep_their_public_key,
+        ed25519_libkeyvault_verify_rejects_a_forgery_as_a_verification_failure,
     ]
 }
 

@@ -3,7 +3,7 @@
 //! merely a self-consistent variant), tampering, key state and policy,
 //! quotas, size limits, and hostile requests.
 
-use crate::harness::{expect_errno, ok};
+use crate::harness::{expect_errno, expect_verification_failure, ok};
 use crate::util::*;
 use keyvault::uapi::*;
 use keyvault::{Algorithm, Caps, HashAlg, Iv, KeyId, KeyOptions, Nonce, Tag, Vault};
@@ -612,14 +612,10 @@ pub fn hmac_matches_rfc_4231_and_rustcrypto_for_both_hashes_and_key_lengths() {
                     reference::hmac(alg, &key, &d),
                     "{what}: differs from RustCrypto"
                 );
-                assert!(
-                    ok(v.verify_mac(id, &d, &mac)),
-                    "{what}: verify of the full MAC"
-                );
-                assert!(
-                    ok(v.verify_mac(id, &d, &mac[..16])),
-                    "{what}: verify of a 16-byte prefix"
-                );
+                v.verify_mac(id, &d, &mac)
+                    .unwrap_or_else(|e| panic!("{what}: verify of the full MAC: {e}"));
+                v.verify_mac(id, &d, &mac[..16])
+                    .unwrap_or_else(|e| panic!("{what}: verify of a 16-byte prefix: {e}"));
             }
             if i == 0 {
                 let d = data(MAX, 77);
@@ -1308,10 +1304,8 @@ pub fn verify_mac_accepts_prefixes_from_16_bytes_and_refuses_other_lengths_with_
         let mut mac = ok(v.mac(id, &d));
         mac.resize(200, 0);
         for n in [16, 17, 20, full - 1, full] {
-            assert!(
-                ok(v.verify_mac(id, &d, &mac[..n])),
-                "{alg}: a {n}-byte prefix"
-            );
+            v.verify_mac(id, &d, &mac[..n])
+                .unwrap_or_else(|e| panic!("{alg}: a {n}-byte prefix: {e}"));
         }
         for n in [0, 1, 15, full + 1, 128, 200] {
             expect_err(
@@ -1354,10 +1348,7 @@ pub fn verify_mac_of_a_wrong_mac_data_or_key_is_ebadmsg() {
             let what = format!("{alg}, {what}");
             let mut r = mac_req(key, &d, &mut m);
             expect_raw_err(ioctl(&v, KV_IOC_VERIFY_MAC, &mut r), Errno::EBADMSG, &what);
-            assert!(
-                !ok(v.verify_mac(key, &d, &m)),
-                "{what}: verify_mac maps EBADMSG to false"
-            );
+            expect_verification_failure(v.verify_mac(key, &d, &m), &what);
         }
     }
 }
@@ -1641,7 +1632,7 @@ pub fn max_uses_allows_exactly_that_many_operations_then_edquot() {
     }
     // HMAC: a failed verify counts.
     assert_eq!(fx.call(&v, KV_IOC_MAC, k.hmac), Ok(0));
-    assert!(!ok(v.verify_mac(k.hmac, &fx.pt, &[0; 32])));
+    expect_verification_failure(v.verify_mac(k.hmac, &fx.pt, &[0; 32]), "a wrong MAC");
     assert_eq!(fx.call(&v, KV_IOC_VERIFY_MAC, k.hmac), Ok(0));
     for cmd in [KV_IOC_MAC, KV_IOC_VERIFY_MAC] {
         expect_raw_err(fx.call(&v, cmd, k.hmac), Errno::EDQUOT, "HMAC after 3 uses");
@@ -1701,11 +1692,11 @@ pub fn max_bytes_allows_operations_while_the_total_input_fits_then_edquot() {
         &with(|o| o.max_bytes = 64),
     ));
     let mac = ok(v.mac(id, &[3; 64]));
-    assert!(ok(v.verify_mac(
+    ok(v.verify_mac(
         id,
         b"",
-        &reference::hmac(Algorithm::HmacSha256, &FX_HMAC_KEY, b"")
-    )));
+        &reference::hmac(Algorithm::HmacSha256, &FX_HMAC_KEY, b""),
+    ));
     expect_errno(v.mac(id, &[3]), Errno::EDQUOT);
     expect_errno(v.verify_mac(id, &[3; 64], &mac), Errno::EDQUOT);
     let info = ok(v.info(id));
@@ -1763,7 +1754,7 @@ pub fn getinfo_counts_every_operation_that_passed_the_checks_even_a_failed_decry
     // HMAC: 32 bytes each.
     assert_eq!(fx.call(&v, KV_IOC_MAC, k.hmac), Ok(0));
     assert_eq!(fx.call(&v, KV_IOC_VERIFY_MAC, k.hmac), Ok(0));
-    assert!(!ok(v.verify_mac(k.hmac, &fx.pt, &[0; 32])));
+    expect_verification_failure(v.verify_mac(k.hmac, &fx.pt, &[0; 32]), "a wrong MAC");
     assert_eq!(count(k.hmac), (3, 96), "a failed verify counts");
 }
 
@@ -1997,7 +1988,7 @@ pub fn inputs_of_exactly_max_data_bytes_are_accepted() {
         reference::hmac(Algorithm::HmacSha512, &key, &big),
         "HMAC-SHA512 of 1 MiB"
     );
-    assert!(ok(v.verify_mac(id, &big, &mac)));
+    ok(v.verify_mac(id, &big, &mac));
     // HASH (SHA-256: see the MAC above for SHA-512's compression).
     assert_eq!(
         ok(v.hash(HashAlg::Sha256, &big)),

@@ -37,6 +37,19 @@ pub fn expect_errno<T: std::fmt::Debug>(r: Result<T>, want: Errno) {
     assert_eq!(got, want, "expected {want}, got {got}");
 }
 
+/// Asserts a verify or verify-mac said "no" (the signature or MAC does not
+/// match), and not that the check failed some other way.
+#[track_caller]
+pub fn expect_verification_failure(r: Result<()>, what: &str) {
+    match r {
+        Ok(()) => panic!("{what}: expected a verification failure, got Ok"),
+        Err(e) => assert!(
+            e.is_verification_failure(),
+            "{what}: expected a verification failure, got {e}"
+        ),
+    }
+}
+
 /// Asserts a raw ioctl result failed with `want`.
 #[track_caller]
 pub fn expect_raw(r: std::result::Result<i32, Errno>, want: Errno) {
