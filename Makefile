@@ -4,7 +4,8 @@
 #   make KDIR=/path/build  build keyvault.ko against your own Rust-enabled kernel
 #   make run               boot the test VM with the module loaded, show it working
 #   make test              every test: host (cargo test), then the VM suite (real ioctls
-#                          + 30 s of the ioctl fuzzer) on the release kernel, the packages
+#                          + 30 s of the ioctl fuzzer) on the release kernel, the harness's
+#                          failure paths (a VM that panics, one that hangs), the packages
 #                          and the VM suite on Debian's own 7.3 kernel, and the debug kernel
 #   make test-quick        host + release kernel only (the quick loop while developing)
 #   make test-debug        the VM suite on the KASAN + lockdep + kmemleak kernel (clang-built) only

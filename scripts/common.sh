@@ -49,11 +49,12 @@ kv_apt_download() {
 }
 
 # run_counts LOG RC: "P F" from the last `N passed, N failed` line of LOG
-# (0 0 without one). A run that ended with RC != 0 (it died, or the VM logged
-# kernel trouble or a leak) counts one failure even if every test passed.
+# (0 0 without one, or without LOG). A run that ended with RC != 0 (it died,
+# or the VM logged kernel trouble or a leak) counts one failure even if every
+# test passed.
 run_counts() {
   local line p f
-  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -1 || true)
+  line=$(grep -sE '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -1 || true)
   p=$(echo "${line:-0 passed, 0 failed}" | cut -d' ' -f1); f=$(echo "${line:-0 passed, 0 failed}" | cut -d' ' -f3)
   [ "$2" = 0 ] || [ "$f" != 0 ] || f=1
   echo "$p $f"
@@ -63,5 +64,6 @@ run_counts() {
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # A command that stops a script under `set -e` says which one it was, so a
-# harness failure is never silent.
+# harness failure is never silent. A script's verdict after its summary is
+# `[ $failed = 0 ] || exit 1`, not a failing command: the summary stays last.
 trap 'rc=$?; log "${BASH_SOURCE[0]##*/}:$LINENO: \"$BASH_COMMAND\" exited $rc"' ERR
