@@ -20,6 +20,7 @@
 #include <linux/fs.h>
 #include <linux/mm.h>
 #include <linux/scatterlist.h>
+#include <linux/sched/task_stack.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/unaligned.h>
@@ -353,3 +354,30 @@ struct file *kv_new_file(struct file *like, void *private)
 {
 	return anon_inode_getfile("[keyvault]", like->f_op, private, O_RDWR);
 }
+
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+/*
+ * Test hook of kernels built for testing (debugfs keyvault/stack_holds):
+ * whether `needle` occurs in the dead part of the current task's stack,
+ * below this function's frame, where the frames of the task's earlier,
+ * deeper calls (an ioctl that just signed, encrypted or derived) lie. Not
+ * instrumented: dead stack may still carry KASAN's redzone poison.
+ */
+__no_sanitize_address __no_sanitize_coverage noinline bool kv_stack_holds(const u8 *needle, size_t len)
+{
+	const u8 *lo = task_stack_page(current);
+	const u8 *hi = __builtin_frame_address(0);
+	const u8 *p;
+	size_t i;
+
+	if (!len)
+		return false;
+	for (p = lo; p + len <= hi; p++) {
+		for (i = 0; i < len && p[i] == needle[i]; i++)
+			;
+		if (i == len)
+			return true;
+	}
+	return false;
+}
+#endif

@@ -69,4 +69,8 @@ void kv_trace_key_expire(u64 key_id);
 void kv_trace_op(u32 op, u64 key_id, u64 len, int err);
 void kv_trace_cap_denied(u32 op, u32 wanted, u32 have);
 
+#ifdef CONFIG_FAULT_INJECTION_DEBUG_FS
+bool kv_stack_holds(const u8 *needle, size_t len);
+#endif
+
 #endif

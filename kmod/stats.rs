@@ -71,11 +71,46 @@ impl debugfs::Reader for NonceCounterStart {
     }
 }
 
+/// `stack_holds`, a test hook: a write of 8 to 64 bytes fails with `EEXIST`
+/// if they occur in the dead part of the writer's kernel stack, where its
+/// previous ioctl's frames lie (the secrets audit: no Ed25519 scalar,
+/// signing nonce or plaintext left behind). Only on kernels built for
+/// testing, like `NonceCounterStart`.
+#[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
+struct StackHolds;
+
+#[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
+impl debugfs::Reader for StackHolds {
+    fn read_from_slice(&self, reader: &mut kernel::uaccess::UserSliceReader) -> Result {
+        mod ffi {
+            extern "C" {
+                pub(super) fn kv_stack_holds(needle: *const u8, len: usize) -> bool;
+            }
+        }
+        let len = reader.len();
+        if !(8..=64).contains(&len) {
+            return Err(EINVAL);
+        }
+        // On the heap: a copy on the stack would be found.
+        let mut needle = KVec::with_capacity(len, GFP_KERNEL)?;
+        reader.read_all(&mut needle, GFP_KERNEL)?;
+        // SAFETY: `needle` is valid for reads of its length; the function
+        // only reads it and the current task's own stack.
+        if unsafe { ffi::kv_stack_holds(needle.as_ptr(), needle.len()) } {
+            Err(EEXIST)
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// The debugfs directory and its files; removed when dropped.
 pub(crate) struct StatsFile {
     _file: Pin<KBox<debugfs::File<Stats>>>,
     #[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
     _nonce_start: Pin<KBox<debugfs::File<NonceCounterStart>>>,
+    #[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
+    _stack_holds: Pin<KBox<debugfs::File<StackHolds>>>,
     _dir: debugfs::Dir,
 }
 
@@ -91,6 +126,8 @@ impl StatsFile {
                 dir.write_only_file(c"nonce_counter_start", NonceCounterStart),
                 GFP_KERNEL,
             )?,
+            #[cfg(CONFIG_FAULT_INJECTION_DEBUG_FS)]
+            _stack_holds: KBox::pin_init(dir.write_only_file(c"stack_holds", StackHolds), GFP_KERNEL)?,
             _dir: dir,
         })
     }

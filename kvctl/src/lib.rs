@@ -64,6 +64,18 @@ struct PolicyArgs {
     /// Most input bytes the key may process.
     #[arg(long, default_value_t = 0)]
     max_bytes: u64,
+    /// Algorithms keys derived from this one may have, e.g. aes256-gcm,chacha20-poly1305 (default: any).
+    #[arg(long, value_delimiter = ',')]
+    child_algorithms: Vec<Algorithm>,
+    /// Operations keys derived from this one may be used for at most (default: any).
+    #[arg(long)]
+    child_usage: Option<Caps>,
+    /// Most operations each key derived from this one may allow (default: no cap).
+    #[arg(long, default_value_t = 0)]
+    child_max_uses: u32,
+    /// Most input bytes each key derived from this one may allow (default: no cap).
+    #[arg(long, default_value_t = 0)]
+    child_max_bytes: u32,
 }
 
 impl PolicyArgs {
@@ -75,6 +87,12 @@ impl PolicyArgs {
             no_caller_nonce: self.no_caller_nonce,
             max_uses: self.max_uses,
             max_bytes: self.max_bytes,
+            children: keyvault::ChildPolicy {
+                algorithms: self.child_algorithms.clone(),
+                usage: self.child_usage.unwrap_or(Caps::empty()),
+                max_uses: self.child_max_uses,
+                max_bytes: self.child_max_bytes,
+            },
         }
     }
 }

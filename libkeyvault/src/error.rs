@@ -43,7 +43,15 @@ impl Error {
     /// What the errno means for keyvault (the ABI's error contract).
     pub fn explain(&self) -> &'static str {
         match self.errno {
+            Errno::EPERM if self.op == "derive" || self.op == "exchange" => {
+                "not permitted: this vault handle lacks the capability, the key's usage does not \
+                 allow it, or the new key is outside what the parent key's child policy allows \
+                 (algorithm, usage, max uses/bytes)"
+            }
             Errno::EPERM => "this vault handle lacks the capability for the operation",
+            Errno::EOVERFLOW => {
+                "the key has used all 2^32 of its kernel nonces: make a new key (caller nonces still work)"
+            }
             Errno::ENOENT if self.op == "open" => {
                 "no /dev/keyvault: is the keyvault module loaded (insmod keyvault.ko)?"
             }
@@ -122,6 +130,8 @@ mod tests {
         assert!(explain("derive", Errno::EINVAL).contains(&limit(abi::KV_MAX_LINEAGE)));
         assert!(explain("exchange", Errno::EINVAL).contains("low-order"));
         assert!(explain("verify", Errno::EBADMSG).contains("signature"));
+        assert!(explain("derive", Errno::EPERM).contains("child policy"));
+        assert!(explain("aead-encrypt", Errno::EOVERFLOW).contains("2^32"));
         assert!(explain("aead-decrypt", Errno::EBADMSG).contains("authentication"));
         let e = Error::new("sign", Errno::EPERM);
         assert_eq!(

@@ -103,6 +103,7 @@ impl Vault {
         let mut r = abi::KvDerive {
             key_id: key.0,
             kdf: kdf.to_raw(OP, alg, opts)?,
+            child: opts.children.to_raw(),
             ..Default::default()
         };
         self.ioctl(OP, abi::KV_IOC_DERIVE, &mut r)?;
@@ -142,6 +143,7 @@ impl Vault {
             key_id: key.0,
             peer_ptr: peer_public.as_ptr() as u64,
             kdf: kdf.to_raw(OP, alg, opts)?,
+            child: opts.children.to_raw(),
             ..Default::default()
         };
         self.ioctl(OP, abi::KV_IOC_KEYEXCHANGE, &mut r)?;
@@ -166,7 +168,23 @@ mod tests {
             no_caller_nonce: true,
             max_uses: 3,
             max_bytes: 4,
+            children: crate::ChildPolicy {
+                algorithms: vec![Algorithm::Aes256Gcm, Algorithm::Aes128Cbc],
+                usage: Caps::ENCRYPT,
+                max_uses: 5,
+                max_bytes: 6,
+            },
         };
+        assert_eq!(
+            opts.children.to_raw(),
+            abi::KvChildPolicy {
+                algorithms: 1 << abi::KV_ALG_AES256_GCM | 1 << abi::KV_ALG_AES128_CBC,
+                usage: abi::KV_CAP_ENCRYPT,
+                max_uses: 5,
+                max_bytes: 6,
+            }
+        );
+        assert_eq!(crate::ChildPolicy::from_raw(&opts.children.to_raw()), opts.children);
         let r = kdf.to_raw("derive", Algorithm::HmacSha256, &opts).unwrap();
         assert_eq!(r.hash, abi::KV_HASH_SHA512);
         assert_eq!(r.algorithm, abi::KV_ALG_HMAC_SHA256);

@@ -52,7 +52,7 @@ pub use crypto::{HashAlg, Iv, Nonce, Sealed, Tag};
 pub use error::{Error, Result};
 pub use kdf::Kdf;
 pub use keyvault_uapi as uapi;
-pub use types::{Algorithm, Caps, KeyId, KeyInfo, KeyOptions, KeyState, ListPage};
+pub use types::{Algorithm, Caps, ChildPolicy, KeyId, KeyInfo, KeyOptions, KeyState, ListPage};
 
 /// Raw access to the ioctls, for callers (and tests) that need to pass
 /// arbitrary arguments.
@@ -220,6 +220,7 @@ impl Vault {
             key_bits: opts.bits,
             ttl_ms: opts.ttl_ms(),
             policy: opts.policy(),
+            child: opts.children.to_raw(),
             ..Default::default()
         };
         self.ioctl("genkey", abi::KV_IOC_GENKEY, &mut r)?;
@@ -235,6 +236,7 @@ impl Vault {
             key_ptr: key.as_ptr() as u64,
             ttl_ms: opts.ttl_ms(),
             policy: opts.policy(),
+            child: opts.children.to_raw(),
             ..Default::default()
         };
         self.ioctl("import", abi::KV_IOC_IMPORT, &mut r)?;

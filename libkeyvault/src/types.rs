@@ -176,6 +176,49 @@ pub struct KeyOptions {
     pub max_uses: u64,
     /// Most input bytes (0: unlimited).
     pub max_bytes: u64,
+    /// What keys derived from this one (DERIVE, KEYEXCHANGE) may be; fixed
+    /// now, only narrowed by its children. Default: unrestricted.
+    pub children: ChildPolicy,
+}
+
+/// What keys derived from a key may be (the ABI's `kv_child_policy`): a
+/// child asking for another algorithm, a wider usage or larger limits is
+/// refused with `EPERM`; a child asking for none gets the most allowed.
+/// Empty sets and zero caps mean "no restriction".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChildPolicy {
+    /// Algorithms a child may have (empty: any symmetric one).
+    pub algorithms: Vec<Algorithm>,
+    /// Operations a child may be used for at most (empty: any).
+    pub usage: Caps,
+    /// Most operations a child may allow (0: no cap).
+    pub max_uses: u32,
+    /// Most input bytes a child may allow (0: no cap).
+    pub max_bytes: u32,
+}
+
+impl ChildPolicy {
+    pub(crate) fn to_raw(&self) -> abi::KvChildPolicy {
+        abi::KvChildPolicy {
+            algorithms: self.algorithms.iter().fold(0, |m, a| m | 1u32.checked_shl(a.to_raw()).unwrap_or(0)),
+            usage: self.usage.bits(),
+            max_uses: self.max_uses,
+            max_bytes: self.max_bytes,
+        }
+    }
+
+    pub(crate) fn from_raw(r: &abi::KvChildPolicy) -> Self {
+        ChildPolicy {
+            algorithms: Algorithm::ALL
+                .iter()
+                .copied()
+                .filter(|a| r.algorithms & 1u32.checked_shl(a.to_raw()).unwrap_or(0) != 0)
+                .collect(),
+            usage: Caps::from_bits_truncate(r.usage),
+            max_uses: r.max_uses,
+            max_bytes: r.max_bytes,
+        }
+    }
 }
 
 impl KeyOptions {
@@ -249,6 +292,8 @@ pub struct KeyInfo {
     pub uses: u64,
     /// Input bytes so far.
     pub bytes: u64,
+    /// What keys derived from it may be.
+    pub children: ChildPolicy,
 }
 
 impl KeyInfo {
@@ -272,6 +317,7 @@ impl KeyInfo {
             max_bytes: r.policy.max_bytes,
             uses: r.uses,
             bytes: r.bytes,
+            children: ChildPolicy::from_raw(&r.child),
         }
     }
 }

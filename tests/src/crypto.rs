@@ -744,7 +744,7 @@ pub fn aead_output_smaller_than_the_input_is_enospc_with_the_needed_length() {
     }
 }
 
-pub fn aead_kernel_nonces_are_a_fixed_per_key_prefix_and_a_counter_from_zero() {
+pub fn aead_kernel_nonces_are_a_fixed_8_byte_per_key_prefix_and_a_32_bit_counter_from_zero() {
     let v = ok(Vault::open());
     for (i, (alg, n)) in [
         (Algorithm::Aes256Gcm, 1000),
@@ -765,13 +765,13 @@ pub fn aead_kernel_nonces_are_a_fixed_per_key_prefix_and_a_counter_from_zero() {
                     seen.insert(sealed.nonce),
                     "{alg}: kernel nonce repeated at {c}"
                 );
-                let p: [u8; 4] = sealed.nonce[..4].try_into().unwrap();
+                let p: [u8; 8] = sealed.nonce[..8].try_into().unwrap();
                 assert_eq!(
                     *prefix.get_or_insert(p),
                     p,
-                    "{alg}: the 4-byte prefix changed at {c}"
+                    "{alg}: the 8-byte prefix changed at {c}"
                 );
-                let counter = u64::from_be_bytes(sealed.nonce[4..].try_into().unwrap());
+                let counter = u64::from(u32::from_be_bytes(sealed.nonce[8..].try_into().unwrap()));
                 assert_eq!(counter, c, "{alg}: the counter of kernel nonce number {c}");
             }
         }
@@ -1048,7 +1048,7 @@ pub fn cbc_output_is_the_next_whole_block_with_padding_and_the_input_length_with
     }
 }
 
-pub fn cbc_without_padding_needs_whole_blocks_and_decrypt_a_nonzero_multiple_of_16() {
+pub fn cbc_without_padding_needs_whole_blocks_and_padded_decrypt_a_nonzero_multiple_of_16() {
     let v = ok(Vault::open());
     let (id, _) = new_key(&v, Algorithm::Aes128Cbc, 1200);
     let mut iv: Iv = array(1);
@@ -1066,8 +1066,17 @@ pub fn cbc_without_padding_needs_whole_blocks_and_decrypt_a_nonzero_multiple_of_
     assert_eq!(ioctl(&v, KV_IOC_CBC_ENCRYPT, &mut r), Ok(0));
     assert_eq!(r.out_len, 0);
     assert_untouched(&out, "empty encrypt without padding");
+    // ... and decrypts back to nothing: the pair agrees.
+    let mut back = canary(16);
+    let mut r = cbc_req(id, &[], &mut back, &mut iv, KV_CBC_NO_PADDING);
+    assert_eq!(ioctl(&v, KV_IOC_CBC_DECRYPT, &mut r), Ok(0));
+    assert_eq!(r.out_len, 0);
+    assert_untouched(&back, "empty decrypt without padding");
     for flags in [0, KV_CBC_NO_PADDING] {
         for len in [0, 1, 15, 17, 31, 47] {
+            if len == 0 && flags == KV_CBC_NO_PADDING {
+                continue;
+            }
             let what = format!("decrypt of {len} bytes, flags {flags:#x}");
             let mut out = canary(80);
             let mut r = cbc_req(id, &input[..len], &mut out, &mut iv, flags);
@@ -1907,7 +1916,8 @@ pub fn inputs_over_max_data_bytes_are_emsgsize() {
             u32::MAX - 15,
             "CBC_ENCRYPT without padding",
         ),
-        (KV_IOC_CBC_DECRYPT, 0, over + 15, "CBC_DECRYPT"),
+        // With padding, the ciphertext of MAX bytes (MAX + 16) is the most.
+        (KV_IOC_CBC_DECRYPT, 0, over + 31, "CBC_DECRYPT"),
         (
             KV_IOC_CBC_DECRYPT,
             KV_CBC_NO_PADDING,
@@ -1973,12 +1983,18 @@ pub fn inputs_of_exactly_max_data_bytes_are_accepted() {
         *ok(v.aead_decrypt(id, &ct, &big, &nonce, &s.tag)),
         b"sixteen bytes..."
     );
-    // CBC with padding: MAX bytes encrypt to MAX + 16, which is over the
-    // limit for decrypt.
+    // CBC with padding: MAX bytes encrypt to MAX + 16, and that ciphertext
+    // decrypts (the limit bounds the plaintext: nothing keyvault makes is
+    // refused by its inverse); so do MAX - 1 and MAX bytes without padding
+    // (whole blocks).
     let (id, _) = new_key(&v, Algorithm::Aes128Cbc, 1801);
-    let (iv, ct) = ok(v.cbc_encrypt(id, &big, None, true));
-    assert_eq!(ct.len(), MAX + 16);
-    expect_errno(v.cbc_decrypt(id, &ct, &iv, true), Errno::EMSGSIZE);
+    for len in [MAX - 1, MAX] {
+        let (iv, ct) = ok(v.cbc_encrypt(id, &big[..len], None, true));
+        assert_eq!(ct.len(), (len / 16 + 1) * 16);
+        assert_eq!(*ok(v.cbc_decrypt(id, &ct, &iv, true)), big[..len], "CBC of {len} bytes back");
+    }
+    let (iv, ct) = ok(v.cbc_encrypt(id, &big, None, false));
+    assert_eq!(*ok(v.cbc_decrypt(id, &ct, &iv, false)), big, "CBC without padding of MAX bytes back");
     // MAC and VERIFY_MAC.
     let key = data(64, 4);
     let id = ok(v.import(Algorithm::HmacSha512, &key, &KeyOptions::default()));
@@ -2251,13 +2267,13 @@ pub fn tests() -> Vec<crate::harness::Test> {
         hash_gives_the_standard_sha256_and_sha512_digests,
         aead_success_writes_out_len_equal_to_in_len_and_nothing_past_it,
         aead_output_smaller_than_the_input_is_enospc_with_the_needed_length,
-        aead_kernel_nonces_are_a_fixed_per_key_prefix_and_a_counter_from_zero,
+        aead_kernel_nonces_are_a_fixed_8_byte_per_key_prefix_and_a_32_bit_counter_from_zero,
         aead_empty_plaintext_and_aad_are_valid_even_with_null_pointers,
         aead_in_place_encryption_and_decryption_give_the_standard_result,
         aes_gcm_matches_rustcrypto_on_both_sides_of_the_crypto_api_threshold_and_rejects_tampering,
         aead_decrypt_of_a_tampered_tag_aad_nonce_ciphertext_or_length_is_ebadmsg_and_writes_nothing,
         cbc_output_is_the_next_whole_block_with_padding_and_the_input_length_without,
-        cbc_without_padding_needs_whole_blocks_and_decrypt_a_nonzero_multiple_of_16,
+        cbc_without_padding_needs_whole_blocks_and_padded_decrypt_a_nonzero_multiple_of_16,
         cbc_output_smaller_than_needed_is_enospc_with_the_needed_length,
         cbc_bad_padding_is_ebadmsg_and_writes_nothing,
         cbc_kernel_ivs_are_random_and_written_back,

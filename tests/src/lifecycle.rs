@@ -129,6 +129,22 @@ fn become_user(uid: u32, gid: u32, groups: &[u32]) {
 
 /// Runs `child` in a forked process and asserts it exits 0 (a failed check
 /// in the child panics there, which prints why and exits 101).
+/// A vault opened by `uid` (through a device node of its own, as the
+/// udev rule would give it one), so its keys are charged to `uid`.
+pub fn open_as(uid: u32) -> Vault {
+    use std::os::unix::fs::{chown, MetadataExt};
+    let path = format!("/tmp/keyvault-uid-{uid}");
+    if std::fs::metadata(&path).is_err() {
+        let rdev = std::fs::metadata("/dev/keyvault").expect("/dev/keyvault").rdev();
+        let node = std::ffi::CString::new(path.clone()).expect("path");
+        // SAFETY: a plain syscall with a valid NUL-terminated path.
+        let r = unsafe { libc::mknod(node.as_ptr(), libc::S_IFCHR | 0o600, rdev) };
+        assert_eq!(r, 0, "mknod {path}: {}", Errno::last());
+        chown(&path, Some(uid), None).unwrap_or_else(|e| panic!("chown {path}: {e}"));
+    }
+    as_euid(uid, || ok(Vault::open_path(&path)))
+}
+
 fn in_child(what: &str, child: impl FnOnce() -> i32) {
     assert_eq!(
         wait(spawn(child)),
@@ -1028,10 +1044,11 @@ pub fn a_user_may_hold_16384_keys_across_vaults_then_edquot_until_some_are_freed
     assert_eq!(vault_count, 4);
     let small = hmac_bits(128); // 16 bytes: the byte quota is far away
     in_child("the per-user key quota", || {
-        // Opened as root (the node is root's); the keys are made as uid 4242.
-        let mut vaults: Vec<Vault> = (0..vault_count).map(|_| ok(Vault::open())).collect();
-        let fresh = ok(Vault::open());
-        let other = ok(Vault::open());
+        // Keys are charged to the vault's opener: these vaults are uid 4242's
+        // (and `other` uid 4243's), whoever makes the keys.
+        let mut vaults: Vec<Vault> = (0..vault_count).map(|_| open_as(QUOTA_UID)).collect();
+        let fresh = open_as(QUOTA_UID);
+        let other = open_as(OTHER_UID);
         as_euid(QUOTA_UID, || {
             fill(&vaults, MAX_KEYS_PER_VAULT, Algorithm::HmacSha256, &small);
             // The user's 16385th key, in an empty vault.
@@ -1089,9 +1106,9 @@ pub fn a_user_may_hold_1_mib_of_key_bytes_across_vaults_then_edquot() {
     let vault_count = MAX_KEY_BYTES_PER_USER / MAX_KEY_BYTES_PER_VAULT;
     assert_eq!((per_vault, vault_count), (2048, 4));
     in_child("the per-user key byte quota", || {
-        let mut vaults: Vec<Vault> = (0..vault_count).map(|_| ok(Vault::open())).collect();
-        let fresh = ok(Vault::open());
-        let other = ok(Vault::open());
+        let mut vaults: Vec<Vault> = (0..vault_count).map(|_| open_as(QUOTA_UID)).collect();
+        let fresh = open_as(QUOTA_UID);
+        let other = open_as(OTHER_UID);
         as_euid(QUOTA_UID, || {
             fill(&vaults, per_vault, Algorithm::HmacSha512, &big);
             // 8192 keys, 1 MiB: not even a 16-byte key fits any more.
@@ -1106,7 +1123,7 @@ pub fn a_user_may_hold_1_mib_of_key_bytes_across_vaults_then_edquot() {
         });
         ok(other.generate_with(Algorithm::HmacSha512, &big));
         vaults.pop();
-        let another = ok(Vault::open());
+        let another = open_as(QUOTA_UID);
         as_euid(QUOTA_UID, || {
             fill(
                 std::slice::from_ref(&fresh),

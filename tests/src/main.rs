@@ -9,7 +9,9 @@ mod asym;
 mod asym_wycheproof;
 mod caps;
 mod crypto;
+mod faults;
 mod harness;
+mod hardening;
 mod hostile;
 mod keys;
 mod lifecycle;
@@ -41,6 +43,8 @@ fn main() {
     tests.extend(asym::tests());
     tests.extend(asym_wycheproof::tests());
     tests.extend(secrets::tests());
+    tests.extend(hardening::tests());
+    tests.extend(faults::tests());
     tests.extend(module::last());
     let filter = std::env::args().nth(1);
     let (passed, failed) = harness::run(tests, filter.as_deref());

@@ -247,7 +247,7 @@ const F_KEYINFO: &[F] = &[
     f!(KvKeyinfo, reserved0, 4, K::Res),
     f!(KvKeyinfo, created_ms, 8, K::Raw),
     f!(KvKeyinfo, uses, 8, K::Raw),
-    f!(KvKeyinfo, reserved, 32, K::Res),
+    f!(KvKeyinfo, reserved, 16, K::Res),
 ];
 const F_LIST: &[F] = &[
     f!(KvList, ids_ptr, 8, K::Ptr),
