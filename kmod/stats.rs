@@ -91,12 +91,13 @@ impl debugfs::Reader for StackHolds {
         if !(8..=64).contains(&len) {
             return Err(EINVAL);
         }
-        // On the heap: a copy on the stack would be found.
-        let mut needle = KVec::with_capacity(len, GFP_KERNEL)?;
-        reader.read_all(&mut needle, GFP_KERNEL)?;
-        // SAFETY: `needle` is valid for reads of its length; the function
+        // In this frame, above the scanned part; nothing deeper runs before
+        // the scan (an allocation would overwrite the dead stack).
+        let mut needle = [0u8; 64];
+        reader.read_slice(&mut needle[..len])?;
+        // SAFETY: `needle` is valid for reads of `len` bytes; the function
         // only reads it and the current task's own stack.
-        if unsafe { ffi::kv_stack_holds(needle.as_ptr(), needle.len()) } {
+        if unsafe { ffi::kv_stack_holds(needle.as_ptr(), len) } {
             Err(EEXIST)
         } else {
             Ok(())

@@ -129,6 +129,9 @@ pub fn every_allocation_and_copy_failure_is_clean_and_leaves_nothing_behind() {
         return;
     };
     configure();
+    // Every destroy event must name a key that was created: a failed
+    // creation emits nothing.
+    let trace = crate::tracing::Trace::start_with(&["keyvault_key_create", "keyvault_key_destroy"]);
     let v = ok(Vault::open());
     let aes = ok(v.generate(Algorithm::Aes256Gcm));
     let cbc = ok(v.generate(Algorithm::Aes256Cbc));
@@ -241,6 +244,18 @@ pub fn every_allocation_and_copy_failure_is_clean_and_leaves_nothing_behind() {
         )
     });
     println!("    failure points per call: {}", report.join(", "));
+    let text = trace.text();
+    let id = |l: &str, event: &str| -> Option<u64> {
+        let rest = &l[l.find(event)? + event.len()..];
+        rest.split_whitespace().find_map(|f| f.strip_prefix("key=")?.parse().ok())
+    };
+    let created: std::collections::HashSet<u64> =
+        text.lines().filter_map(|l| id(l, "keyvault_key_create:")).collect();
+    let destroyed: Vec<u64> = text.lines().filter_map(|l| id(l, "keyvault_key_destroy:")).collect();
+    assert!(!destroyed.is_empty(), "no destroy events: the trace saw nothing");
+    for k in destroyed {
+        assert!(created.contains(&k), "a destroy event for key {k}, never created");
+    }
 }
 
 pub fn tests() -> Vec<crate::harness::Test> {

@@ -369,6 +369,7 @@ pub fn tests() -> Vec<crate::harness::Test> {
         output_room_comes_before_the_use_limit_and_a_short_mac_before_the_key,
         an_all_zero_x25519_scalar_is_refused_on_import,
         no_secret_is_left_on_the_kernel_stack_after_signing_encrypting_or_deriving,
+        every_key_ioctl_checks_in_the_documented_order,
     ]
 }
 
@@ -376,9 +377,10 @@ pub fn tests() -> Vec<crate::harness::Test> {
 const STACK_HOLDS: &str = "/sys/kernel/debug/keyvault/stack_holds";
 
 /// Whether `needle` is in the dead part of this thread's kernel stack, where
-/// the frames of its last ioctl lie.
-fn on_stack(needle: &[u8]) -> bool {
-    match std::fs::write(STACK_HOLDS, needle) {
+/// the frames of its last ioctl lie: one write(2) on `hook` (an open of the
+/// file would run deep first and overwrite them).
+fn on_stack(hook: &std::fs::File, needle: &[u8]) -> bool {
+    match std::os::unix::fs::FileExt::write_at(hook, needle, 0).map(|_| ()) {
         Ok(()) => false,
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => true,
         Err(e) => panic!("{STACK_HOLDS}: {e}"),
@@ -388,11 +390,12 @@ fn on_stack(needle: &[u8]) -> bool {
 /// Runs `op`, then asks whether each of `needles` is left on the stack;
 /// returns the names of those that are.
 fn left_behind(op: &dyn Fn(), needles: &[(&str, &[u8])]) -> Vec<String> {
+    let hook = std::fs::OpenOptions::new().write(true).open(STACK_HOLDS).expect(STACK_HOLDS);
     let mut found = Vec::new();
     for (name, needle) in needles {
         for window in needle.chunks(16).filter(|w| w.len() == 16) {
             op();
-            if on_stack(window) {
+            if on_stack(&hook, window) {
                 found.push(name.to_string());
                 break;
             }
@@ -457,4 +460,201 @@ pub fn no_secret_is_left_on_the_kernel_stack_after_signing_encrypting_or_derivin
         &[("HKDF PRK", &prk), ("HKDF output", &okm)],
     ));
     assert!(found.is_empty(), "left on the kernel stack: {found:?}");
+}
+
+/// What the order walk asks of one request.
+#[derive(Clone, Copy, PartialEq)]
+enum Ask {
+    /// A malformed request (a reserved word set): EINVAL before the key.
+    Malformed,
+    /// A well-formed request with room for its output.
+    Good,
+    /// Well formed, with too little room for the output.
+    NoRoom,
+}
+
+/// One key ioctl of the walk, made with `key` as `ask` says.
+fn issue(v: &Vault, cmd: u32, key: u64, ask: Ask) -> Result<i32, Errno> {
+    let data = [7u8; 32];
+    let mut out = [0u8; 64];
+    let room = if ask == Ask::NoRoom { 1 } else { 64 };
+    let bad = u64::from(ask == Ask::Malformed);
+    let (mut nonce, mut tag, mut iv) = ([0u8; 12], [0u8; 16], [0u8; 16]);
+    let peer = [9u8; 32];
+    let kdf = KvKdf {
+        hash: KV_HASH_SHA256,
+        algorithm: KV_ALG_AES256_GCM,
+        reserved0: bad as u32,
+        ..Default::default()
+    };
+    match cmd {
+        KV_IOC_AEAD_ENCRYPT | KV_IOC_AEAD_DECRYPT => {
+            let mut r = KvAead {
+                key_id: key,
+                in_ptr: data.as_ptr() as u64,
+                out_ptr: out.as_mut_ptr() as u64,
+                nonce_ptr: nonce.as_mut_ptr() as u64,
+                tag_ptr: tag.as_mut_ptr() as u64,
+                in_len: 32,
+                out_len: room,
+                reserved: [bad, 0],
+                ..Default::default()
+            };
+            ioctl(v, cmd, &mut r)
+        }
+        KV_IOC_CBC_ENCRYPT | KV_IOC_CBC_DECRYPT => {
+            let mut r = KvCbc {
+                key_id: key,
+                in_ptr: data.as_ptr() as u64,
+                out_ptr: out.as_mut_ptr() as u64,
+                iv_ptr: iv.as_mut_ptr() as u64,
+                in_len: 32,
+                out_len: room,
+                flags: KV_CBC_NO_PADDING,
+                reserved: [bad, 0],
+                ..Default::default()
+            };
+            ioctl(v, cmd, &mut r)
+        }
+        KV_IOC_MAC | KV_IOC_VERIFY_MAC => {
+            let mut r = KvMac {
+                key_id: key,
+                data_ptr: data.as_ptr() as u64,
+                mac_ptr: out.as_mut_ptr() as u64,
+                data_len: 32,
+                mac_len: if cmd == KV_IOC_MAC { room } else { 32 },
+                reserved: [bad, 0],
+            };
+            ioctl(v, cmd, &mut r)
+        }
+        KV_IOC_SIGN => {
+            let mut r = KvSign {
+                key_id: key,
+                data_ptr: data.as_ptr() as u64,
+                sig_ptr: out.as_mut_ptr() as u64,
+                data_len: 32,
+                sig_len: room,
+                reserved: [bad, 0],
+            };
+            ioctl(v, cmd, &mut r)
+        }
+        KV_IOC_VERIFY => {
+            let mut r = KvVerify {
+                key_id: key,
+                data_ptr: data.as_ptr() as u64,
+                sig_ptr: out.as_mut_ptr() as u64,
+                data_len: 32,
+                reserved: [bad, 0],
+                ..Default::default()
+            };
+            ioctl(v, cmd, &mut r)
+        }
+        KV_IOC_GET_PUBKEY => {
+            let mut r = KvPubkey {
+                key_id: key,
+                pubkey_ptr: out.as_mut_ptr() as u64,
+                pubkey_len: room,
+                reserved: [bad, 0],
+                ..Default::default()
+            };
+            ioctl(v, cmd, &mut r)
+        }
+        KV_IOC_DERIVE => {
+            let mut r = KvDerive {
+                key_id: key,
+                kdf,
+                ..Default::default()
+            };
+            ioctl(v, cmd, &mut r)
+        }
+        KV_IOC_KEYEXCHANGE => {
+            let mut r = KvExchange {
+                key_id: key,
+                peer_ptr: peer.as_ptr() as u64,
+                kdf,
+                ..Default::default()
+            };
+            ioctl(v, cmd, &mut r)
+        }
+        KV_IOC_GETINFO => {
+            let mut r = KvKeyinfo {
+                key_id: key,
+                reserved: [bad, 0],
+                ..Default::default()
+            };
+            ioctl(v, cmd, &mut r)
+        }
+        KV_IOC_DESTROY | KV_IOC_REVOKE => {
+            let mut r = KvKeyref { key_id: key, reserved: bad };
+            ioctl(v, cmd, &mut r)
+        }
+        _ => unreachable!("not a key ioctl"),
+    }
+}
+
+/// Every ioctl that names a key walks README's order: request errors
+/// (EINVAL) before the key's existence (ENOENT), its type (EOPNOTSUPP), its
+/// state (EKEYREVOKED), its usage (EPERM), then the output room (ENOSPC),
+/// then its limits (EDQUOT). Each step's request is wrong in that way and
+/// in every later one at once.
+pub fn every_key_ioctl_checks_in_the_documented_order() {
+    let v = ok(Vault::open());
+    let gen = |alg: Algorithm, usage: Caps, max_uses: u64| ok(v.generate_with(alg, &opts(usage, false, max_uses)));
+    let unknown = 0xdead_beef_u64;
+    // (ioctl, its algorithm, a usage without it, the type-wrong algorithm,
+    //  whether it has an output room / a use limit to check)
+    let cases: [(u32, Algorithm, Caps, Algorithm, bool, bool); 14] = [
+        (KV_IOC_AEAD_ENCRYPT, Algorithm::Aes256Gcm, Caps::DECRYPT, Algorithm::HmacSha256, true, true),
+        (KV_IOC_AEAD_DECRYPT, Algorithm::Aes256Gcm, Caps::ENCRYPT, Algorithm::HmacSha256, true, true),
+        (KV_IOC_CBC_ENCRYPT, Algorithm::Aes256Cbc, Caps::DECRYPT, Algorithm::Aes256Gcm, true, true),
+        (KV_IOC_CBC_DECRYPT, Algorithm::Aes256Cbc, Caps::ENCRYPT, Algorithm::Aes256Gcm, true, true),
+        (KV_IOC_MAC, Algorithm::HmacSha256, Caps::DERIVE, Algorithm::Aes256Gcm, true, true),
+        (KV_IOC_VERIFY_MAC, Algorithm::HmacSha256, Caps::DERIVE, Algorithm::Aes256Gcm, false, true),
+        (KV_IOC_SIGN, Algorithm::Ed25519, Caps::VERIFY, Algorithm::X25519, true, true),
+        (KV_IOC_VERIFY, Algorithm::Ed25519, Caps::SIGN, Algorithm::X25519, false, true),
+        (KV_IOC_DERIVE, Algorithm::HmacSha256, Caps::MAC, Algorithm::Aes256Gcm, false, true),
+        // X25519 keys can do nothing but EXCHANGE: no usage without it.
+        (KV_IOC_KEYEXCHANGE, Algorithm::X25519, Caps::empty(), Algorithm::Ed25519, false, true),
+        (KV_IOC_GET_PUBKEY, Algorithm::Ed25519, Caps::empty(), Algorithm::Aes256Gcm, true, false),
+        (KV_IOC_GETINFO, Algorithm::Aes256Gcm, Caps::empty(), Algorithm::Aes256Gcm, false, false),
+        (KV_IOC_REVOKE, Algorithm::Aes256Gcm, Caps::empty(), Algorithm::Aes256Gcm, false, false),
+        (KV_IOC_DESTROY, Algorithm::Aes256Gcm, Caps::empty(), Algorithm::Aes256Gcm, false, false),
+    ];
+    for (cmd, alg, other_usage, wrong_alg, has_room, has_limit) in cases {
+        let what = format!("ioctl {:#x} ({alg})", cmd & 0xff);
+        let check = |r: Result<i32, Errno>, want: Errno, step: &str| {
+            assert_eq!(r, Err(want), "{what}, {step}");
+        };
+        let typed = cmd != KV_IOC_GETINFO && cmd != KV_IOC_REVOKE && cmd != KV_IOC_DESTROY;
+        check(issue(&v, cmd, unknown, Ask::Malformed), Errno::EINVAL, "malformed, unknown key");
+        check(issue(&v, cmd, unknown, Ask::NoRoom), Errno::ENOENT, "unknown key");
+        if !typed {
+            continue;
+        }
+        let wrong = gen(wrong_alg, Caps::empty(), 0);
+        ok(v.revoke(wrong));
+        check(issue(&v, cmd, wrong.0, Ask::NoRoom), Errno::EOPNOTSUPP, "revoked key of the wrong type");
+        // GET_PUBKEY answers for revoked keys (public information).
+        if cmd != KV_IOC_GET_PUBKEY {
+            let revoked = gen(alg, other_usage, 1);
+            ok(v.revoke(revoked));
+            check(issue(&v, cmd, revoked.0, Ask::NoRoom), Errno::EKEYREVOKED, "revoked key without the usage");
+            if !other_usage.is_empty() {
+                let without = gen(alg, other_usage, 1);
+                check(issue(&v, cmd, without.0, Ask::NoRoom), Errno::EPERM, "key without the usage");
+            }
+        }
+        if has_limit {
+            let spent = gen(alg, Caps::empty(), 1);
+            // Its one use: by this very ioctl, or by a failed verification
+            // (a zero MAC, signature or tag), which counts too.
+            let r = issue(&v, cmd, spent.0, Ask::Good);
+            assert!(matches!(r, Ok(_) | Err(Errno::EBADMSG)), "{what}: the good request gave {r:?}");
+            assert_eq!(ok(v.info(spent)).uses, 1, "{what}: the good request was not counted");
+            if has_room {
+                check(issue(&v, cmd, spent.0, Ask::NoRoom), Errno::ENOSPC, "spent key, no room");
+            }
+            check(issue(&v, cmd, spent.0, Ask::Good), Errno::EDQUOT, "spent key");
+        }
+    }
 }
