@@ -245,22 +245,29 @@ pub struct Shared {
     pub workers: [WorkerStats; MAX_WORKERS],
 }
 
+/// `len` zeroed bytes shared with the processes forked after this call
+/// (page-aligned, never unmapped).
+pub fn shared_zeroed(len: usize, what: &str) -> *mut u8 {
+    let len = len.div_ceil(PAGE) * PAGE;
+    // SAFETY: a fresh anonymous shared mapping; the result is checked.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(p, libc::MAP_FAILED, "mmap {what}");
+    p.cast()
+}
+
 impl Shared {
     /// A zeroed shared mapping (zero is a valid AtomicU64), never unmapped.
     pub fn new() -> &'static Shared {
-        let len = size_of::<Shared>().div_ceil(PAGE) * PAGE;
-        // SAFETY: a fresh anonymous shared mapping; the result is checked.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(p, libc::MAP_FAILED, "mmap shared stats");
+        let p = shared_zeroed(size_of::<Shared>(), "shared stats");
         // SAFETY: page-aligned, zeroed, large enough, never unmapped; all
         // fields are atomics, for which zero bytes are a valid value.
         unsafe { &*(p as *const Shared) }

@@ -16,11 +16,17 @@
 //! accepted, an unreadable request accepted, a round trip that does not give
 //! the plaintext back, an output written past its buffer), is counted as
 //! unexpected and printed; the exit status is non-zero if there was any.
+//!
+//! On a kernel with KCOV (the debug kernel) the fuzzer is coverage-guided
+//! (kcov.rs, corpus.rs) and ends with the coverage of keyvault.ko (sites.rs).
 
+mod corpus;
 mod crash_report;
+mod kcov;
 mod mem;
 mod ops;
 mod rng;
+mod sites;
 
 use mem::{Extra, Shared, MAX_WORKERS, NCMD, NERR};
 use nix::errno::Errno;
@@ -48,13 +54,20 @@ const DEAD_MAX: usize = 64;
 
 const USAGE: &str = "\
 usage: kv-fuzz [--seconds N] [--ops N] [--seed S] [--threads T] [--child-threads C] [--quiet]
+               [--module KO [--sites FILE]] [--corpus DIR] [--unguided | --blind]
   --seconds N        stop after N seconds (default 120)
   --ops N            stop after about N ioctls (default: no limit); whichever comes first
   --seed S           PRNG seed, decimal or 0x-hex (default: from the clock; printed)
   --threads T        parent worker threads (default 3, at most 12)
   --child-threads C  worker threads of the forked child that fuzzes through fds
                      received over SCM_RIGHTS (default 2; 0: no child)
-  --quiet            print only the summary";
+  --quiet            print only the summary
+With kcov (/sys/kernel/debug/kcov, a CONFIG_KCOV kernel), coverage-guided:
+  --module KO        keyvault.ko as loaded, for the coverage report (PCs and functions)
+  --sites FILE       write each coverage site of KO to FILE: hit or not, where, function
+  --corpus DIR       replay the inputs saved in DIR first, save the run's corpus there
+  --unguided         measure coverage only: keep no inputs, mutate nothing
+  --blind            no kcov at all (as on other kernels)";
 
 #[derive(Clone, Copy, Debug)]
 pub struct Config {
@@ -66,6 +79,11 @@ pub struct Config {
     pub quiet: bool,
     /// The module's max_data_bytes (read from sysfs).
     pub max_data: u32,
+    pub module: Option<&'static str>,
+    pub corpus: Option<&'static str>,
+    pub sites: Option<&'static str>,
+    pub unguided: bool,
+    pub blind: bool,
 }
 
 fn parse_num(s: &str) -> Option<u64> {
@@ -84,6 +102,11 @@ fn parse_args() -> Result<Config, String> {
         child_threads: 2,
         quiet: false,
         max_data: 1 << 20,
+        module: None,
+        corpus: None,
+        sites: None,
+        unguided: false,
+        blind: false,
     };
     let mut seed = None;
     let mut args = std::env::args().skip(1);
@@ -101,6 +124,17 @@ fn parse_args() -> Result<Config, String> {
             "--threads" => c.threads = val("--threads")? as usize,
             "--child-threads" => c.child_threads = val("--child-threads")? as usize,
             "--quiet" => c.quiet = true,
+            // Leaked: a Config is Copy, and these live for the whole run.
+            "--module" | "--corpus" | "--sites" => {
+                let path: &'static str = args.next().ok_or(format!("{a} needs a path"))?.leak();
+                match a.as_str() {
+                    "--module" => c.module = Some(path),
+                    "--corpus" => c.corpus = Some(path),
+                    _ => c.sites = Some(path),
+                }
+            }
+            "--unguided" => c.unguided = true,
+            "--blind" => c.blind = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument '{other}'")),
         }
@@ -236,10 +270,18 @@ pub struct World {
     /// Parent: the socket to the child (-1: none).
     pub sock: RawFd,
     pub deadline: Instant,
+    /// Coverage guidance (None: no kcov).
+    pub feedback: Option<kcov::Feedback>,
 }
 
 impl World {
-    fn new(child: bool, cfg: Config, shared: &'static Shared, sock: RawFd) -> World {
+    fn new(
+        child: bool,
+        cfg: Config,
+        shared: &'static Shared,
+        sock: RawFd,
+        feedback: Option<kcov::Feedback>,
+    ) -> World {
         let (ngroups, nslots) = if child {
             (PARENT_GROUPS + 1, CHILD_SLOTS)
         } else {
@@ -261,6 +303,7 @@ impl World {
             shared,
             sock,
             deadline: Instant::now() + Duration::from_secs(cfg.seconds),
+            feedback,
         }
     }
 
@@ -455,8 +498,13 @@ fn run_workers(world: &World, first: usize, n: usize) -> usize {
     panicked
 }
 
-fn child_main(cfg: Config, shared: &'static Shared, sock: OwnedFd) -> i32 {
-    let world = World::new(true, cfg, shared, -1);
+fn child_main(
+    cfg: Config,
+    shared: &'static Shared,
+    sock: OwnedFd,
+    cov: Option<&kcov::Setup>,
+) -> i32 {
+    let world = World::new(true, cfg, shared, -1, cov.map(kcov::Setup::feedback));
     let own = world.groups.len() - 1;
     let mut rng = Rng::new(cfg.seed ^ 0xc41d);
     world.rotate(own, &mut rng);
@@ -466,6 +514,7 @@ fn child_main(cfg: Config, shared: &'static Shared, sock: OwnedFd) -> i32 {
         panicked = run_workers(&world, cfg.threads, cfg.child_threads);
         let _ = recv.join();
     });
+    kcov::save(&world);
     if panicked > 0 {
         eprintln!("kv-fuzz child: {panicked} worker(s) panicked");
         return 3;
@@ -580,6 +629,7 @@ pub fn main() -> i32 {
         cfg.child_threads
     );
     let shared = Shared::new();
+    let cov = kcov::setup(&cfg, PROBE_VAULT.load(Relaxed));
     let start = Instant::now();
 
     // Fork the child before any thread or vault exists.
@@ -597,7 +647,7 @@ pub fn main() -> i32 {
             nix::unistd::ForkResult::Child => {
                 drop(ps);
                 let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    child_main(cfg, shared, cs)
+                    child_main(cfg, shared, cs, cov.as_ref())
                 }))
                 .unwrap_or(101);
                 // SAFETY: ends the child without the parent's atexit handlers.
@@ -616,6 +666,7 @@ pub fn main() -> i32 {
         cfg,
         shared,
         sock.as_ref().map_or(-1, |s| s.as_raw_fd()),
+        cov.as_ref().map(kcov::Setup::feedback),
     );
     let panicked = run_workers(&world, 0, cfg.threads);
     world.shared.stop.store(1, Relaxed);
@@ -628,14 +679,22 @@ pub fn main() -> i32 {
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
-    // Close everything (the last close of each vault wipes its keys).
+    // Close everything (the last close of each vault wipes its keys),
+    // traced: the user's last key going is code no worker reaches.
+    let mut guide = kcov::Guide::new(&world, 0);
     for g in 0..world.groups.len() {
         let _l = world.fd_lock.lock().unwrap();
         for s in &world.groups[g].slots {
             close(s.swap(-1, Relaxed));
         }
     }
+    guide.absorb();
+    drop(guide);
     let all = report(&cfg, shared, elapsed);
+    if let Some(cov) = &cov {
+        cov.report(&cfg);
+        kcov::save(&world);
+    }
     let mut unexpected = shared.unexpected.load(Relaxed);
     if panicked > 0 {
         println!("kv-fuzz: {panicked} parent worker(s) panicked");

@@ -1,6 +1,7 @@
 //! The workers: requests for every ioctl, their mutations, and the checks
 //! of every result.
 
+use super::kcov::Guide;
 use super::mem::{overlaps, Arena, Extra, WorkerStats, PAGE};
 use super::rng::Rng;
 use super::{close, is_open, lowest_free_fd, send_to_child, World, PARENT_GROUPS};
@@ -473,11 +474,15 @@ pub fn worker(world: &World, id: usize) {
         max_data: world.cfg.max_data,
         big_cap,
     };
+    let mut guide = Guide::new(world, id);
     if id == 0 || (world.child && id == world.cfg.threads) {
         wk.setup();
     }
+    guide.absorb();
     while !wk.done() {
+        guide.start(&mut wk.rng);
         wk.step();
+        guide.finish(&mut wk.rng);
     }
     world.shared.ops.fetch_add(wk.pending, Relaxed);
 }
