@@ -146,8 +146,8 @@ pub(crate) struct NewKey {
     pub(crate) ttl_ns: Option<i64>,
 }
 
-/// Everything a new key needs, allocated and computed but not yet counted
-/// anywhere: dropping it (a quota refused the key) leaves no trace, no
+/// Everything a new key needs, allocated and computed, and counted
+/// nowhere: dropping it (a quota refused the key) leaves no trace, no
 /// counter change and no event. [`Unborn::commit`] cannot fail.
 pub(crate) struct Unborn {
     slot: UniqueArc<MaybeUninit<Key>>,
