@@ -147,7 +147,7 @@ pub fn aead_req(
 }
 
 /// A raw CBC request over the given buffers (capacity: all of `out`).
-fn cbc_req(key: KeyId, input: &[u8], out: &mut [u8], iv: &mut Iv, flags: u32) -> KvCbc {
+pub fn cbc_req(key: KeyId, input: &[u8], out: &mut [u8], iv: &mut Iv, flags: u32) -> KvCbc {
     KvCbc {
         key_id: key.0,
         in_ptr: input.as_ptr() as u64,

@@ -4,9 +4,9 @@
 //! requests that consume a key's uses, DUP leaving an fd its caller never
 //! learns of, and the ABI's order of checks.
 
-use crate::crypto::{aead_req, data};
+use crate::crypto::{aead_req, cbc_req, data};
 use crate::harness::{expect_errno, expect_raw, ok};
-use crate::lifecycle::{as_euid, open_as};
+use crate::lifecycle::{as_euid, open_as, open_fds};
 use crate::util::{ioctl, Mapping};
 use keyvault::uapi::*;
 use keyvault::{Algorithm, Caps, ChildPolicy, HashAlg, Kdf, KeyId, KeyOptions, Vault};
@@ -237,10 +237,6 @@ pub fn a_request_that_fails_gives_its_use_back_but_a_failed_verification_counts(
     expect_errno(v.aead_decrypt(id, &input, b"", &[0; 12], &[0; 16]), Errno::EBADMSG);
     ok(v.aead_encrypt(id, b"m", b"", None));
     expect_errno(v.aead_encrypt(id, b"m", b"", None), Errno::EDQUOT);
-}
-
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd").count()
 }
 
 pub fn dup_leaves_no_fd_when_its_reply_cannot_be_written() {
@@ -489,31 +485,13 @@ fn issue(v: &Vault, cmd: u32, key: u64, ask: Ask) -> Result<i32, Errno> {
     };
     match cmd {
         KV_IOC_AEAD_ENCRYPT | KV_IOC_AEAD_DECRYPT => {
-            let mut r = KvAead {
-                key_id: key,
-                in_ptr: data.as_ptr() as u64,
-                out_ptr: out.as_mut_ptr() as u64,
-                nonce_ptr: nonce.as_mut_ptr() as u64,
-                tag_ptr: tag.as_mut_ptr() as u64,
-                in_len: 32,
-                out_len: room,
-                reserved: [bad, 0],
-                ..Default::default()
-            };
+            let mut r = aead_req(KeyId(key), &data, &mut out, b"", &mut nonce, &mut tag);
+            (r.out_len, r.reserved) = (room, [bad, 0]);
             ioctl(v, cmd, &mut r)
         }
         KV_IOC_CBC_ENCRYPT | KV_IOC_CBC_DECRYPT => {
-            let mut r = KvCbc {
-                key_id: key,
-                in_ptr: data.as_ptr() as u64,
-                out_ptr: out.as_mut_ptr() as u64,
-                iv_ptr: iv.as_mut_ptr() as u64,
-                in_len: 32,
-                out_len: room,
-                flags: KV_CBC_NO_PADDING,
-                reserved: [bad, 0],
-                ..Default::default()
-            };
+            let mut r = cbc_req(KeyId(key), &data, &mut out, &mut iv, KV_CBC_NO_PADDING);
+            (r.out_len, r.reserved) = (room, [bad, 0]);
             ioctl(v, cmd, &mut r)
         }
         KV_IOC_MAC | KV_IOC_VERIFY_MAC => {

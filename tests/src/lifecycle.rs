@@ -154,7 +154,7 @@ fn in_child(what: &str, child: impl FnOnce() -> i32) {
 }
 
 /// The open fds of this process.
-fn open_fds() -> usize {
+pub fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
         .expect("/proc/self/fd")
         .count()
