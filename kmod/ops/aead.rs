@@ -61,8 +61,7 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         return Err(EPERM);
     }
     require_room(arg, &mut req, len)?;
-    let charged = key.charge(len)?;
-    charged.settle((|| {
+    key.with_use(len, || {
         let mut buf = Scratch::new();
         read_secret(&mut buf, req.in_ptr, len)?;
         let mut aad = Scratch::new();
@@ -89,7 +88,7 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         user_slice(req.out_ptr, len)?.writer().write_slice(buf.bytes())?;
         req.out_len = req.in_len;
         arg.write(&req)
-    })())
+    })
 }
 
 /// KV_IOC_AEAD_DECRYPT: nothing is written unless the tag is right.
@@ -100,8 +99,7 @@ pub(super) fn decrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let (len, aad_len) = lengths(h, &req, 0)?;
     let key = key_for(h, req.key_id, KV_CAP_DECRYPT, Alg::is_aead)?;
     require_room(arg, &mut req, len)?;
-    let charged = key.charge(len)?;
-    charged.settle((|| {
+    key.with_use(len, || {
         let mut nonce = Nonce::default();
         user_slice(req.nonce_ptr, nonce.len())?.reader().read_slice(&mut nonce)?;
         let mut tag = Tag::default();
@@ -115,5 +113,5 @@ pub(super) fn decrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         user_slice(req.out_ptr, len)?.writer().write_slice(buf.bytes())?;
         req.out_len = req.in_len;
         arg.write(&req)
-    })())
+    })
 }

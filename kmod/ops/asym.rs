@@ -63,15 +63,14 @@ pub(super) fn sign(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         arg.write(&req)?;
         return Err(ENOSPC);
     }
-    let charged = key.charge(len)?;
-    charged.settle((|| {
+    key.with_use(len, || {
         let mut msg = Scratch::new();
         read_secret(&mut msg, req.data_ptr, len)?;
         let sig = key.engine.sign(msg.bytes())?;
         user_slice(req.sig_ptr, sig.len())?.writer().write_slice(&sig)?;
         req.sig_len = KV_ED25519_SIG_SIZE;
         arg.write(&req)
-    })())
+    })
 }
 
 /// KV_IOC_VERIFY: with a vault key, or with the caller's public key (key
@@ -109,6 +108,5 @@ pub(super) fn verify(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     }
     let key = key_for(h, req.key_id, KV_CAP_VERIFY, is_ed25519)?;
     let public = key.engine.public_key().ok_or(EOPNOTSUPP)?;
-    let charged = key.charge(len)?;
-    charged.settle(check(Some(public)))
+    key.with_use(len, || check(Some(public)))
 }

@@ -250,6 +250,8 @@ pub fn dup_leaves_no_fd_when_its_reply_cannot_be_written() {
     let fds = open_fds();
     let vaults = std::fs::read_to_string(STATS).expect(STATS);
     for _ in 0..50 {
+        // SAFETY: `req` points into the (read-only) mapping, alive here; the
+        // kernel, not this process, is what tries to write it.
         expect_raw(ioctl(&v, KV_IOC_DUP, unsafe { &mut *req }), Errno::EFAULT);
     }
     assert_eq!(open_fds(), fds, "a failed DUP left an fd");
