@@ -293,15 +293,10 @@ impl Key {
         self.policy.flags & KV_POLICY_NO_CALLER_NONCE != 0
     }
 
-    /// Runs `op` as one use of `bytes` input bytes: `EDQUOT` (and `op` not
-    /// run) once a limit of the policy would be passed; the use is given
-    /// back if `op` fails, except by a failed verification ([`Use`]).
-    pub(crate) fn with_use<T>(&self, bytes: usize, op: impl FnOnce() -> Result<T>) -> Result<T> {
-        self.charge(bytes)?.settle(op())
-    }
-
-    /// Counts one use of `bytes` input bytes; `EDQUOT` past the limits.
-    fn charge(&self, bytes: usize) -> Result<Use<'_>> {
+    /// Counts one use of `bytes` input bytes against the policy's limits;
+    /// `EDQUOT` once a limit would be passed. The use is given back unless
+    /// the operation settles it ([`Use::settle`]).
+    pub(crate) fn charge(&self, bytes: usize) -> Result<Use<'_>> {
         let (max_uses, max_bytes) = (self.policy.max_uses, self.policy.max_bytes);
         let bytes = bytes as u64;
         let mut uses = self.uses.load(Relaxed);
@@ -390,7 +385,7 @@ impl Key {
 
 /// One counted use of a key. A request that fails gives it back when this
 /// drops (README: a failed request leaves no state behind), except a failed
-/// verification: `settle` keeps those, so `max_uses` also bounds
+/// verification: [`Use::settle`] keeps those, so `max_uses` also bounds
 /// forgery and padding-oracle attempts.
 #[must_use]
 pub(crate) struct Use<'a> {
@@ -402,7 +397,7 @@ pub(crate) struct Use<'a> {
 impl Use<'_> {
     /// The operation's outcome, keeping the use if it ran: success, or a
     /// verification that failed (`EBADMSG`).
-    fn settle<T>(mut self, outcome: Result<T>) -> Result<T> {
+    pub(crate) fn settle<T>(mut self, outcome: Result<T>) -> Result<T> {
         self.kept = matches!(outcome, Ok(_)) || outcome.as_ref().err() == Some(&EBADMSG);
         outcome
     }

@@ -61,7 +61,8 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         return Err(EPERM);
     }
     require_room(arg, &mut req, len)?;
-    key.with_use(len, || {
+    let charged = key.charge(len)?;
+    charged.settle((|| {
         let mut buf = Scratch::new();
         read_secret(&mut buf, req.in_ptr, len)?;
         let mut aad = Scratch::new();
@@ -88,7 +89,7 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         user_slice(req.out_ptr, len)?.writer().write_slice(buf.bytes())?;
         req.out_len = req.in_len;
         arg.write(&req)
-    })
+    })())
 }
 
 /// KV_IOC_AEAD_DECRYPT: nothing is written unless the tag is right.
@@ -99,7 +100,8 @@ pub(super) fn decrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let (len, aad_len) = lengths(h, &req, 0)?;
     let key = key_for(h, req.key_id, KV_CAP_DECRYPT, Alg::is_aead)?;
     require_room(arg, &mut req, len)?;
-    key.with_use(len, || {
+    let charged = key.charge(len)?;
+    charged.settle((|| {
         let mut nonce = Nonce::default();
         user_slice(req.nonce_ptr, nonce.len())?.reader().read_slice(&mut nonce)?;
         let mut tag = Tag::default();
@@ -113,5 +115,5 @@ pub(super) fn decrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         user_slice(req.out_ptr, len)?.writer().write_slice(buf.bytes())?;
         req.out_len = req.in_len;
         arg.write(&req)
-    })
+    })())
 }

@@ -63,14 +63,15 @@ pub(super) fn sign(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         arg.write(&req)?;
         return Err(ENOSPC);
     }
-    key.with_use(len, || {
+    let charged = key.charge(len)?;
+    charged.settle((|| {
         let mut msg = Scratch::new();
         read_secret(&mut msg, req.data_ptr, len)?;
         let sig = key.engine.sign(msg.bytes())?;
         user_slice(req.sig_ptr, sig.len())?.writer().write_slice(&sig)?;
         req.sig_len = KV_ED25519_SIG_SIZE;
         arg.write(&req)
-    })
+    })())
 }
 
 /// KV_IOC_VERIFY: with a vault key, or with the caller's public key (key
@@ -108,5 +109,6 @@ pub(super) fn verify(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     }
     let key = key_for(h, req.key_id, KV_CAP_VERIFY, is_ed25519)?;
     let public = key.engine.public_key().ok_or(EOPNOTSUPP)?;
-    key.with_use(len, || check(Some(public)))
+    let charged = key.charge(len)?;
+    charged.settle(check(Some(public)))
 }

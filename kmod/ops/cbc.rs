@@ -66,7 +66,8 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         return Err(EPERM);
     }
     require_room(arg, &mut req, need)?;
-    key.with_use(len, || {
+    let charged = key.charge(len)?;
+    charged.settle((|| {
         let mut buf = Secret::zeroed(need)?;
         let data = buf.bytes_mut();
         user_slice(req.in_ptr, len)?.reader().read_slice(&mut data[..len])?;
@@ -88,7 +89,7 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         user_slice(req.out_ptr, need)?.writer().write_slice(buf.bytes())?;
         req.out_len = need as u32;
         arg.write(&req)
-    })
+    })())
 }
 
 /// KV_IOC_CBC_DECRYPT: bad padding is `EBADMSG`, with nothing written.
@@ -99,7 +100,8 @@ pub(super) fn decrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let (len, need, padded) = check(h, &req, false)?;
     let key = key_for(h, req.key_id, KV_CAP_DECRYPT, Alg::is_cbc)?;
     require_room(arg, &mut req, need)?;
-    key.with_use(len, || {
+    let charged = key.charge(len)?;
+    charged.settle((|| {
         let mut iv = Iv::default();
         user_slice(req.iv_ptr, iv.len())?.reader().read_slice(&mut iv)?;
         let mut buf = Scratch::new();
@@ -114,5 +116,5 @@ pub(super) fn decrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         user_slice(req.out_ptr, plain)?.writer().write_slice(&buf.bytes()[..plain])?;
         req.out_len = plain as u32;
         arg.write(&req)
-    })
+    })())
 }

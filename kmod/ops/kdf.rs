@@ -116,13 +116,14 @@ pub(super) fn derive(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let d = check(&req.kdf, &req.child)?;
     let parent = key_for(h, req.key_id, KV_CAP_DERIVE, can_derive)?;
     let new = child_of(&parent, &d, &req.kdf, &req.child)?;
+    let charged = parent.charge(0)?;
     // The use is kept only if the caller learns of the new key.
-    parent.with_use(0, || {
+    charged.settle((|| {
         let key = make_key(h, &parent, new, &d, &req.kdf, parent.material(), Origin::Derived)?;
         req.kdf.key_bits = (d.len * 8) as u32;
         req.new_key_id = key.id;
         publish(h, arg, &key, &req)
-    })
+    })())
 }
 
 fn is_x25519(alg: Alg) -> bool {
@@ -136,7 +137,8 @@ pub(super) fn exchange(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let d = check(&req.kdf, &req.child)?;
     let ours = key_for(h, req.key_id, KV_CAP_EXCHANGE, is_x25519)?;
     let new = child_of(&ours, &d, &req.kdf, &req.child)?;
-    ours.with_use(0, || {
+    let charged = ours.charge(0)?;
+    charged.settle((|| {
         let mut peer = [0u8; 32];
         user_slice(req.peer_ptr, peer.len())?.reader().read_slice(&mut peer)?;
         let mut shared = Secret::zeroed(32)?;
@@ -145,5 +147,5 @@ pub(super) fn exchange(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         req.kdf.key_bits = (d.len * 8) as u32;
         req.new_key_id = key.id;
         publish(h, arg, &key, &req)
-    })
+    })())
 }

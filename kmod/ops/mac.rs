@@ -47,7 +47,8 @@ pub(super) fn mac(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         arg.write(&req)?;
         return Err(ENOSPC);
     }
-    key.with_use(len, || {
+    let charged = key.charge(len)?;
+    charged.settle((|| {
         let mut data = Scratch::new();
         read_secret(&mut data, req.data_ptr, len)?;
         let mut out = [0u8; 64];
@@ -57,7 +58,7 @@ pub(super) fn mac(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         r?;
         req.mac_len = n as u32;
         arg.write(&req)
-    })
+    })())
 }
 
 /// KV_IOC_VERIFY_MAC: constant-time comparison; a mismatch is `EBADMSG`.
@@ -74,7 +75,8 @@ pub(super) fn verify(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     if cmp > full {
         return Err(EINVAL);
     }
-    key.with_use(len, || {
+    let charged = key.charge(len)?;
+    charged.settle((|| {
         let mut expected = [0u8; 64];
         user_slice(req.mac_ptr, cmp)?.reader().read_slice(&mut expected[..cmp])?;
         let mut data = Scratch::new();
@@ -88,7 +90,7 @@ pub(super) fn verify(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         } else {
             Err(EBADMSG)
         }
-    })
+    })())
 }
 
 /// KV_IOC_HASH.
