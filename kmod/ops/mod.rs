@@ -7,6 +7,7 @@
 
 use kernel::{
     fs::File,
+    ioctl::_IOC_NR,
     prelude::*,
     sync::Arc,
     uaccess::UserPtr, //
@@ -47,46 +48,56 @@ pub(crate) struct OpInfo {
 
 type Handler = fn(&Handle, &Arg<'_>, &mut OpInfo) -> Result;
 
-/// The capability an ioctl needs (0: none) and its handler.
-fn route(cmd: u32) -> Option<(u32, Handler)> {
+/// The handler of each ioctl of the ABI's list (`kv_ioctl_list!` in
+/// `abi.rs`, which also gives its number, request struct and capability).
+fn route(cmd: u32) -> Option<Handler> {
     Some(match cmd {
-        KV_IOC_GETCAPS => (0, caps::getcaps),
-        KV_IOC_RESTRICT => (KV_CAP_RESTRICT, caps::restrict),
-        KV_IOC_DUP => (KV_CAP_RESTRICT, caps::dup),
-        KV_IOC_GENKEY => (KV_CAP_GENKEY, keys::genkey),
-        KV_IOC_IMPORT => (KV_CAP_IMPORT, keys::import),
-        KV_IOC_DESTROY => (KV_CAP_DESTROY, keys::destroy),
-        KV_IOC_REVOKE => (KV_CAP_REVOKE, keys::revoke),
-        KV_IOC_GETINFO => (KV_CAP_GETINFO, keys::getinfo),
-        KV_IOC_LIST => (KV_CAP_LIST, keys::list),
-        KV_IOC_AEAD_ENCRYPT => (KV_CAP_ENCRYPT, aead::encrypt),
-        KV_IOC_AEAD_DECRYPT => (KV_CAP_DECRYPT, aead::decrypt),
-        KV_IOC_CBC_ENCRYPT => (KV_CAP_ENCRYPT, cbc::encrypt),
-        KV_IOC_CBC_DECRYPT => (KV_CAP_DECRYPT, cbc::decrypt),
-        KV_IOC_MAC => (KV_CAP_MAC, mac::mac),
-        KV_IOC_VERIFY_MAC => (KV_CAP_MAC, mac::verify),
-        KV_IOC_HASH => (KV_CAP_HASH, mac::hash),
-        KV_IOC_SIGN => (KV_CAP_SIGN, asym::sign),
-        KV_IOC_VERIFY => (KV_CAP_VERIFY, asym::verify),
-        KV_IOC_GET_PUBKEY => (KV_CAP_GETINFO, asym::get_pubkey),
-        KV_IOC_DERIVE => (KV_CAP_DERIVE, kdf::derive),
-        KV_IOC_KEYEXCHANGE => (KV_CAP_EXCHANGE, kdf::exchange),
+        KV_IOC_GETCAPS => caps::getcaps,
+        KV_IOC_RESTRICT => caps::restrict,
+        KV_IOC_DUP => caps::dup,
+        KV_IOC_GENKEY => keys::genkey,
+        KV_IOC_IMPORT => keys::import,
+        KV_IOC_DESTROY => keys::destroy,
+        KV_IOC_REVOKE => keys::revoke,
+        KV_IOC_GETINFO => keys::getinfo,
+        KV_IOC_LIST => keys::list,
+        KV_IOC_AEAD_ENCRYPT => aead::encrypt,
+        KV_IOC_AEAD_DECRYPT => aead::decrypt,
+        KV_IOC_CBC_ENCRYPT => cbc::encrypt,
+        KV_IOC_CBC_DECRYPT => cbc::decrypt,
+        KV_IOC_MAC => mac::mac,
+        KV_IOC_VERIFY_MAC => mac::verify,
+        KV_IOC_HASH => mac::hash,
+        KV_IOC_SIGN => asym::sign,
+        KV_IOC_VERIFY => asym::verify,
+        KV_IOC_GET_PUBKEY => asym::get_pubkey,
+        KV_IOC_DERIVE => kdf::derive,
+        KV_IOC_KEYEXCHANGE => kdf::exchange,
         _ => return None,
     })
 }
 
+// The ABI's numbers are the kernel's encoding of the same direction, number
+// and request struct.
+macro_rules! numbers_match_the_kernel {
+    ($($(#[$doc:meta])* $name:ident = $dir:ident($nr:literal, $req:ty), $cap:expr;)*) => {$(
+        const _: () = assert!($name == kernel::ioctl::$dir::<$req>(KV_IOC_MAGIC, $nr));
+    )*};
+}
+crate::kv_ioctl_list!(numbers_match_the_kernel);
+
 /// Runs one ioctl on a handle.
 pub(crate) fn dispatch(h: &Handle, file: &File, cmd: u32, arg: UserPtr) -> Result {
-    let nr = cmd & 0xff;
-    let Some((cap, handler)) = route(cmd) else {
+    let nr = _IOC_NR(cmd);
+    let (Some(ioctl), Some(handler)) = (KvIoctl::find(cmd), route(cmd)) else {
         trace::op(nr, 0, 0, ENOTTY.to_errno());
         return Err(ENOTTY);
     };
     let mut info = OpInfo::default();
-    let result = match h.require(cap) {
+    let result = match h.require(ioctl.cap) {
         Ok(()) => handler(h, &Arg::new(arg, file), &mut info),
         Err(e) => {
-            trace::cap_denied(nr, cap, h.caps());
+            trace::cap_denied(nr, ioctl.cap, h.caps());
             Err(e)
         }
     };

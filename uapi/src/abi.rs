@@ -499,64 +499,146 @@ pub struct KvExchange {
     pub child: KvChildPolicy,
 }
 
-// The encoding of include/uapi/asm-generic/ioctl.h (x86, arm64, riscv...).
+// The encoding of include/uapi/asm-generic/ioctl.h (x86, arm64, riscv...),
+// under the names the kernel's `kernel::ioctl` uses, so the list below reads
+// the same in both (the module asserts that both encodings agree).
 const IOC_WRITE: u32 = 1;
 const IOC_READ: u32 = 2;
 
-const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
-    (dir << 30) | ((size as u32) << 16) | (KV_IOC_MAGIC << 8) | nr
+const fn ioc(dir: u32, ty: u32, nr: u32, size: usize) -> u32 {
+    (dir << 30) | ((size as u32) << 16) | (ty << 8) | nr
+}
+#[allow(non_snake_case)]
+const fn _IOR<T>(ty: u32, nr: u32) -> u32 {
+    ioc(IOC_READ, ty, nr, core::mem::size_of::<T>())
+}
+#[allow(non_snake_case)]
+const fn _IOW<T>(ty: u32, nr: u32) -> u32 {
+    ioc(IOC_WRITE, ty, nr, core::mem::size_of::<T>())
+}
+#[allow(non_snake_case)]
+const fn _IOWR<T>(ty: u32, nr: u32) -> u32 {
+    ioc(IOC_READ | IOC_WRITE, ty, nr, core::mem::size_of::<T>())
 }
 
-/// Read this handle's capabilities. Needs no capability.
-pub const KV_IOC_GETCAPS: u32 = ioc(IOC_READ, 0x01, core::mem::size_of::<KvCaps>());
-/// Clear capabilities of this handle (keeps `caps & current`).
-pub const KV_IOC_RESTRICT: u32 = ioc(IOC_READ | IOC_WRITE, 0x02, core::mem::size_of::<KvCaps>());
-/// A restricted new fd on the same vault.
-pub const KV_IOC_DUP: u32 = ioc(IOC_READ | IOC_WRITE, 0x03, core::mem::size_of::<KvDup>());
-/// Generate a key.
-pub const KV_IOC_GENKEY: u32 = ioc(IOC_READ | IOC_WRITE, 0x10, core::mem::size_of::<KvGenkey>());
-/// Import a key.
-pub const KV_IOC_IMPORT: u32 = ioc(IOC_READ | IOC_WRITE, 0x11, core::mem::size_of::<KvImport>());
-/// Destroy a key.
-pub const KV_IOC_DESTROY: u32 = ioc(IOC_WRITE, 0x12, core::mem::size_of::<KvKeyref>());
-/// Revoke a key (permanent).
-pub const KV_IOC_REVOKE: u32 = ioc(IOC_WRITE, 0x13, core::mem::size_of::<KvKeyref>());
-/// Describe a key.
-pub const KV_IOC_GETINFO: u32 = ioc(
-    IOC_READ | IOC_WRITE,
-    0x14,
-    core::mem::size_of::<KvKeyinfo>(),
-);
-/// List key ids.
-pub const KV_IOC_LIST: u32 = ioc(IOC_READ | IOC_WRITE, 0x15, core::mem::size_of::<KvList>());
-/// AEAD encrypt.
-pub const KV_IOC_AEAD_ENCRYPT: u32 =
-    ioc(IOC_READ | IOC_WRITE, 0x20, core::mem::size_of::<KvAead>());
-/// AEAD decrypt.
-pub const KV_IOC_AEAD_DECRYPT: u32 =
-    ioc(IOC_READ | IOC_WRITE, 0x21, core::mem::size_of::<KvAead>());
-/// AES-CBC encrypt.
-pub const KV_IOC_CBC_ENCRYPT: u32 = ioc(IOC_READ | IOC_WRITE, 0x22, core::mem::size_of::<KvCbc>());
-/// AES-CBC decrypt.
-pub const KV_IOC_CBC_DECRYPT: u32 = ioc(IOC_READ | IOC_WRITE, 0x23, core::mem::size_of::<KvCbc>());
-/// HMAC.
-pub const KV_IOC_MAC: u32 = ioc(IOC_READ | IOC_WRITE, 0x24, core::mem::size_of::<KvMac>());
-/// HMAC verify (constant time).
-pub const KV_IOC_VERIFY_MAC: u32 = ioc(IOC_WRITE, 0x25, core::mem::size_of::<KvMac>());
-/// Hash (no key).
-pub const KV_IOC_HASH: u32 = ioc(IOC_READ | IOC_WRITE, 0x26, core::mem::size_of::<KvHash>());
-/// Ed25519 sign.
-pub const KV_IOC_SIGN: u32 = ioc(IOC_READ | IOC_WRITE, 0x30, core::mem::size_of::<KvSign>());
-/// Ed25519 verify.
-pub const KV_IOC_VERIFY: u32 = ioc(IOC_WRITE, 0x31, core::mem::size_of::<KvVerify>());
-/// Public half of an Ed25519 or X25519 key.
-pub const KV_IOC_GET_PUBKEY: u32 =
-    ioc(IOC_READ | IOC_WRITE, 0x32, core::mem::size_of::<KvPubkey>());
-/// HKDF into a new key.
-pub const KV_IOC_DERIVE: u32 = ioc(IOC_READ | IOC_WRITE, 0x33, core::mem::size_of::<KvDerive>());
-/// X25519 + HKDF into a new key.
-pub const KV_IOC_KEYEXCHANGE: u32 = ioc(
-    IOC_READ | IOC_WRITE,
-    0x34,
-    core::mem::size_of::<KvExchange>(),
-);
+/// The ioctls, one line each: name = direction(number, request struct),
+/// the handle capability it needs (0: none). The only list of them: it is
+/// handed to `$m`, which generates from it the `KV_IOC_*` numbers and
+/// [`KV_IOCTLS`] (here), the module's check of every number against
+/// `kernel::ioctl`, and, through [`KV_IOCTLS`], the C header's agreement
+/// test and the tests and the fuzzer that go through every ioctl. The shape
+/// of DRM's `declare_drm_ioctls!`, without the handler: the module's
+/// `route()` adds that column. A new ioctl is one line here.
+#[macro_export]
+macro_rules! kv_ioctl_list {
+    ($m:ident) => {
+        $m! {
+            /// Read this handle's capabilities. Needs no capability.
+            KV_IOC_GETCAPS = _IOR(0x01, KvCaps), 0;
+            /// Clear capabilities of this handle (keeps `caps & current`).
+            KV_IOC_RESTRICT = _IOWR(0x02, KvCaps), KV_CAP_RESTRICT;
+            /// A restricted new fd on the same vault.
+            KV_IOC_DUP = _IOWR(0x03, KvDup), KV_CAP_RESTRICT;
+            /// Generate a key.
+            KV_IOC_GENKEY = _IOWR(0x10, KvGenkey), KV_CAP_GENKEY;
+            /// Import a key.
+            KV_IOC_IMPORT = _IOWR(0x11, KvImport), KV_CAP_IMPORT;
+            /// Destroy a key.
+            KV_IOC_DESTROY = _IOW(0x12, KvKeyref), KV_CAP_DESTROY;
+            /// Revoke a key (permanent).
+            KV_IOC_REVOKE = _IOW(0x13, KvKeyref), KV_CAP_REVOKE;
+            /// Describe a key.
+            KV_IOC_GETINFO = _IOWR(0x14, KvKeyinfo), KV_CAP_GETINFO;
+            /// List key ids.
+            KV_IOC_LIST = _IOWR(0x15, KvList), KV_CAP_LIST;
+            /// AEAD encrypt.
+            KV_IOC_AEAD_ENCRYPT = _IOWR(0x20, KvAead), KV_CAP_ENCRYPT;
+            /// AEAD decrypt.
+            KV_IOC_AEAD_DECRYPT = _IOWR(0x21, KvAead), KV_CAP_DECRYPT;
+            /// AES-CBC encrypt.
+            KV_IOC_CBC_ENCRYPT = _IOWR(0x22, KvCbc), KV_CAP_ENCRYPT;
+            /// AES-CBC decrypt.
+            KV_IOC_CBC_DECRYPT = _IOWR(0x23, KvCbc), KV_CAP_DECRYPT;
+            /// HMAC.
+            KV_IOC_MAC = _IOWR(0x24, KvMac), KV_CAP_MAC;
+            /// HMAC verify (constant time).
+            KV_IOC_VERIFY_MAC = _IOW(0x25, KvMac), KV_CAP_MAC;
+            /// Hash (no key).
+            KV_IOC_HASH = _IOWR(0x26, KvHash), KV_CAP_HASH;
+            /// Ed25519 sign.
+            KV_IOC_SIGN = _IOWR(0x30, KvSign), KV_CAP_SIGN;
+            /// Ed25519 verify.
+            KV_IOC_VERIFY = _IOW(0x31, KvVerify), KV_CAP_VERIFY;
+            /// Public half of an Ed25519 or X25519 key.
+            KV_IOC_GET_PUBKEY = _IOWR(0x32, KvPubkey), KV_CAP_GETINFO;
+            /// HKDF into a new key.
+            KV_IOC_DERIVE = _IOWR(0x33, KvDerive), KV_CAP_DERIVE;
+            /// X25519 + HKDF into a new key.
+            KV_IOC_KEYEXCHANGE = _IOWR(0x34, KvExchange), KV_CAP_EXCHANGE;
+        }
+    };
+}
+
+/// One ioctl as [`kv_ioctl_list!`] declares it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KvIoctl {
+    /// Its C name, e.g. `"KV_IOC_GENKEY"`.
+    pub name: &'static str,
+    /// The command number (direction, size, type byte, number).
+    pub cmd: u32,
+    /// Its request struct's Rust name, e.g. `"KvGenkey"` (C: `struct kv_genkey`).
+    pub request: &'static str,
+    /// The `KV_CAP_*` bit a handle needs for it; 0: none.
+    pub cap: u32,
+}
+
+impl KvIoctl {
+    /// The ioctl number within the type (`_IOC_NR`).
+    pub const fn nr(&self) -> u32 {
+        self.cmd & 0xff
+    }
+
+    /// The request struct's size (`_IOC_SIZE`).
+    pub const fn size(&self) -> usize {
+        ((self.cmd >> 16) & 0x3fff) as usize
+    }
+
+    /// Whether the kernel reads the request (`_IOC_WRITE`).
+    pub const fn reads_request(&self) -> bool {
+        (self.cmd >> 30) & IOC_WRITE != 0
+    }
+
+    /// Whether the kernel writes the request back (`_IOC_READ`).
+    pub const fn writes_request(&self) -> bool {
+        (self.cmd >> 30) & IOC_READ != 0
+    }
+
+    /// The ioctl with command number `cmd`, if there is one.
+    pub const fn find(cmd: u32) -> Option<&'static KvIoctl> {
+        let mut i = 0;
+        while i < KV_IOCTLS.len() {
+            if KV_IOCTLS[i].cmd == cmd {
+                return Some(&KV_IOCTLS[i]);
+            }
+            i += 1;
+        }
+        None
+    }
+}
+
+macro_rules! declare_ioctls {
+    ($($(#[$doc:meta])* $name:ident = $dir:ident($nr:literal, $req:ty), $cap:expr;)*) => {
+        $(
+            $(#[$doc])*
+            pub const $name: u32 = $dir::<$req>(KV_IOC_MAGIC, $nr);
+        )*
+        /// Every ioctl, in number order.
+        pub const KV_IOCTLS: &[KvIoctl] = &[$(KvIoctl {
+            name: stringify!($name),
+            cmd: $name,
+            request: stringify!($req),
+            cap: $cap,
+        }),*];
+    };
+}
+kv_ioctl_list!(declare_ioctls);

@@ -56,8 +56,10 @@ macro_rules! consts {
     ($($n:ident),* $(,)?) => { vec![$((stringify!($n), u64::from($n))),*] };
 }
 
+/// Every constant, the ioctl numbers taken from the one list of ioctls.
 fn rust_consts() -> Vec<(&'static str, u64)> {
-    consts![
+    let ioctls = KV_IOCTLS.iter().map(|i| (i.name, u64::from(i.cmd)));
+    let mut all = consts![
         KV_IOC_MAGIC,
         KV_ALG_AES128_GCM,
         KV_ALG_AES256_GCM,
@@ -93,14 +95,6 @@ fn rust_consts() -> Vec<(&'static str, u64)> {
         KV_STATE_EXPIRED,
         KV_MAX_KEY_BYTES,
         KV_LIST_MAX,
-        KV_IOC_GETCAPS,
-        KV_IOC_RESTRICT,
-        KV_IOC_GENKEY,
-        KV_IOC_IMPORT,
-        KV_IOC_DESTROY,
-        KV_IOC_REVOKE,
-        KV_IOC_GETINFO,
-        KV_IOC_LIST,
         KV_HASH_SHA256,
         KV_HASH_SHA512,
         KV_AEAD_NONCE_SIZE,
@@ -113,26 +107,15 @@ fn rust_consts() -> Vec<(&'static str, u64)> {
         KV_CBC_GEN_IV,
         KV_CBC_NO_PADDING,
         KV_CBC_FLAGS_ALL,
-        KV_IOC_AEAD_ENCRYPT,
-        KV_IOC_AEAD_DECRYPT,
-        KV_IOC_CBC_ENCRYPT,
-        KV_IOC_CBC_DECRYPT,
-        KV_IOC_MAC,
-        KV_IOC_VERIFY_MAC,
-        KV_IOC_HASH,
         KV_ED25519_SIG_SIZE,
         KV_PUBKEY_SIZE,
         KV_KDF_MAX_INPUT,
         KV_MAX_LINEAGE,
-        KV_IOC_SIGN,
-        KV_IOC_VERIFY,
-        KV_IOC_GET_PUBKEY,
-        KV_IOC_DERIVE,
-        KV_IOC_KEYEXCHANGE,
         KV_DUP_MAX_KEYS,
         KV_CHILD_ALGS_ALL,
-        KV_IOC_DUP,
-    ]
+    ];
+    all.extend(ioctls);
+    all
 }
 
 /// `#define KV_NAME ...` names in the header (string-valued ones excluded).
@@ -171,6 +154,32 @@ fn header_structs() -> BTreeMap<String, Vec<String>> {
         }
     }
     out
+}
+
+/// `KvGenkey` -> `kv_genkey`.
+fn c_struct_name(rust: &str) -> String {
+    let mut out = String::new();
+    for (i, ch) in rust.chars().enumerate() {
+        if ch.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(ch.to_ascii_lowercase());
+    }
+    out
+}
+
+#[test]
+fn the_ioctl_list_is_ordered_and_unique() {
+    for pair in KV_IOCTLS.windows(2) {
+        assert!(pair[0].nr() < pair[1].nr(), "{} and {} out of order", pair[0].name, pair[1].name);
+    }
+    for i in KV_IOCTLS {
+        assert_eq!(KvIoctl::find(i.cmd), Some(i));
+        assert_eq!(i.cmd >> 8 & 0xff, KV_IOC_MAGIC, "{}", i.name);
+        assert!(i.cap == 0 || (i.cap.is_power_of_two() && i.cap & KV_CAP_ALL == i.cap), "{}", i.name);
+        assert!(rust_structs().iter().any(|(n, size, _)| *n == c_struct_name(i.request) && *size == i.size()));
+    }
+    assert_eq!(KvIoctl::find(0), None);
 }
 
 #[test]
@@ -220,6 +229,20 @@ fn c_compiler_agrees_on_sizes_offsets_and_values() {
     }
     for (n, v) in rust_consts() {
         src += &format!("_Static_assert((unsigned long long)({n}) == {v}ULL, \"value {n}\");\n");
+    }
+    // Each ioctl is declared in C with the direction and request struct of
+    // the Rust list, not only with an equal number.
+    for i in KV_IOCTLS {
+        let dir = match (i.reads_request(), i.writes_request()) {
+            (true, true) => "_IOWR",
+            (true, false) => "_IOW",
+            (false, true) => "_IOR",
+            (false, false) => panic!("{} moves no request", i.name),
+        };
+        let (name, nr, req) = (i.name, i.nr(), c_struct_name(i.request));
+        src += &format!(
+            "_Static_assert({name} == {dir}(KV_IOC_MAGIC, {nr}, struct {req}), \"declaration {name}\");\n"
+        );
     }
     let dir = std::env::temp_dir().join(format!("kv-abi-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
