@@ -39,6 +39,25 @@ mod ffi {
     }
 }
 
+/// A file of this module's device (opened through /dev/keyvault or made by
+/// [`NewFd`]): its file operations are keyvault's and its private data a
+/// [`Handle`]. What [`NewFd::new`] copies the file operations of.
+#[derive(Clone, Copy)]
+pub(crate) struct VaultFile<'a>(&'a File);
+
+impl<'a> VaultFile<'a> {
+    /// `file`, known to be a keyvault file.
+    ///
+    /// # Safety
+    ///
+    /// `file` is a file of keyvault's misc device (its `f_op` are the
+    /// device's, its private data made by `Arc<Handle>::into_foreign`), for
+    /// as long as `'a`.
+    pub(crate) unsafe fn new(file: &'a File) -> Self {
+        Self(file)
+    }
+}
+
 /// A reserved fd number and the file it will hold; dropped before
 /// [`NewFd::install`], both are released.
 pub(crate) struct NewFd {
@@ -48,13 +67,14 @@ pub(crate) struct NewFd {
 
 impl NewFd {
     /// Reserves a close-on-exec fd in the caller's table and makes the file
-    /// holding `handle`, with the file operations of `like` (a keyvault file).
-    pub(crate) fn new(like: &File, handle: Arc<Handle>) -> Result<Self> {
+    /// holding `handle`, with the file operations of `like`.
+    pub(crate) fn new(like: VaultFile<'_>, handle: Arc<Handle>) -> Result<Self> {
         let reservation = FileDescriptorReservation::get_unused_fd_flags(O_CLOEXEC)?;
         let private = handle.into_foreign();
-        // SAFETY: `like` is a live keyvault file, so its f_op are the misc
-        // device's, which expect private data made by `Arc<Handle>::into_foreign`.
-        let made = from_err_ptr(unsafe { ffi::kv_new_file(like.as_ptr().cast(), private) });
+        // SAFETY: `like` is a live keyvault file (`VaultFile`'s invariant),
+        // so its f_op are the misc device's, which expect private data made
+        // by `Arc<Handle>::into_foreign`.
+        let made = from_err_ptr(unsafe { ffi::kv_new_file(like.0.as_ptr().cast(), private) });
         let file = match made.map(|p| NonNull::new(p.cast::<File>())) {
             // SAFETY: a new file whose one reference we own (anon_inode_getfile);
             // `File` is a transparent wrapper of `struct file`.

@@ -4,10 +4,14 @@
 //! counters. Shared as `Arc<Key>`: the vault's table holds one reference and
 //! every operation in flight holds another, so DESTROY only unlinks the key
 //! and the material is wiped (by [`Secret`]'s `Drop`) when the last one goes.
+//!
+//! `Key` is the only type that touches key material and the crypto engines:
+//! the handlers ask it to seal, open, sign, MAC or derive, and never see the
+//! bytes. Its lifecycle side effects (id, quota charge, counters, trace
+//! events) happen in exactly two places: [`Unborn::commit`] and `Drop`.
 
 use core::mem::MaybeUninit;
 use kernel::{
-    bindings,
     prelude::*,
     sync::{
         atomic::{
@@ -38,17 +42,28 @@ use crate::{
         KV_STATE_REVOKED, //
     },
     crypto::{
-        Engine,
-        Nonce, //
-    },
-    pure::alg::Alg,
-    quota,
-    secret::{
         fill_random,
-        Secret, //
+        real_time_ms,
+        x25519,
+        Engine,
+        HmacSha256,
+        HmacSha512,
+        Iv,
+        Nonce,
+        Tag, //
     },
+    pure::{
+        alg::Alg,
+        hkdf::hkdf, //
+    },
+    quota,
+    secret::Secret,
     stats,
-    trace,
+    trace::{
+        self,
+        Origin, //
+    },
+    uapi::reject,
 };
 
 /// Where a key is in its lifecycle. Destroyed keys are simply gone.
@@ -99,7 +114,7 @@ pub(crate) struct Key {
     pub(crate) child: KvChildPolicy,
     material: Secret,
     /// Prepared crypto state, made once at creation.
-    pub(crate) engine: Engine,
+    engine: Engine,
     /// Kernel nonces are this random per-key prefix followed by a 32-bit
     /// big-endian counter (`nonce`).
     nonce_prefix: [u8; NONCE_PREFIX_LEN],
@@ -134,6 +149,10 @@ const NONCE_COUNTER_END: u64 = 1 << 32;
 /// sets it near the end through debugfs.
 pub(crate) static NONCE_COUNTER_START: Atomic<u64> = Atomic::new(0);
 
+/// Key ids come from one module-wide counter: never 0, never reused while
+/// the module is loaded, so a stale id can never name a newer key (no ABA).
+static NEXT_KEY_ID: Atomic<u64> = Atomic::new(1);
+
 /// What a request asks a new key to be, validated.
 pub(crate) struct NewKey {
     /// The key type.
@@ -148,18 +167,18 @@ pub(crate) struct NewKey {
 
 /// Everything a new key needs, allocated and computed, and counted
 /// nowhere: dropping it (a quota refused the key) leaves no trace, no
-/// counter change and no event. [`Unborn::commit`] cannot fail.
+/// counter change and no event.
 pub(crate) struct Unborn {
     slot: UniqueArc<MaybeUninit<Key>>,
-    alg: Alg,
-    policy: KvPolicy,
-    child: KvChildPolicy,
+    quota_slot: quota::Slot,
+    new: NewKey,
     material: Secret,
     engine: Engine,
     lineage: Arc<Lineage>,
-    ttl_ns: Option<i64>,
     created_real_ms: u64,
     expires_real_ms: u64,
+    origin: Origin,
+    parent_id: u64,
 }
 
 impl Unborn {
@@ -168,58 +187,59 @@ impl Unborn {
         self.material.len()
     }
 
-    /// The key, with its id, charged to `owner` (the caller has charged it).
-    pub(crate) fn commit(self, id: u64, owner: quota::Owner) -> Arc<Key> {
+    /// The key, charged to `owner` within `limits` (`EDQUOT` past them:
+    /// then nothing happened), with a new id, counted and traced. Called
+    /// under the vault's lock, after its own quota check, so a key exists
+    /// in the counters exactly when it exists in a table.
+    pub(crate) fn commit(self, owner: quota::Owner, limits: quota::UserLimits) -> Result<Arc<Key>> {
+        let len = self.material.len();
+        quota::charge(owner, len, limits, self.quota_slot)?;
+        let id = NEXT_KEY_ID.fetch_add(1, Full);
         let mut nonce_prefix = [0u8; NONCE_PREFIX_LEN];
         fill_random(&mut nonce_prefix);
-        stats::key_created(self.material.len());
-        self.slot
-            .write(Key {
-                id,
-                alg: self.alg,
-                owner,
-                policy: self.policy,
-                child: self.child,
-                material: self.material,
-                engine: self.engine,
-                nonce_prefix,
-                nonce_counter: Atomic::new(NONCE_COUNTER_START.load(Relaxed).min(NONCE_COUNTER_END)),
-                created: Instant::now(),
-                created_real_ms: self.created_real_ms,
-                expires_real_ms: self.expires_real_ms,
-                ttl: self.ttl_ns.map(Delta::from_nanos),
-                lineage: self.lineage,
-                expiry_seen: AtomicFlag::new(false),
-                uses: Atomic::new(0),
-                bytes: Atomic::new(0),
-            })
-            .into()
+        stats::key_created(len);
+        trace::key_create(id, self.new.alg.to_abi(), (len * 8) as u32, self.origin, self.parent_id);
+        // Built in place in its final allocation.
+        let key = self.slot.write_init(init!(Key {
+            id,
+            alg: self.new.alg,
+            owner,
+            policy: self.new.policy,
+            child: self.new.child,
+            material: self.material,
+            engine: self.engine,
+            nonce_prefix,
+            nonce_counter: Atomic::new(NONCE_COUNTER_START.load(Relaxed).min(NONCE_COUNTER_END)),
+            created: Instant::now(),
+            created_real_ms: self.created_real_ms,
+            expires_real_ms: self.expires_real_ms,
+            ttl: self.new.ttl_ns.map(Delta::from_nanos),
+            lineage: self.lineage,
+            expiry_seen: AtomicFlag::new(false),
+            uses: Atomic::new(0),
+            bytes: Atomic::new(0),
+        }));
+        // An `init!` of plain values cannot fail.
+        let Ok(key) = key;
+        Ok(key.into())
     }
 }
 
 impl Key {
-    /// Everything a new key needs, allocated; `ttl_ns` is its lifetime from
-    /// now (None: unlimited). A derived key names its `parent`: it never
-    /// outlives the parent's expiry and is revoked with it; `EINVAL` past
+    /// Everything a new key `new` of `material` needs, allocated; made by
+    /// `origin`. A derived key names its `parent`: it never outlives the
+    /// parent's expiry and is revoked with it; `EINVAL` past
     /// `KV_MAX_LINEAGE` generations.
-    pub(crate) fn prepare(
-        alg: Alg,
-        material: Secret,
-        policy: KvPolicy,
-        child: KvChildPolicy,
-        ttl_ns: Option<i64>,
-        parent: Option<&Key>,
-    ) -> Result<Unborn> {
+    pub(crate) fn prepare(mut new: NewKey, material: Secret, parent: Option<&Key>, origin: Origin) -> Result<Unborn> {
         let depth = parent.map_or(0, |p| p.lineage.depth + 1);
         if depth > KV_MAX_LINEAGE {
             return Err(EINVAL);
         }
-        let ttl_ns = match parent.and_then(Key::remaining_ns) {
-            Some(left) => Some(ttl_ns.map_or(left, |t| t.min(left))),
-            None => ttl_ns,
-        };
+        if let Some(left) = parent.and_then(Key::remaining_ns) {
+            new.ttl_ns = Some(new.ttl_ns.map_or(left, |t| t.min(left)));
+        }
         let created_real_ms = real_time_ms();
-        let own_expiry = ttl_ns.map_or(0, |ns| {
+        let own_expiry = new.ttl_ns.map_or(0, |ns| {
             created_real_ms.saturating_add(u64::try_from(ns / 1_000_000).unwrap_or(u64::MAX))
         });
         let expires_real_ms = match parent.map(|p| p.expires_real_ms) {
@@ -234,18 +254,18 @@ impl Key {
             },
             GFP_KERNEL_ACCOUNT,
         )?;
-        let engine = Engine::new(alg, material.bytes())?;
+        let engine = Engine::new(new.alg, material.bytes())?;
         Ok(Unborn {
             slot: UniqueArc::new_uninit(GFP_KERNEL_ACCOUNT)?,
-            alg,
-            policy,
-            child,
+            quota_slot: quota::Slot::new()?,
+            new,
             material,
             engine,
             lineage,
-            ttl_ns,
             created_real_ms,
             expires_real_ms,
+            origin,
+            parent_id: parent.map_or(0, |p| p.id),
         })
     }
 
@@ -267,11 +287,6 @@ impl Key {
         } else {
             State::Active
         }
-    }
-
-    /// The raw key material, for the crypto calls that take it directly.
-    pub(crate) fn material(&self) -> &[u8] {
-        self.material.bytes()
     }
 
     /// May the key be used for `op` (a `KV_CAP_*` bit) now? `EKEYREVOKED`,
@@ -345,6 +360,56 @@ impl Key {
         // n < 2^32: the low four bytes are all of it.
         nonce[NONCE_PREFIX_LEN..].copy_from_slice(&n.to_be_bytes()[4..]);
         Ok(nonce)
+    }
+
+    /// AEAD-encrypts `buf` in place under `nonce`; returns the tag.
+    pub(crate) fn seal(&self, buf: &mut [u8], aad: &[u8], nonce: &Nonce) -> Result<Tag> {
+        self.engine.seal(self.material.bytes(), buf, aad, nonce)
+    }
+
+    /// AEAD-decrypts `buf` in place if `tag` is right; `EBADMSG` if not
+    /// (`buf` may then hold unverified plaintext, which the caller wipes).
+    pub(crate) fn open(&self, buf: &mut [u8], aad: &[u8], nonce: &Nonce, tag: &Tag) -> Result {
+        self.engine.open(self.material.bytes(), buf, aad, nonce, tag)
+    }
+
+    /// AES-CBC-encrypts whole blocks in place.
+    pub(crate) fn cbc_encrypt(&self, buf: &mut [u8], iv: &mut Iv) -> Result {
+        self.engine.cbc_encrypt(buf, iv)
+    }
+
+    /// AES-CBC-decrypts whole blocks in place.
+    pub(crate) fn cbc_decrypt(&self, buf: &mut [u8], iv: &mut Iv) -> Result {
+        self.engine.cbc_decrypt(buf, iv)
+    }
+
+    /// HMAC of `data` into `out`; returns its length (32 or 64).
+    pub(crate) fn mac(&self, data: &[u8], out: &mut [u8; 64]) -> Result<usize> {
+        self.engine.mac(data, out)
+    }
+
+    /// Ed25519 signature of `msg`.
+    pub(crate) fn sign(&self, msg: &[u8]) -> Result<[u8; 64]> {
+        self.engine.sign(msg)
+    }
+
+    /// The public half of an asymmetric key; `None` for a symmetric one.
+    pub(crate) fn public_key(&self) -> Option<[u8; 32]> {
+        self.engine.public_key()
+    }
+
+    /// HKDF (SHA-512 if `wide`, else SHA-256) with this key's material as
+    /// input keying material, into `okm`.
+    pub(crate) fn derive_into(&self, wide: bool, salt: &[u8], info: &[u8], okm: &mut [u8]) -> Result {
+        hkdf_into(wide, salt, self.material.bytes(), info, okm)
+    }
+
+    /// X25519 of this key with `peer`, then HKDF of the shared secret (as in
+    /// [`Key::derive_into`]) into `okm`; `EINVAL` for a low-order `peer`.
+    pub(crate) fn exchange_into(&self, peer: &[u8; 32], wide: bool, salt: &[u8], info: &[u8], okm: &mut [u8]) -> Result {
+        let mut shared = Secret::zeroed(32)?;
+        x25519(self.material.bytes(), peer, shared.bytes_mut())?;
+        hkdf_into(wide, salt, shared.bytes(), info, okm)
     }
 
     /// Revokes the key; true if this call did it (revoking twice is fine).
@@ -421,9 +486,11 @@ impl Drop for Key {
     }
 }
 
-/// Milliseconds since the Unix epoch on the wall clock.
-fn real_time_ms() -> u64 {
-    // SAFETY: ktime_get_real() may be called from any non-NMI context.
-    let ns = unsafe { bindings::ktime_get_real() };
-    u64::try_from(ns / 1_000_000).unwrap_or(0)
+/// HKDF with the hash `wide` selects, from `ikm` into `okm`.
+fn hkdf_into(wide: bool, salt: &[u8], ikm: &[u8], info: &[u8], okm: &mut [u8]) -> Result {
+    reject(if wide {
+        hkdf::<HmacSha512>(salt, ikm, info, okm)
+    } else {
+        hkdf::<HmacSha256>(salt, ikm, info, okm)
+    })
 }

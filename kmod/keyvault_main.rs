@@ -142,8 +142,7 @@ impl MiscDevice for KeyvaultDevice {
     fn open(file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Handle>> {
         // Keys, nonce prefixes and IVs come from the kernel CSPRNG: make
         // none before it is seeded (a signal interrupts the wait).
-        // SAFETY: may sleep; open runs in process context.
-        kernel::error::to_result(unsafe { kernel::bindings::wait_for_random_bytes() })?;
+        crypto::wait_for_random()?;
         let owner = quota::Owner::new(file.cred().euid());
         Handle::new_vault(
             vault::Limits {
@@ -162,6 +161,8 @@ impl MiscDevice for KeyvaultDevice {
     // No compat_ioctl: every struct has one layout for 32- and 64-bit callers
     // (user pointers are u64), so the default compat_ptr_ioctl is exact.
     fn ioctl(handle: ArcBorrow<'_, Handle>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        // SAFETY: the misc device calls its ioctl only on its own files.
+        let file = unsafe { fdinstall::VaultFile::new(file) };
         ops::dispatch(&handle, file, cmd, UserPtr::from_addr(arg)).map(|()| 0)
     }
 }

@@ -1,15 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Secret bytes in kernel memory, and the kernel's random number generator.
+//! Secret bytes in kernel memory: key material ([`Secret`]) and the
+//! per-operation buffers of data copied in from userspace ([`Scratch`]).
 
 use kernel::{
     alloc::KVVec,
-    bindings,
     prelude::*,
     uaccess::UserSliceReader, //
 };
 
 use crate::crypto::{
+    fill_random,
     memzero,
     memzero_allocation, //
 };
@@ -138,11 +139,4 @@ impl Drop for Scratch {
             None => memzero(&mut self.inline[..self.len]),
         }
     }
-}
-
-/// Fills `buf` from the kernel CSPRNG.
-pub(crate) fn fill_random(buf: &mut [u8]) {
-    // SAFETY: `buf` is valid for writes of `buf.len()` bytes; get_random_bytes
-    // may be called from any context and writes exactly that many bytes.
-    unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
 }

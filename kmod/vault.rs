@@ -34,16 +34,9 @@ use crate::{
     pure::request,
     secret::Secret,
     stats,
-    trace::{
-        self,
-        Origin, //
-    },
+    trace::Origin,
     uapi::reject,
 };
-
-/// Key ids come from one module-wide counter: never 0, never reused while
-/// the module is loaded, so a stale id can never name a newer key (no ABA).
-static NEXT_KEY_ID: Atomic<u64> = Atomic::new(1);
 
 /// Quotas of one vault (module parameters at open time).
 #[derive(Clone, Copy)]
@@ -84,15 +77,14 @@ impl PinnedDrop for Vault {
 }
 
 impl Vault {
-    /// Adds a key made of `material` (derived from `parent`, if given);
-    /// fails with `EDQUOT` past a quota. Everything is allocated first and
-    /// committed under the lock, so a refused or failed creation changes no
-    /// counter and emits no event.
+    /// Adds a key `new` made of `material` by `origin` (derived from
+    /// `parent`, if given); fails with `EDQUOT` past a quota. Everything is
+    /// allocated first and committed under the lock, so a refused or failed
+    /// creation changes no counter and emits no event.
     pub(crate) fn insert(&self, new: NewKey, material: Secret, parent: Option<&Key>, origin: Origin) -> Result<Arc<Key>> {
-        let unborn = Key::prepare(new.alg, material, new.policy, new.child, new.ttl_ns, parent)?;
+        let unborn = Key::prepare(new, material, parent, origin)?;
         let len = unborn.len();
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
-        let slot = quota::Slot::new()?;
 
         let mut t = self.table.lock();
         if t.count >= self.limits.max_keys as usize
@@ -100,20 +92,10 @@ impl Vault {
         {
             return Err(EDQUOT);
         }
-        quota::charge(self.owner, len, self.limits.user, slot)?;
-        let id = NEXT_KEY_ID.fetch_add(1, Full);
-        let key = unborn.commit(id, self.owner);
+        let key = unborn.commit(self.owner, self.limits.user)?;
         t.count += 1;
         t.key_bytes += len;
-        t.keys.insert(node.into_node(id, key.clone()));
-        drop(t);
-        trace::key_create(
-            id,
-            new.alg.to_abi(),
-            (len * 8) as u32,
-            origin,
-            parent.map_or(0, |p| p.id),
-        );
+        t.keys.insert(node.into_node(key.id, key.clone()));
         Ok(key)
     }
 

@@ -2,13 +2,12 @@
 
 //! AEAD_ENCRYPT and AEAD_DECRYPT: AES-GCM and ChaCha20-Poly1305.
 
-use super::OpInfo;
 use kernel::prelude::*;
 
 use super::{
+    input_len,
     key_for,
-    read_secret,
-    reject, //
+    read_secret, //
 };
 use crate::{
     abi::*,
@@ -22,45 +21,35 @@ use crate::{
     },
     secret::Scratch,
     uapi::{
+        reject,
         user_slice,
-        Arg, //
+        Arg,
+        OpInfo, //
     },
     vault::Handle,
 };
 
 /// The checks both directions share; returns (input length, AAD length).
 fn lengths(h: &Handle, req: &KvAead, flags_allowed: u32) -> Result<(usize, usize)> {
-    reject(request::reserved_zero(&req.reserved))?;
     reject(request::flags(req.flags, flags_allowed))?;
-    let max = h.vault().limits().max_data;
-    let len = reject(request::data_len(req.in_len, max))?;
-    let aad_len = reject(request::data_len(req.aad_len, max))?;
-    Ok((len, aad_len))
+    Ok((input_len(h, req.in_len)?, input_len(h, req.aad_len)?))
 }
 
-/// The output buffer must hold the whole result before any crypto runs;
-/// otherwise the needed size is written back with `ENOSPC`.
-fn require_room(arg: &Arg<'_>, req: &mut KvAead, len: usize) -> Result {
-    if (req.out_len as usize) < len {
-        req.out_len = req.in_len;
-        arg.write(req)?;
-        return Err(ENOSPC);
-    }
-    Ok(())
+/// The ciphertext or plaintext is as long as the input.
+fn out_len(req: &mut KvAead) -> &mut u32 {
+    &mut req.out_len
 }
 
 /// KV_IOC_AEAD_ENCRYPT.
 pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    let mut req: KvAead = arg.read()?;
-    info.key_id = req.key_id;
-    info.len = req.in_len.into();
+    let mut req: KvAead = arg.read(info)?;
     let (len, aad_len) = lengths(h, &req, KV_AEAD_FLAGS_ALL)?;
     let key = key_for(h, req.key_id, KV_CAP_ENCRYPT, Alg::is_aead)?;
     let kernel_nonce = req.flags & KV_AEAD_GEN_NONCE != 0;
     if !kernel_nonce && key.kernel_nonces_only() {
         return Err(EPERM);
     }
-    require_room(arg, &mut req, len)?;
+    arg.require_room(&mut req, out_len, len)?;
     let charged = key.charge(len)?;
     charged.settle((|| {
         let mut buf = Scratch::new();
@@ -76,7 +65,7 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
             user_slice(req.nonce_ptr, n.len())?.reader().read_slice(&mut n)?;
             n
         };
-        let tag = key.engine.seal(key.material(), buf.bytes_mut(), aad.bytes(), &nonce)?;
+        let tag = key.seal(buf.bytes_mut(), aad.bytes(), &nonce)?;
         // Ciphertext now: no need to wipe it.
         buf.make_public();
 
@@ -94,12 +83,10 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
 
 /// KV_IOC_AEAD_DECRYPT: nothing is written unless the tag is right.
 pub(super) fn decrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    let mut req: KvAead = arg.read()?;
-    info.key_id = req.key_id;
-    info.len = req.in_len.into();
+    let mut req: KvAead = arg.read(info)?;
     let (len, aad_len) = lengths(h, &req, 0)?;
     let key = key_for(h, req.key_id, KV_CAP_DECRYPT, Alg::is_aead)?;
-    require_room(arg, &mut req, len)?;
+    arg.require_room(&mut req, out_len, len)?;
     let charged = key.charge(len)?;
     charged.settle((|| {
         let mut nonce = Nonce::default();
@@ -110,7 +97,7 @@ pub(super) fn decrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         read_secret(&mut buf, req.in_ptr, len)?;
         let mut aad = Scratch::new();
         read_secret(&mut aad, req.aad_ptr, aad_len)?;
-        key.engine.open(key.material(), buf.bytes_mut(), aad.bytes(), &nonce, &tag)?;
+        key.open(buf.bytes_mut(), aad.bytes(), &nonce, &tag)?;
 
         user_slice(req.out_ptr, len)?.writer().write_slice(buf.bytes())?;
         req.out_len = req.in_len;

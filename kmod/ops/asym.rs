@@ -2,13 +2,12 @@
 
 //! GET_PUBKEY, and Ed25519 SIGN and VERIFY.
 
-use super::OpInfo;
 use kernel::prelude::*;
 
 use super::{
+    input_len,
     key_for,
-    read_secret,
-    reject, //
+    read_secret, //
 };
 use crate::{
     abi::*,
@@ -19,8 +18,10 @@ use crate::{
     },
     secret::Scratch,
     uapi::{
+        reject,
         user_slice,
-        Arg, //
+        Arg,
+        OpInfo, //
     },
     vault::Handle,
 };
@@ -28,19 +29,9 @@ use crate::{
 /// KV_IOC_GET_PUBKEY: public information, so it also answers for revoked
 /// and expired keys (like GETINFO).
 pub(super) fn get_pubkey(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    let mut req: KvPubkey = arg.read()?;
-    info.key_id = req.key_id;
-    reject(request::reserved_zero(&req.reserved))?;
-    if req.reserved0 != 0 {
-        return Err(EINVAL);
-    }
-    let key = h.key(req.key_id)?;
-    let public = key.engine.public_key().ok_or(EOPNOTSUPP)?;
-    if (req.pubkey_len as usize) < public.len() {
-        req.pubkey_len = KV_PUBKEY_SIZE;
-        arg.write(&req)?;
-        return Err(ENOSPC);
-    }
+    let mut req: KvPubkey = arg.read(info)?;
+    let public = h.key(req.key_id)?.public_key().ok_or(EOPNOTSUPP)?;
+    arg.require_room(&mut req, |r| &mut r.pubkey_len, public.len())?;
     user_slice(req.pubkey_ptr, public.len())?.writer().write_slice(&public)?;
     req.pubkey_len = KV_PUBKEY_SIZE;
     arg.write(&req)
@@ -52,22 +43,15 @@ fn is_ed25519(alg: Alg) -> bool {
 
 /// KV_IOC_SIGN: deterministic Ed25519 signature with a vault key.
 pub(super) fn sign(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    let mut req: KvSign = arg.read()?;
-    info.key_id = req.key_id;
-    info.len = req.data_len.into();
-    reject(request::reserved_zero(&req.reserved))?;
-    let len = reject(request::data_len(req.data_len, h.vault().limits().max_data))?;
+    let mut req: KvSign = arg.read(info)?;
+    let len = input_len(h, req.data_len)?;
     let key = key_for(h, req.key_id, KV_CAP_SIGN, is_ed25519)?;
-    if req.sig_len < KV_ED25519_SIG_SIZE {
-        req.sig_len = KV_ED25519_SIG_SIZE;
-        arg.write(&req)?;
-        return Err(ENOSPC);
-    }
+    arg.require_room(&mut req, |r| &mut r.sig_len, KV_ED25519_SIG_SIZE as usize)?;
     let charged = key.charge(len)?;
     charged.settle((|| {
         let mut msg = Scratch::new();
         read_secret(&mut msg, req.data_ptr, len)?;
-        let sig = key.engine.sign(msg.bytes())?;
+        let sig = key.sign(msg.bytes())?;
         user_slice(req.sig_ptr, sig.len())?.writer().write_slice(&sig)?;
         req.sig_len = KV_ED25519_SIG_SIZE;
         arg.write(&req)
@@ -77,14 +61,9 @@ pub(super) fn sign(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
 /// KV_IOC_VERIFY: with a vault key, or with the caller's public key (key
 /// id 0); a signature that does not verify is `EBADMSG`.
 pub(super) fn verify(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    let req: KvVerify = arg.read()?;
-    info.key_id = req.key_id;
-    info.len = req.data_len.into();
-    reject(request::reserved_zero(&req.reserved))?;
-    if req.reserved0 != 0 || (req.key_id != 0 && req.pubkey_ptr != 0) {
-        return Err(EINVAL);
-    }
-    let len = reject(request::data_len(req.data_len, h.vault().limits().max_data))?;
+    let req: KvVerify = arg.read(info)?;
+    reject(request::verify_key(req.key_id, req.pubkey_ptr))?;
+    let len = input_len(h, req.data_len)?;
     let check = |public: Option<[u8; 32]>| -> Result {
         let public = match public {
             Some(p) => p,
@@ -108,7 +87,7 @@ pub(super) fn verify(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         return check(None);
     }
     let key = key_for(h, req.key_id, KV_CAP_VERIFY, is_ed25519)?;
-    let public = key.engine.public_key().ok_or(EOPNOTSUPP)?;
+    let public = key.public_key().ok_or(EOPNOTSUPP)?;
     let charged = key.charge(len)?;
     charged.settle(check(Some(public)))
 }

@@ -2,7 +2,6 @@
 
 //! GETCAPS and RESTRICT: a handle's capability mask, which only shrinks.
 
-use super::OpInfo;
 use kernel::prelude::*;
 
 use crate::{
@@ -12,7 +11,8 @@ use crate::{
     uapi::{
         reject,
         user_slice,
-        Arg, //
+        Arg,
+        OpInfo, //
     },
     vault::Handle,
 };
@@ -26,32 +26,25 @@ pub(super) fn getcaps(h: &Handle, arg: &Arg<'_>, _info: &mut OpInfo) -> Result {
 }
 
 /// KV_IOC_RESTRICT: keep `caps & current`, report what is left.
-pub(super) fn restrict(h: &Handle, arg: &Arg<'_>, _info: &mut OpInfo) -> Result {
-    let mut req: KvCaps = arg.read()?;
-    if req.reserved != 0 {
-        return Err(EINVAL);
-    }
+pub(super) fn restrict(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
+    let mut req: KvCaps = arg.read(info)?;
     req.caps = h.restrict(req.caps)?;
     arg.write(&req)
 }
 
 /// KV_IOC_DUP: a new fd on the same vault with fewer capabilities and,
 /// optionally, fewer keys. This handle keeps its own.
-pub(super) fn dup(h: &Handle, arg: &Arg<'_>, _info: &mut OpInfo) -> Result {
-    let mut req: KvDup = arg.read()?;
-    reject(request::reserved_zero(&req.reserved))?;
-    if req.flags != 0 || req.fd != 0 {
+pub(super) fn dup(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
+    let mut req: KvDup = arg.read(info)?;
+    // The fd is an output.
+    if req.fd != 0 {
         return Err(EINVAL);
     }
     let caps = reject(request::restrict(h.caps(), req.caps))?;
+    reject(request::dup_keys(req.nkeys, caps))?;
     let visible = if req.nkeys == 0 {
         None
     } else {
-        // A key-limited handle could not see the keys it made.
-        const MAKES_KEYS: u32 = KV_CAP_GENKEY | KV_CAP_IMPORT | KV_CAP_DERIVE | KV_CAP_EXCHANGE;
-        if req.nkeys > KV_DUP_MAX_KEYS || caps & MAKES_KEYS != 0 {
-            return Err(EINVAL);
-        }
         let n = req.nkeys as usize;
         let mut ids = KVec::with_capacity(n, GFP_KERNEL)?;
         let mut reader = user_slice(req.keys_ptr, n * size_of::<u64>())?.reader();

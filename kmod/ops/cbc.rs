@@ -2,40 +2,38 @@
 
 //! CBC_ENCRYPT and CBC_DECRYPT: AES-CBC with PKCS#7 padding or whole blocks.
 
-use super::OpInfo;
 use kernel::prelude::*;
 
 use super::{
     key_for,
-    read_secret,
-    reject, //
+    read_secret, //
 };
 use crate::{
     abi::*,
-    crypto::Iv,
+    crypto::{
+        fill_random,
+        Iv, //
+    },
     pure::{
         alg::Alg,
         padding,
         request, //
     },
     secret::{
-        fill_random,
         Scratch,
         Secret, //
     },
     uapi::{
+        reject,
         user_slice,
-        Arg, //
+        Arg,
+        OpInfo, //
     },
     vault::Handle,
 };
 
 /// Shared checks; returns (input length, output capacity needed, padded).
 fn check(h: &Handle, req: &KvCbc, encrypt: bool) -> Result<(usize, usize, bool)> {
-    reject(request::reserved_zero(&req.reserved))?;
-    if req.reserved0 != 0 {
-        return Err(EINVAL);
-    }
     let allowed = if encrypt { KV_CBC_FLAGS_ALL } else { KV_CBC_NO_PADDING };
     reject(request::flags(req.flags, allowed))?;
     let padded = req.flags & KV_CBC_NO_PADDING == 0;
@@ -45,27 +43,20 @@ fn check(h: &Handle, req: &KvCbc, encrypt: bool) -> Result<(usize, usize, bool)>
     Ok((len, need, padded))
 }
 
-fn require_room(arg: &Arg<'_>, req: &mut KvCbc, need: usize) -> Result {
-    if (req.out_len as usize) < need {
-        req.out_len = u32::try_from(need).map_err(|_| EMSGSIZE)?;
-        arg.write(req)?;
-        return Err(ENOSPC);
-    }
-    Ok(())
+fn out_len(req: &mut KvCbc) -> &mut u32 {
+    &mut req.out_len
 }
 
 /// KV_IOC_CBC_ENCRYPT.
 pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    let mut req: KvCbc = arg.read()?;
-    info.key_id = req.key_id;
-    info.len = req.in_len.into();
+    let mut req: KvCbc = arg.read(info)?;
     let (len, need, padded) = check(h, &req, true)?;
     let key = key_for(h, req.key_id, KV_CAP_ENCRYPT, Alg::is_cbc)?;
     let kernel_iv = req.flags & KV_CBC_GEN_IV != 0;
     if !kernel_iv && key.kernel_nonces_only() {
         return Err(EPERM);
     }
-    require_room(arg, &mut req, need)?;
+    arg.require_room(&mut req, out_len, need)?;
     let charged = key.charge(len)?;
     charged.settle((|| {
         let mut buf = Secret::zeroed(need)?;
@@ -81,7 +72,7 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
             user_slice(req.iv_ptr, iv.len())?.reader().read_slice(&mut iv)?;
         }
         let mut chain = iv;
-        key.engine.cbc_encrypt(data, &mut chain)?;
+        key.cbc_encrypt(data, &mut chain)?;
 
         if kernel_iv {
             user_slice(req.iv_ptr, iv.len())?.writer().write_slice(&iv)?;
@@ -94,19 +85,17 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
 
 /// KV_IOC_CBC_DECRYPT: bad padding is `EBADMSG`, with nothing written.
 pub(super) fn decrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    let mut req: KvCbc = arg.read()?;
-    info.key_id = req.key_id;
-    info.len = req.in_len.into();
+    let mut req: KvCbc = arg.read(info)?;
     let (len, need, padded) = check(h, &req, false)?;
     let key = key_for(h, req.key_id, KV_CAP_DECRYPT, Alg::is_cbc)?;
-    require_room(arg, &mut req, need)?;
+    arg.require_room(&mut req, out_len, need)?;
     let charged = key.charge(len)?;
     charged.settle((|| {
         let mut iv = Iv::default();
         user_slice(req.iv_ptr, iv.len())?.reader().read_slice(&mut iv)?;
         let mut buf = Scratch::new();
         read_secret(&mut buf, req.in_ptr, len)?;
-        key.engine.cbc_decrypt(buf.bytes_mut(), &mut iv)?;
+        key.cbc_decrypt(buf.bytes_mut(), &mut iv)?;
         let plain = if padded {
             padding::unpad(buf.bytes()).ok_or(EBADMSG)?
         } else {

@@ -3,32 +3,21 @@
 //! DERIVE (HKDF from a vault key) and KEYEXCHANGE (X25519, then HKDF): both
 //! end in a new key in the vault; the secret bytes never leave the kernel.
 
-use super::OpInfo;
-use kernel::{
-    prelude::*,
-    sync::Arc, //
-};
+use kernel::prelude::*;
 
 use super::{
     key_for,
     keys::publish,
-    read_secret,
-    reject, //
+    read_secret, //
 };
 use crate::{
     abi::*,
-    crypto::{
-        x25519,
-        HmacSha256,
-        HmacSha512, //
-    },
     key::{
         Key,
         NewKey, //
     },
     pure::{
         alg::Alg,
-        hkdf::hkdf,
         request, //
     },
     secret::{
@@ -37,8 +26,10 @@ use crate::{
     },
     trace::Origin,
     uapi::{
+        reject,
         user_slice,
-        Arg, //
+        Arg,
+        OpInfo, //
     },
     vault::Handle,
 };
@@ -54,9 +45,7 @@ struct Derived {
 }
 
 fn check(kdf: &KvKdf, child: &KvChildPolicy) -> Result<Derived> {
-    if kdf.reserved0 != 0 || kdf.salt_len > KV_KDF_MAX_INPUT || kdf.info_len > KV_KDF_MAX_INPUT {
-        return Err(EINVAL);
-    }
+    reject(request::kdf_inputs(kdf.salt_len, kdf.info_len))?;
     let wide = reject(request::hash_is_sha512(kdf.hash))?;
     let alg = reject(Alg::from_abi(kdf.algorithm))?;
     // Asymmetric keys are made by GENKEY/IMPORT, where their public halves
@@ -82,27 +71,26 @@ fn child_of(parent: &Key, d: &Derived, kdf: &KvKdf, child: &KvChildPolicy) -> Re
     })
 }
 
-/// HKDF from `ikm` into the new key `new`, derived from `parent`.
-fn make_key(
-    h: &Handle,
-    parent: &Key,
-    new: NewKey,
-    d: &Derived,
-    kdf: &KvKdf,
-    ikm: &[u8],
-    origin: Origin,
-) -> Result<Arc<Key>> {
-    let mut salt = Scratch::new();
-    read_secret(&mut salt, kdf.salt_ptr, kdf.salt_len as usize)?;
-    let mut info = Scratch::new();
-    read_secret(&mut info, kdf.info_ptr, kdf.info_len as usize)?;
-    let mut okm = Secret::zeroed(d.len)?;
-    reject(if d.wide {
-        hkdf::<HmacSha512>(salt.bytes(), ikm, info.bytes(), okm.bytes_mut())
-    } else {
-        hkdf::<HmacSha256>(salt.bytes(), ikm, info.bytes(), okm.bytes_mut())
-    })?;
-    h.vault().insert(new, okm, Some(parent), origin)
+/// The HKDF inputs a request names (they may be secret), in buffers that
+/// are filled in place, never moved once full (see [`Scratch::new`]).
+struct KdfInputs {
+    salt: Scratch,
+    info: Scratch,
+}
+
+impl KdfInputs {
+    fn new() -> Self {
+        Self {
+            salt: Scratch::new(),
+            info: Scratch::new(),
+        }
+    }
+
+    /// Copies in the salt and info `kdf` names.
+    fn fill(&mut self, kdf: &KvKdf) -> Result {
+        read_secret(&mut self.salt, kdf.salt_ptr, kdf.salt_len as usize)?;
+        read_secret(&mut self.info, kdf.info_ptr, kdf.info_len as usize)
+    }
 }
 
 fn can_derive(alg: Alg) -> bool {
@@ -111,15 +99,18 @@ fn can_derive(alg: Alg) -> bool {
 
 /// KV_IOC_DERIVE.
 pub(super) fn derive(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    let mut req: KvDerive = arg.read()?;
-    info.key_id = req.key_id;
+    let mut req: KvDerive = arg.read(info)?;
     let d = check(&req.kdf, &req.child)?;
     let parent = key_for(h, req.key_id, KV_CAP_DERIVE, can_derive)?;
     let new = child_of(&parent, &d, &req.kdf, &req.child)?;
     let charged = parent.charge(0)?;
     // The use is kept only if the caller learns of the new key.
     charged.settle((|| {
-        let key = make_key(h, &parent, new, &d, &req.kdf, parent.material(), Origin::Derived)?;
+        let mut inputs = KdfInputs::new();
+        inputs.fill(&req.kdf)?;
+        let mut okm = Secret::zeroed(d.len)?;
+        parent.derive_into(d.wide, inputs.salt.bytes(), inputs.info.bytes(), okm.bytes_mut())?;
+        let key = h.vault().insert(new, okm, Some(&parent), Origin::Derived)?;
         req.kdf.key_bits = (d.len * 8) as u32;
         req.new_key_id = key.id;
         publish(h, arg, &key, &req)
@@ -132,8 +123,7 @@ fn is_x25519(alg: Alg) -> bool {
 
 /// KV_IOC_KEYEXCHANGE.
 pub(super) fn exchange(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    let mut req: KvExchange = arg.read()?;
-    info.key_id = req.key_id;
+    let mut req: KvExchange = arg.read(info)?;
     let d = check(&req.kdf, &req.child)?;
     let ours = key_for(h, req.key_id, KV_CAP_EXCHANGE, is_x25519)?;
     let new = child_of(&ours, &d, &req.kdf, &req.child)?;
@@ -141,9 +131,11 @@ pub(super) fn exchange(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     charged.settle((|| {
         let mut peer = [0u8; 32];
         user_slice(req.peer_ptr, peer.len())?.reader().read_slice(&mut peer)?;
-        let mut shared = Secret::zeroed(32)?;
-        x25519(ours.material(), &peer, shared.bytes_mut())?;
-        let key = make_key(h, &ours, new, &d, &req.kdf, shared.bytes(), Origin::Exchanged)?;
+        let mut inputs = KdfInputs::new();
+        inputs.fill(&req.kdf)?;
+        let mut okm = Secret::zeroed(d.len)?;
+        ours.exchange_into(&peer, d.wide, inputs.salt.bytes(), inputs.info.bytes(), okm.bytes_mut())?;
+        let key = h.vault().insert(new, okm, Some(&ours), Origin::Exchanged)?;
         req.kdf.key_bits = (d.len * 8) as u32;
         req.new_key_id = key.id;
         publish(h, arg, &key, &req)

@@ -2,7 +2,6 @@
 
 //! Key management: GENKEY, IMPORT, DESTROY, REVOKE, GETINFO, LIST.
 
-use super::OpInfo;
 use kernel::{
     prelude::*,
     transmute::AsBytes, //
@@ -23,7 +22,8 @@ use crate::{
     uapi::{
         reject,
         user_slice,
-        Arg, //
+        Arg,
+        OpInfo, //
     },
     vault::Handle,
 };
@@ -49,7 +49,7 @@ pub(super) fn publish<T: AsBytes>(h: &Handle, arg: &Arg<'_>, key: &Key, req: &T)
 
 /// KV_IOC_GENKEY: a random key made by the kernel CSPRNG.
 pub(super) fn genkey(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    let mut req: KvGenkey = arg.read()?;
+    let mut req: KvGenkey = arg.read(info)?;
     let nk = new_key(req.algorithm, &req.policy, &req.child, req.ttl_ms)?;
     let len = reject(request::genkey_len(nk.alg, req.key_bits))?;
     let key = h.vault().insert(nk, Secret::random(len)?, None, Origin::Generated)?;
@@ -61,8 +61,7 @@ pub(super) fn genkey(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
 
 /// KV_IOC_IMPORT: raw key bytes copied in, never readable again.
 pub(super) fn import(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    let mut req: KvImport = arg.read()?;
-    info.len = req.key_len.into();
+    let mut req: KvImport = arg.read(info)?;
     let nk = new_key(req.algorithm, &req.policy, &req.child, req.ttl_ms)?;
     let len = reject(request::import_len(nk.alg, req.key_len))?;
     let material = Secret::from_user(&mut user_slice(req.key_ptr, len)?.reader(), len)?;
@@ -72,43 +71,29 @@ pub(super) fn import(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     publish(h, arg, &key, &req)
 }
 
-fn keyref(arg: &Arg<'_>) -> Result<u64> {
-    let req: KvKeyref = arg.read()?;
-    if req.reserved != 0 {
-        return Err(EINVAL);
-    }
-    Ok(req.key_id)
-}
-
 /// KV_IOC_DESTROY: unlink now; the material is wiped when the last
 /// operation using it finishes.
 pub(super) fn destroy(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    info.key_id = keyref(arg)?;
-    h.remove(info.key_id).map(drop)
+    let req: KvKeyref = arg.read(info)?;
+    h.remove(req.key_id).map(drop)
 }
 
 /// KV_IOC_REVOKE: permanent; revoking twice succeeds.
 pub(super) fn revoke(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    info.key_id = keyref(arg)?;
-    h.key(info.key_id)?.revoke();
+    let req: KvKeyref = arg.read(info)?;
+    h.key(req.key_id)?.revoke();
     Ok(())
 }
 
 /// KV_IOC_GETINFO.
 pub(super) fn getinfo(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    let req: KvKeyinfo = arg.read()?;
-    info.key_id = req.key_id;
-    if req.reserved0 != 0 {
-        return Err(EINVAL);
-    }
-    reject(request::reserved_zero(&req.reserved))?;
+    let req: KvKeyinfo = arg.read(info)?;
     arg.write(&h.key(req.key_id)?.info())
 }
 
 /// KV_IOC_LIST: one page of ids, ascending, after the cursor.
-pub(super) fn list(h: &Handle, arg: &Arg<'_>, _info: &mut OpInfo) -> Result {
-    let mut req: KvList = arg.read()?;
-    reject(request::reserved_zero(&req.reserved))?;
+pub(super) fn list(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
+    let mut req: KvList = arg.read(info)?;
     let max = req.max_ids.min(KV_LIST_MAX) as usize;
     let (ids, total) = h.list(req.cursor, max)?;
     user_slice(req.ids_ptr, ids.len() * size_of::<u64>())?

@@ -2,13 +2,12 @@
 
 //! MAC, VERIFY_MAC (HMAC-SHA256/512 with a vault key) and HASH (no key).
 
-use super::OpInfo;
 use kernel::prelude::*;
 
 use super::{
+    input_len,
     key_for,
-    read_secret,
-    reject, //
+    read_secret, //
 };
 use crate::{
     abi::*,
@@ -23,8 +22,10 @@ use crate::{
     },
     secret::Scratch,
     uapi::{
+        reject,
         user_slice,
-        Arg, //
+        Arg,
+        OpInfo, //
     },
     vault::Handle,
 };
@@ -35,24 +36,17 @@ fn is_hmac(alg: Alg) -> bool {
 
 /// KV_IOC_MAC.
 pub(super) fn mac(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    let mut req: KvMac = arg.read()?;
-    info.key_id = req.key_id;
-    info.len = req.data_len.into();
-    reject(request::reserved_zero(&req.reserved))?;
-    let len = reject(request::data_len(req.data_len, h.vault().limits().max_data))?;
+    let mut req: KvMac = arg.read(info)?;
+    let len = input_len(h, req.data_len)?;
     let key = key_for(h, req.key_id, KV_CAP_MAC, is_hmac)?;
     let full = key.alg.mac_len().ok_or(EOPNOTSUPP)?;
-    if (req.mac_len as usize) < full {
-        req.mac_len = full as u32;
-        arg.write(&req)?;
-        return Err(ENOSPC);
-    }
+    arg.require_room(&mut req, |r| &mut r.mac_len, full)?;
     let charged = key.charge(len)?;
     charged.settle((|| {
         let mut data = Scratch::new();
         read_secret(&mut data, req.data_ptr, len)?;
         let mut out = [0u8; 64];
-        let n = key.engine.hmac(data.bytes(), &mut out)?;
+        let n = key.mac(data.bytes(), &mut out)?;
         let r = user_slice(req.mac_ptr, n)?.writer().write_slice(&out[..n]);
         memzero(&mut out);
         r?;
@@ -63,11 +57,8 @@ pub(super) fn mac(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
 
 /// KV_IOC_VERIFY_MAC: constant-time comparison; a mismatch is `EBADMSG`.
 pub(super) fn verify(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    let req: KvMac = arg.read()?;
-    info.key_id = req.key_id;
-    info.len = req.data_len.into();
-    reject(request::reserved_zero(&req.reserved))?;
-    let len = reject(request::data_len(req.data_len, h.vault().limits().max_data))?;
+    let req: KvMac = arg.read(info)?;
+    let len = input_len(h, req.data_len)?;
     // The request's own bounds first; the key's MAC length after the lookup.
     let cmp = reject(request::verify_mac_len(req.mac_len, KV_MAX_DIGEST_SIZE as usize))?;
     let key = key_for(h, req.key_id, KV_CAP_MAC, is_hmac)?;
@@ -82,7 +73,7 @@ pub(super) fn verify(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
         let mut data = Scratch::new();
         read_secret(&mut data, req.data_ptr, len)?;
         let mut out = [0u8; 64];
-        key.engine.hmac(data.bytes(), &mut out)?;
+        key.mac(data.bytes(), &mut out)?;
         let same = memeq_consttime(&out[..cmp], &expected[..cmp]);
         memzero(&mut out);
         if same {
@@ -95,20 +86,10 @@ pub(super) fn verify(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
 
 /// KV_IOC_HASH.
 pub(super) fn hash(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
-    let mut req: KvHash = arg.read()?;
-    info.len = req.data_len.into();
-    reject(request::reserved_zero(&req.reserved))?;
-    if req.reserved0 != 0 {
-        return Err(EINVAL);
-    }
+    let mut req: KvHash = arg.read(info)?;
     let wide = reject(request::hash_is_sha512(req.algorithm))?;
-    let len = reject(request::data_len(req.data_len, h.vault().limits().max_data))?;
-    let full: u32 = if wide { 64 } else { 32 };
-    if req.digest_len < full {
-        req.digest_len = full;
-        arg.write(&req)?;
-        return Err(ENOSPC);
-    }
+    let len = input_len(h, req.data_len)?;
+    arg.require_room(&mut req, |r| &mut r.digest_len, if wide { 64 } else { 32 })?;
 
     let mut data = Scratch::new();
     read_secret(&mut data, req.data_ptr, len)?;

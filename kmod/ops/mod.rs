@@ -6,7 +6,6 @@
 //! missing capability is always `EPERM`, whatever else is wrong.
 
 use kernel::{
-    fs::File,
     ioctl::_IOC_NR,
     prelude::*,
     sync::Arc,
@@ -15,13 +14,19 @@ use kernel::{
 
 use crate::{
     abi::*,
+    fdinstall::VaultFile,
     key::Key,
-    pure::alg::Alg,
+    pure::{
+        alg::Alg,
+        request, //
+    },
     secret::Scratch,
     trace,
     uapi::{
+        reject,
         user_slice,
-        Arg, //
+        Arg,
+        OpInfo, //
     },
     vault::Handle,
 };
@@ -33,18 +38,6 @@ mod cbc;
 mod kdf;
 mod keys;
 mod mac;
-
-pub(crate) use crate::uapi::reject;
-
-/// What an operation tells its trace event: filled in by the handler as it
-/// learns it, reported by `dispatch` on every exit path.
-#[derive(Default)]
-pub(crate) struct OpInfo {
-    /// The key operated on (0: none or not known yet).
-    pub(crate) key_id: u64,
-    /// Input length.
-    pub(crate) len: u64,
-}
 
 type Handler = fn(&Handle, &Arg<'_>, &mut OpInfo) -> Result;
 
@@ -87,7 +80,7 @@ macro_rules! numbers_match_the_kernel {
 crate::kv_ioctl_list!(numbers_match_the_kernel);
 
 /// Runs one ioctl on a handle.
-pub(crate) fn dispatch(h: &Handle, file: &File, cmd: u32, arg: UserPtr) -> Result {
+pub(crate) fn dispatch(h: &Handle, file: VaultFile<'_>, cmd: u32, arg: UserPtr) -> Result {
     let nr = _IOC_NR(cmd);
     let (Some(ioctl), Some(handler)) = (KvIoctl::find(cmd), route(cmd)) else {
         trace::op(nr, 0, 0, ENOTTY.to_errno());
@@ -115,6 +108,12 @@ fn key_for(h: &Handle, id: u64, op: u32, fits: fn(Alg) -> bool) -> Result<Arc<Ke
     }
     key.authorize(op)?;
     Ok(key)
+}
+
+/// An operation's input length `len`, within the vault's limit
+/// (`EMSGSIZE` beyond it).
+fn input_len(h: &Handle, len: u32) -> Result<usize> {
+    reject(request::data_len(len, h.vault().limits().max_data))
 }
 
 /// Copies `len` bytes at a user address into `buf`, a kernel buffer that is

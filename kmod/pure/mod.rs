@@ -17,8 +17,6 @@ pub mod request;
 pub enum Reject {
     /// `EINVAL`: malformed request, reserved bits set, bad size or type.
     Invalid,
-    /// `EOPNOTSUPP`: the algorithm cannot do that.
-    Unsupported,
     /// `EMSGSIZE`: input larger than the per-operation limit.
     TooBig,
     /// `EPERM`: a policy fixed earlier (a parent key's child policy) forbids it.

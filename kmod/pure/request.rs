@@ -1,18 +1,46 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Validation of requests, before any key or kernel state is touched.
+//!
+//! A rule goes here when it depends only on the request's values, ABI
+//! constants and numbers the caller passes (a limit, the handle's
+//! capabilities): then it is tested on the host. Reserved words are checked
+//! for every request by `uapi.rs`; a rule that needs the key, the vault or
+//! user memory belongs in the handler (`ops/`).
 
 use super::alg::Alg;
 use super::padding;
 use super::Reject;
 use crate::abi::*;
 
-/// Checks that every reserved word is zero (they exist so the ABI can grow).
-pub fn reserved_zero(words: &[u64]) -> Result<(), Reject> {
-    if words.iter().all(|w| *w == 0) {
-        Ok(())
-    } else {
+/// VERIFY names its public key either by a vault key id or by a pointer to
+/// the key's bytes (key id 0), never both.
+pub fn verify_key(key_id: u64, pubkey_ptr: u64) -> Result<(), Reject> {
+    if key_id != 0 && pubkey_ptr != 0 {
         Err(Reject::Invalid)
+    } else {
+        Ok(())
+    }
+}
+
+/// DERIVE and KEYEXCHANGE: salt and info of at most `KV_KDF_MAX_INPUT`.
+pub fn kdf_inputs(salt_len: u32, info_len: u32) -> Result<(), Reject> {
+    if salt_len > KV_KDF_MAX_INPUT || info_len > KV_KDF_MAX_INPUT {
+        Err(Reject::Invalid)
+    } else {
+        Ok(())
+    }
+}
+
+/// DUP with a key list of `nkeys` ids (0: no list) for a handle with
+/// `caps`: at most `KV_DUP_MAX_KEYS`, and a key-limited handle may not make
+/// keys (it could never see them).
+pub fn dup_keys(nkeys: u32, caps: u32) -> Result<(), Reject> {
+    const MAKES_KEYS: u32 = KV_CAP_GENKEY | KV_CAP_IMPORT | KV_CAP_DERIVE | KV_CAP_EXCHANGE;
+    if nkeys != 0 && (nkeys > KV_DUP_MAX_KEYS || caps & MAKES_KEYS != 0) {
+        Err(Reject::Invalid)
+    } else {
+        Ok(())
     }
 }
 

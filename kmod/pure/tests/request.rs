@@ -122,9 +122,30 @@ fn ttl_converts_to_nanoseconds_and_refuses_overflow() {
 }
 
 #[test]
-fn reserved_words_must_be_zero() {
-    assert_eq!(reserved_zero(&[0, 0]), Ok(()));
-    assert_eq!(reserved_zero(&[0, 1]), Err(Reject::Invalid));
+fn verify_takes_a_key_id_or_a_public_key_not_both() {
+    assert_eq!(verify_key(0, 0), Ok(()));
+    assert_eq!(verify_key(5, 0), Ok(()));
+    assert_eq!(verify_key(0, 0x1000), Ok(()));
+    assert_eq!(verify_key(5, 0x1000), Err(Reject::Invalid));
+}
+
+#[test]
+fn kdf_salt_and_info_are_bounded() {
+    assert_eq!(kdf_inputs(0, 0), Ok(()));
+    assert_eq!(kdf_inputs(KV_KDF_MAX_INPUT, KV_KDF_MAX_INPUT), Ok(()));
+    assert_eq!(kdf_inputs(KV_KDF_MAX_INPUT + 1, 0), Err(Reject::Invalid));
+    assert_eq!(kdf_inputs(0, KV_KDF_MAX_INPUT + 1), Err(Reject::Invalid));
+}
+
+#[test]
+fn a_dup_key_list_is_bounded_and_cannot_make_keys() {
+    assert_eq!(dup_keys(0, KV_CAP_ALL), Ok(()));
+    assert_eq!(dup_keys(KV_DUP_MAX_KEYS, KV_CAP_READONLY), Ok(()));
+    assert_eq!(dup_keys(KV_DUP_MAX_KEYS + 1, KV_CAP_READONLY), Err(Reject::Invalid));
+    for cap in [KV_CAP_GENKEY, KV_CAP_IMPORT, KV_CAP_DERIVE, KV_CAP_EXCHANGE] {
+        assert_eq!(dup_keys(1, KV_CAP_READONLY | cap), Err(Reject::Invalid));
+        assert_eq!(dup_keys(0, KV_CAP_READONLY | cap), Ok(()));
+    }
 }
 
 #[test]

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The C side of `crypto/`: glue.c's functions, the only calls into the
+//! kernel's crypto library and its small helpers. Each is wrapped once, in
+//! the file of `crypto/` that owns the resource or the operation it serves;
+//! nothing outside `crypto/` calls these.
+
+use core::ffi::c_void;
+
+extern "C" {
+    pub(super) fn kv_aes_gcm_prepare(key: *const u8, key_len: usize) -> *mut c_void;
+    pub(super) fn kv_aes_prepare(key: *const u8, key_len: usize) -> *mut c_void;
+    pub(super) fn kv_hmac_sha256_prepare(key: *const u8, key_len: usize) -> *mut c_void;
+    pub(super) fn kv_hmac_sha512_prepare(key: *const u8, key_len: usize) -> *mut c_void;
+    pub(super) fn kv_prepared_free(prepared: *mut c_void);
+    pub(super) fn kv_aes_gcm_encrypt(
+        key: *const c_void,
+        buf: *mut u8,
+        len: usize,
+        tag: *mut u8,
+        ad: *const u8,
+        ad_len: usize,
+        nonce: *const u8,
+    );
+    pub(super) fn kv_aes_gcm_decrypt(
+        key: *const c_void,
+        buf: *mut u8,
+        len: usize,
+        tag: *const u8,
+        ad: *const u8,
+        ad_len: usize,
+        nonce: *const u8,
+    ) -> i32;
+    pub(super) fn kv_gcm_tfm_new(key: *const u8, key_len: usize) -> *mut c_void;
+    pub(super) fn kv_gcm_tfm_free(tfm: *mut c_void);
+    pub(super) fn kv_gcm_tfm_crypt(
+        tfm: *mut c_void,
+        encrypt: bool,
+        buf: *mut u8,
+        len: usize,
+        tag: *mut u8,
+        ad: *const u8,
+        ad_len: usize,
+        nonce: *const u8,
+    ) -> i32;
+    pub(super) fn kv_chacha20poly1305_encrypt(
+        key: *const u8,
+        buf: *mut u8,
+        len: usize,
+        tag: *mut u8,
+        ad: *const u8,
+        ad_len: usize,
+        nonce: *const u8,
+    );
+    pub(super) fn kv_chacha20poly1305_decrypt(
+        key: *const u8,
+        buf: *mut u8,
+        len: usize,
+        tag: *const u8,
+        ad: *const u8,
+        ad_len: usize,
+        nonce: *const u8,
+    ) -> i32;
+    pub(super) fn kv_aes_cbc_encrypt(key: *const c_void, buf: *mut u8, len: usize, iv: *mut u8);
+    pub(super) fn kv_aes_cbc_decrypt(key: *const c_void, buf: *mut u8, len: usize, iv: *mut u8);
+    pub(super) fn kv_hmac_sha256(key: *const c_void, data: *const u8, len: usize, out: *mut u8);
+    pub(super) fn kv_hmac_sha512(key: *const c_void, data: *const u8, len: usize, out: *mut u8);
+    pub(super) fn kv_sha256(data: *const u8, len: usize, out: *mut u8);
+    pub(super) fn kv_sha512(data: *const u8, len: usize, out: *mut u8);
+    pub(super) fn kv_sha512_parts(ptrs: *const *const u8, lens: *const usize, n: usize, out: *mut u8);
+    pub(super) fn kv_hmac_parts(
+        sha512: bool,
+        key: *const u8,
+        key_len: usize,
+        ptrs: *const *const u8,
+        lens: *const usize,
+        n: usize,
+        out: *mut u8,
+    );
+    pub(super) fn kv_x25519(out: *mut u8, scalar: *const u8, point: *const u8) -> bool;
+    pub(super) fn kv_x25519_base(out: *mut u8, scalar: *const u8) -> bool;
+    pub(super) fn kv_memeq_consttime(a: *const c_void, b: *const c_void, len: usize) -> bool;
+    pub(super) fn kv_memzero(p: *mut c_void, len: usize);
+}
