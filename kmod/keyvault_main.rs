@@ -8,21 +8,51 @@
 //! can only shrink. Closing the last fd destroys (and zeroizes) every key.
 //!
 //! Map of the module:
-//! - `keyvault_main.rs`: this file: module, misc device, ioctl dispatch
-//!   (decode → capability check → handler).
-//! - `uapi.rs`: the ABI (`uapi/src/abi.rs`, shared with userspace) made
-//!   copyable from/to user memory, and ABI rejections as errnos.
-//! - `vault.rs`: per-open state: the key table, quotas, capabilities.
-//! - `key.rs`: a key: material, lifecycle state, policy, usage counters.
-//! - `fdinstall.rs`: new file descriptions on the device, for DUP.
-//! - `quota.rs`: per-user quotas across vaults.
-//! - `secret.rs`: zeroize-on-drop kernel buffers and the kernel RNG.
-//! - `stats.rs`: module-wide counters in debugfs.
-//! - `trace.rs`: the `keyvault:*` tracepoints (defined in trace.h/trace.c).
+//! - `keyvault_main.rs`: this file: module parameters, the misc device.
+//! - `ops/`: `mod.rs` routes each ioctl of the ABI's list to its handler
+//!   (number, request struct and capability come from `kv_ioctl_list!` in
+//!   `uapi/src/abi.rs`); one handler file per ioctl family, holding only
+//!   request handling.
+//! - `uapi.rs`: the ABI (`uapi/src/abi.rs`, shared with userspace) as the
+//!   module uses it: the request protocol (copy in, reserved words, trace
+//!   info, `ENOSPC` with the needed length) and rejections as errnos.
+//! - `vault.rs`: a vault (key table, quotas) and a handle (capabilities,
+//!   visible keys).
+//! - `key.rs`: a key: the only code that touches key material and the crypto
+//!   engines; its lifecycle (creation, state, limits, nonces, drop).
 //! - `crypto/`: safe wrappers over glue.c, the only calls into the kernel
-//!   crypto library.
-//! - `ops/`: one handler file per ioctl family.
-//! - `pure/`: core-only validation logic, also tested on the host.
+//!   crypto library (`crypto/mod.rs` maps it).
+//! - `secret.rs`: zeroize-on-drop buffers for key material and user data.
+//! - `quota.rs`: per-user quotas across vaults. `stats.rs`: counters in
+//!   debugfs. `trace.rs`: the `keyvault:*` tracepoints (trace.h/trace.c).
+//! - `fdinstall.rs`: new file descriptions on the device, for DUP.
+//! - `pure/`: core-only logic (request checks, Ed25519, HKDF, padding), also
+//!   built and tested on the host as the crate keyvault-pure.
+//!
+//! The life of a request: the misc device's ioctl → `ops::dispatch` finds
+//! the ioctl in the ABI's list and checks the handle's capability (`EPERM`
+//! before the argument is read) → the handler reads the request
+//! (`uapi::Arg::read`: `EFAULT`, reserved words) → request checks
+//! (`pure/request.rs`) → the key (`Handle::key`, then `Key::authorize`:
+//! `ENOENT`, `EOPNOTSUPP`, state, usage) → output room (`ENOSPC`) → the key's
+//! limits (`Key::charge`: `EDQUOT`) → the operation (`Key::seal` etc., in
+//! `key.rs`) → the kernel crypto (`crypto/`, glue.c) → the copies out → the
+//! trace event (`trace::op`, on every exit path).
+//!
+//! Where new code goes:
+//! - A validation rule that depends only on the request (and numbers such as
+//!   a limit or the handle's capabilities) goes in `pure/request.rs`, with a
+//!   host test in `pure/tests/`; one that needs the key, the vault or user
+//!   memory stays in the handler. Reserved words are the `Request` impl in
+//!   `uapi.rs` (one line per struct).
+//! - New crypto: math the kernel lacks, or that must be checked against
+//!   reference crates, is `pure/` Rust (as Ed25519 and HKDF are); a call into
+//!   the kernel's crypto library is a small function in `glue.c` (inline
+//!   functions and macros bindgen cannot see), declared in `crypto/ffi.rs`
+//!   and wrapped once in `crypto/` (a typed owner per C resource); a key
+//!   operation is a `Key` method that calls it.
+//! - A new ioctl: one line in `kv_ioctl_list!`, its handler in `ops/` and a
+//!   line in `route()`; the tests and the fuzzer iterate the list.
 
 use kernel::{
     fs::File,

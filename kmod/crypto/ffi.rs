@@ -82,3 +82,33 @@ extern "C" {
     pub(super) fn kv_memeq_consttime(a: *const c_void, b: *const c_void, len: usize) -> bool;
     pub(super) fn kv_memzero(p: *mut c_void, len: usize);
 }
+
+/// glue.c's AEAD encryption functions: key, in-place buffer, tag out, AAD,
+/// 12-byte nonce.
+pub(super) type SealFn<K> = unsafe extern "C" fn(*const K, *mut u8, usize, *mut u8, *const u8, usize, *const u8);
+/// glue.c's AEAD decryption functions: as [`SealFn`] with the tag in;
+/// 0 when the tag matched.
+pub(super) type OpenFn<K> = unsafe extern "C" fn(*const K, *mut u8, usize, *const u8, *const u8, usize, *const u8) -> i32;
+
+/// Encrypts `buf` in place with `f` and returns the tag.
+///
+/// # Safety
+///
+/// `key` is a key of the kind `f` takes, live for the call.
+pub(super) unsafe fn aead_seal<K>(f: SealFn<K>, key: *const K, buf: &mut [u8], aad: &[u8], nonce: &[u8; 12]) -> [u8; 16] {
+    let mut tag = [0u8; 16];
+    // SAFETY: `key` suits `f` (this function's contract); buf, tag, aad and
+    // nonce are valid for their lengths (12-byte nonce, 16-byte tag).
+    unsafe { f(key, buf.as_mut_ptr(), buf.len(), tag.as_mut_ptr(), aad.as_ptr(), aad.len(), nonce.as_ptr()) };
+    tag
+}
+
+/// Decrypts `buf` in place with `f` if `tag` is right; false if not.
+///
+/// # Safety
+///
+/// As [`aead_seal`].
+pub(super) unsafe fn aead_open<K>(f: OpenFn<K>, key: *const K, buf: &mut [u8], aad: &[u8], nonce: &[u8; 12], tag: &[u8; 16]) -> bool {
+    // SAFETY: as in `aead_seal`.
+    unsafe { f(key, buf.as_mut_ptr(), buf.len(), tag.as_ptr(), aad.as_ptr(), aad.len(), nonce.as_ptr()) == 0 }
+}

@@ -85,41 +85,16 @@ impl<K: Kind> Prepared<K> {
 impl Prepared<AesGcmKind> {
     /// Encrypts `buf` in place and returns the tag.
     pub(crate) fn seal(&self, buf: &mut [u8], aad: &[u8], nonce: &Nonce) -> Tag {
-        let mut tag = Tag::default();
-        // SAFETY: an AES-GCM key (type invariant); buf, tag, aad and nonce
-        // are valid for their lengths (12-byte nonce, 16-byte tag).
-        unsafe {
-            ffi::kv_aes_gcm_encrypt(
-                self.as_ptr(),
-                buf.as_mut_ptr(),
-                buf.len(),
-                tag.as_mut_ptr(),
-                aad.as_ptr(),
-                aad.len(),
-                nonce.as_ptr(),
-            )
-        };
-        tag
+        // SAFETY: an AES-GCM key (type invariant), live while `self` is.
+        unsafe { ffi::aead_seal(ffi::kv_aes_gcm_encrypt, self.as_ptr(), buf, aad, nonce) }
     }
 
     /// Decrypts `buf` in place if `tag` is right; `EBADMSG` if not.
     pub(crate) fn open(&self, buf: &mut [u8], aad: &[u8], nonce: &Nonce, tag: &Tag) -> Result {
         // SAFETY: as in `seal`.
-        let ret = unsafe {
-            ffi::kv_aes_gcm_decrypt(
-                self.as_ptr(),
-                buf.as_mut_ptr(),
-                buf.len(),
-                tag.as_ptr(),
-                aad.as_ptr(),
-                aad.len(),
-                nonce.as_ptr(),
-            )
-        };
-        if ret == 0 {
-            Ok(())
-        } else {
-            Err(EBADMSG)
+        match unsafe { ffi::aead_open(ffi::kv_aes_gcm_decrypt, self.as_ptr(), buf, aad, nonce, tag) } {
+            true => Ok(()),
+            false => Err(EBADMSG),
         }
     }
 }

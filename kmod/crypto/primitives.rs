@@ -21,21 +21,8 @@ pub(super) fn chacha20poly1305_seal(key: &[u8], buf: &mut [u8], aad: &[u8], nonc
     if key.len() != 32 {
         return Err(EOPNOTSUPP);
     }
-    let mut tag = Tag::default();
-    // SAFETY: the key is 32 bytes (checked); buf, tag, aad and nonce are
-    // valid for their lengths (12-byte nonce, 16-byte tag).
-    unsafe {
-        ffi::kv_chacha20poly1305_encrypt(
-            key.as_ptr(),
-            buf.as_mut_ptr(),
-            buf.len(),
-            tag.as_mut_ptr(),
-            aad.as_ptr(),
-            aad.len(),
-            nonce.as_ptr(),
-        )
-    };
-    Ok(tag)
+    // SAFETY: the function takes a 32-byte key (checked).
+    Ok(unsafe { ffi::aead_seal(ffi::kv_chacha20poly1305_encrypt, key.as_ptr(), buf, aad, nonce) })
 }
 
 /// ChaCha20-Poly1305-decrypts `buf` in place if `tag` is right (`EBADMSG`
@@ -45,21 +32,9 @@ pub(super) fn chacha20poly1305_open(key: &[u8], buf: &mut [u8], aad: &[u8], nonc
         return Err(EOPNOTSUPP);
     }
     // SAFETY: as in `chacha20poly1305_seal`.
-    let ret = unsafe {
-        ffi::kv_chacha20poly1305_decrypt(
-            key.as_ptr(),
-            buf.as_mut_ptr(),
-            buf.len(),
-            tag.as_ptr(),
-            aad.as_ptr(),
-            aad.len(),
-            nonce.as_ptr(),
-        )
-    };
-    if ret == 0 {
-        Ok(())
-    } else {
-        Err(EBADMSG)
+    match unsafe { ffi::aead_open(ffi::kv_chacha20poly1305_decrypt, key.as_ptr(), buf, aad, nonce, tag) } {
+        true => Ok(()),
+        false => Err(EBADMSG),
     }
 }
 
