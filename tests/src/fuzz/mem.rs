@@ -8,6 +8,7 @@
 //! lands in the arena or faults. Kernel copies run upward, so a write that
 //! starts in the read-write area stops at the guard after it.
 
+use super::ioctls::NCMD;
 use super::rng::Rng;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
@@ -176,8 +177,6 @@ pub fn overlaps(a: u64, alen: usize, b: u64, blen: usize) -> bool {
     a < b.saturating_add(blen as u64) && b < a.saturating_add(alen as u64)
 }
 
-/// ioctl buckets: the 21 of the ABI, then unknown command numbers.
-pub const NCMD: usize = 22;
 /// errno buckets: 0 is success.
 pub const NERR: usize = 134;
 pub const MAX_WORKERS: usize = 16;
