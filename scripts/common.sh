@@ -48,16 +48,43 @@ kv_apt_download() {
   (cd "$dir" && kv_apt download "$@" >&2) || die "cannot download $* from Debian $KV_DEBIAN_SUITE/$KV_KERNEL_SUITE"
 }
 
-# run_counts LOG RC: "P F" from the last `N passed, N failed` line of LOG
-# (0 0 without one, or without LOG). A run that ended with RC != 0 (it died,
-# or the VM logged kernel trouble or a leak) counts one failure even if every
-# test passed.
+# summary P F: a test script's last line, `P passed, F failed` (the line
+# run_counts reads back). finish P F: that line, then the script's verdict,
+# exit 1 when F is not 0 (a verdict, not a failing command: see the ERR trap
+# below).
+summary() { echo "$1 passed, $2 failed"; }
+finish() { summary "$1" "$2"; [ "$2" = 0 ] || exit 1; }
+
+# run_counts LOG RC [NONE]: "P F" from the last `N passed, N failed` line of
+# LOG (NONE without one, or without LOG: default "0 0"). A run that ended with
+# RC != 0 (it died, or the VM logged kernel trouble or a leak) counts one
+# failure even if every test passed.
 run_counts() {
   local line p f
   line=$(grep -sE '^[0-9]+ passed, [0-9]+ failed$' "$1" | tail -1 || true)
-  p=$(echo "${line:-0 passed, 0 failed}" | cut -d' ' -f1); f=$(echo "${line:-0 passed, 0 failed}" | cut -d' ' -f3)
+  if [ -n "$line" ]; then p=$(echo "$line" | cut -d' ' -f1) f=$(echo "$line" | cut -d' ' -f3)
+  else read -r p f <<< "${3:-0 0}"; fi
   [ "$2" = 0 ] || [ "$f" != 0 ] || f=1
   echo "$p $f"
+}
+
+# kv_accel [PROBE...]: the accelerator the test VM uses, kvm or tcg.
+# KV_ACCEL=kvm|tcg forces one; without a usable /dev/kvm it is tcg; else the
+# verdict of a probe, run once per machine and kept in $KV_CACHE/kvm-works
+# (yes or no). Without a verdict yet, PROBE (a command that succeeds when a
+# VM booted under KVM) makes it; without PROBE the answer is "auto" (the
+# next scripts/vm decides).
+kv_accel() {
+  case "${KV_ACCEL:-auto}" in kvm|tcg) echo "$KV_ACCEL"; return 0 ;; esac
+  if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then echo tcg; return 0; fi
+  local verdict="$KV_CACHE/kvm-works"
+  if [ ! -f "$verdict" ] && [ $# -gt 0 ]; then
+    log "probing KVM (once per machine)"
+    if "$@"; then echo yes > "$verdict"; else echo no > "$verdict"; fi
+  fi
+  if [ ! -f "$verdict" ]; then echo auto
+  elif [ "$(cat "$verdict")" = yes ]; then echo kvm
+  else echo tcg; fi
 }
 
 # Run as root directly, or through sudo when we are not root.

@@ -1,5 +1,7 @@
-//! Turning the samples into the report: statistics, ratios to keyvault
-//! (paired by round), the floor model, the targets, Markdown and JSON.
+//! Turning the samples into the report's pieces: statistics, ratios to
+//! keyvault (paired by round), the floor model, the targets (ratios and key
+//! lookup), the Markdown tables (summary, details, scaling) and their JSON.
+//! `document` puts the pieces in order.
 
 use crate::harness::{Outcome, Summary};
 use serde_json::{json, Value};
@@ -383,5 +385,266 @@ pub fn ratio_target(name: &str, stats: Option<&[CStat]>, other: &str, min: f64) 
                     .unwrap_or_else(|| "no data".into())
             ),
         },
+    }
+}
+
+/// The lookup targets: not linear (under 2× for 10⁴× the keys), and flat
+/// (within 25%).
+pub fn lookup_targets(
+    lookup: &Option<(Row, Vec<CStat>, Vec<usize>)>,
+    errors: &[(usize, String)],
+) -> Vec<Target> {
+    let goals = [
+        (
+            "key lookup does not grow linearly: latency at 100 000 keys < 2× at 10 keys (linear would be ~10 000×)",
+            2.0,
+            false,
+        ),
+        (
+            "key lookup flat from 10 to 100 000 keys: latency at 100 000 keys ≤ 1.25× at 10 keys",
+            1.25,
+            true,
+        ),
+    ];
+    let Some((_, stats, ns)) = lookup else {
+        let why = errors
+            .first()
+            .map_or("not run".into(), |(n, e)| format!("{n} keys: {e}"));
+        return goals
+            .iter()
+            .map(|(name, _, _)| Target {
+                name: name.to_string(),
+                met: None,
+                measured: why.clone(),
+            })
+            .collect();
+    };
+    let lat = |c: &CStat| Summary::of(&c.secs_per_op.iter().map(|t| t * 1e6).collect::<Vec<_>>());
+    let all: Vec<String> = stats
+        .iter()
+        .filter_map(|c| lat(c).map(|l| format!("{}: {:.2} µs", c.id, l.median)))
+        .collect();
+    let largest = stats.iter().rev().find(|c| c.kv_over.is_some());
+    let max_n = ns.iter().copied().max().unwrap_or(0);
+    goals
+        .iter()
+        .map(|&(name, limit, inclusive)| {
+            let name = name.to_string();
+            match largest.and_then(|c| c.kv_over) {
+                Some(r) if max_n >= 100_000 => Target {
+                    name,
+                    met: Some(if inclusive {
+                        r.median <= limit
+                    } else {
+                        r.median < limit
+                    }),
+                    measured: format!(
+                        "{}; largest ÷ smallest = {:.3} (p10–p90 {:.3}–{:.3})",
+                        all.join(", "),
+                        r.median,
+                        r.p10,
+                        r.p90
+                    ),
+                },
+                Some(r) => Target {
+                    name,
+                    met: None,
+                    measured: format!(
+                        "only up to {max_n} keys: {}; largest ÷ smallest = {:.3}",
+                        all.join(", "),
+                        r.median
+                    ),
+                },
+                None => Target {
+                    name,
+                    met: None,
+                    measured: "no data".into(),
+                },
+            }
+        })
+        .collect()
+}
+
+/// The scaling section: ops/s per thread count and the speedup, compared
+/// with in-process; its JSON.
+pub fn scaling_report(
+    md: &mut String,
+    scaling: &[(&'static str, Vec<(usize, Outcome)>)],
+    threads: &[usize],
+    names: &dyn Fn(&str) -> String,
+) -> Value {
+    if scaling.is_empty() {
+        md.push_str("Not run.\n");
+        return Value::Null;
+    }
+    let _ = writeln!(
+        md,
+        "| contender | {} | speedup {}→{} threads: median (p10–p90) |\n|---|{}---:|",
+        threads
+            .iter()
+            .map(|t| format!(
+                "{t} thread{} ops/s (p10–p90)",
+                if *t == 1 { "" } else { "s" }
+            ))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        threads[0],
+        threads[threads.len() - 1],
+        "---:|".repeat(threads.len())
+    );
+    let mut out = Vec::new();
+    let mut speedups: Vec<(&str, Option<Summary>)> = Vec::new();
+    for (id, per) in scaling {
+        let mut cells = Vec::new();
+        let mut jt = Vec::new();
+        for (t, o) in per {
+            match o.samples() {
+                Some(s) => {
+                    let r = Summary::of(&s.iter().map(|t| 1.0 / t).collect::<Vec<_>>()).unwrap();
+                    cells.push(format!(
+                        "{} ({}–{})",
+                        fmt_rate(r.median),
+                        fmt_rate(r.p10),
+                        fmt_rate(r.p90)
+                    ));
+                    jt.push(json!({"threads": t, "ops_per_s": summary_json(&Some(r)), "secs_per_op_samples": s.iter().map(|t| sig4(*t)).collect::<Vec<_>>()}));
+                }
+                None => {
+                    let why = match o {
+                        Outcome::Unavailable(w) => w.clone(),
+                        _ => "no samples".into(),
+                    };
+                    cells.push(format!("n/a: {why}"));
+                    jt.push(json!({"threads": t, "unavailable_reason": why}));
+                }
+            }
+        }
+        let speedup = match (
+            per.first().and_then(|p| p.1.samples()),
+            per.last().and_then(|p| p.1.samples()),
+        ) {
+            (Some(a), Some(b)) => {
+                Summary::of(&a.iter().zip(b).map(|(x, y)| x / y).collect::<Vec<_>>())
+            }
+            _ => None,
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} |",
+            names(id),
+            cells.join(" | "),
+            speedup.map_or("n/a".into(), |s| format!(
+                "{:.2}× ({:.2}–{:.2})",
+                s.median, s.p10, s.p90
+            ))
+        );
+        out.push(json!({
+            "contender": id,
+            "by_threads": jt,
+            "speedup": summary_json(&speedup),
+        }));
+        speedups.push((*id, speedup));
+    }
+    // In-process has no shared state at all: its speedup is what the VM's
+    // CPUs allowed in this run, the yardstick for the others.
+    let reference = speedups
+        .iter()
+        .find(|(id, _)| *id == "inproc")
+        .and_then(|(_, s)| *s);
+    if let Some(r) = reference {
+        let others: Vec<String> = speedups
+            .iter()
+            .filter(|(id, _)| *id != "inproc")
+            .filter_map(|(id, s)| s.map(|s| format!("{} {:.2}", names(id), s.median / r.median)))
+            .collect();
+        let _ = writeln!(
+            md,
+            "\nIn-process crypto shares nothing between its threads, so its speedup ({:.2}×) is what the VM's CPUs \
+             allowed in this run{}. Speedup relative to it (1.00 = scales as well as no shared state at all): {}.",
+            r.median,
+            if r.median < 1.5 {
+                ": the two vCPUs did not get two host cores' worth of time, so this run says little about scaling"
+            } else {
+                ""
+            },
+            others.join(", ")
+        );
+    }
+    Value::Array(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(secs: &[f64]) -> Outcome {
+        Outcome::Ok {
+            secs_per_op: secs.to_vec(),
+            batch: 0,
+        }
+    }
+
+    #[test]
+    fn the_scaling_section_compares_with_in_process() {
+        let scaling = vec![
+            ("kv", vec![(1, ok(&[1e-5, 1e-5])), (2, ok(&[6e-6, 6e-6]))]),
+            (
+                "inproc",
+                vec![(1, ok(&[1e-6, 1e-6])), (2, ok(&[5e-7, 5e-7]))],
+            ),
+            (
+                "af_alg",
+                vec![
+                    (1, Outcome::Unavailable("nope".into())),
+                    (2, Outcome::Unavailable("nope".into())),
+                ],
+            ),
+        ];
+        let mut md = String::new();
+        let names = |id: &str| id.to_string();
+        let j = scaling_report(&mut md, &scaling, &[1, 2], &names);
+        assert!(
+            md.contains("| kv | 100.0k (100.0k–100.0k) | 166.7k"),
+            "{md}"
+        );
+        assert!(md.contains("1.67× (1.67–1.67)"), "{md}");
+        assert!(md.contains("n/a: nope"), "{md}");
+        assert!(md.contains("its speedup (2.00×)"), "{md}");
+        assert!(md.contains("kv 0.83"), "{md}");
+        assert_eq!(j[0]["contender"], "kv");
+        assert_eq!(j[0]["speedup"]["median"], 1.667);
+    }
+
+    #[test]
+    fn lookup_targets_need_100000_keys() {
+        let row = |ns: &[usize]| {
+            let results: Vec<(&'static str, Outcome)> = ns
+                .iter()
+                .enumerate()
+                .map(|(i, n)| {
+                    let id: &'static str = Box::leak(format!("{n} keys").into_boxed_str());
+                    (id, ok(&[1e-5 * (1.0 + i as f64 * 0.1); 3]))
+                })
+                .collect();
+            let base = results[0].0;
+            let r = Row {
+                op: "x".into(),
+                size: Some(64),
+                kv_calls: 1,
+                results,
+                note: None,
+            };
+            let stats = row_stats(&r, base);
+            Some((r, stats, ns.to_vec()))
+        };
+        let t = lookup_targets(&row(&[10, 1000, 100_000]), &[]);
+        assert_eq!(t.len(), 2);
+        assert_eq!(t[0].met, Some(true)); // 1.2 < 2
+        assert_eq!(t[1].met, Some(true)); // 1.2 <= 1.25
+        assert!(t[0].measured.contains("largest ÷ smallest = 1.200"));
+        let t = lookup_targets(&row(&[10, 100, 1000]), &[]);
+        assert_eq!(t[0].met, None);
+        let t = lookup_targets(&None, &[(100_000, "EDQUOT".into())]);
+        assert!(t[1].measured.contains("EDQUOT"));
     }
 }
