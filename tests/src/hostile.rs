@@ -1,7 +1,6 @@
 //! Hostile input: bad pointers, wrong sizes, unknown ioctls, quota exhaustion.
 
-use crate::harness::{expect_errno, expect_raw, ok};
-use crate::util::*;
+use crate::support::*;
 use keyvault::uapi::*;
 use keyvault::{Algorithm, KeyOptions, Vault};
 use nix::errno::Errno;
@@ -214,7 +213,7 @@ pub fn the_key_bytes_quota_is_edquot() {
 }
 
 /// This file's tests, in order.
-pub fn tests() -> Vec<crate::harness::Test> {
+pub fn tests() -> Vec<crate::support::harness::Test> {
     crate::tests![
         every_ioctl_with_a_null_or_kernel_pointer_is_efault,
         a_request_struct_cut_off_by_an_unmapped_page_is_efault,
