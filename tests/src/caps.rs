@@ -71,43 +71,55 @@ pub fn readonly_keeps_use_but_not_management() {
     expect_errno(v.restrict(Caps::empty()), Errno::EPERM);
 }
 
-/// Every ioctl that needs a capability, with that capability.
-const GATED: [(u32, u32); 7] = [
-    (KV_IOC_RESTRICT, KV_CAP_RESTRICT),
-    (KV_IOC_GENKEY, KV_CAP_GENKEY),
-    (KV_IOC_IMPORT, KV_CAP_IMPORT),
-    (KV_IOC_DESTROY, KV_CAP_DESTROY),
-    (KV_IOC_REVOKE, KV_CAP_REVOKE),
-    (KV_IOC_GETINFO, KV_CAP_GETINFO),
-    (KV_IOC_LIST, KV_CAP_LIST),
-];
+/// Every ioctl of `KV_IOCTLS` that needs a capability.
+fn gated() -> impl Iterator<Item = &'static KvIoctl> {
+    KV_IOCTLS.iter().filter(|io| io.cap != 0)
+}
 
 pub fn every_ioctl_is_denied_with_eperm_without_its_capability() {
-    for (cmd, cap) in GATED {
+    assert_eq!(gated().count(), 20, "every ioctl but GETCAPS needs a capability");
+    for io in gated() {
         let v = ok(Vault::open());
-        ok(v.restrict(Caps::from_bits_retain(KV_CAP_ALL & !cap)));
+        ok(v.restrict(Caps::from_bits_retain(KV_CAP_ALL & !io.cap)));
         // A valid-looking request...
         let mut buf = [0u8; 256];
-        expect_raw(ioctl(&v, cmd, &mut buf), Errno::EPERM);
+        assert!(io.size() <= buf.len(), "{}", io.name);
+        assert_eq!(ioctl(&v, io.cmd, &mut buf), Err(Errno::EPERM), "{}", io.name);
         // ...and a bad pointer: the capability is checked before the argument.
-        expect_raw(ioctl_addr(&v, cmd, 0), Errno::EPERM);
-        expect_raw(ioctl_addr(&v, cmd, KERNEL_ADDR), Errno::EPERM);
+        assert_eq!(ioctl_addr(&v, io.cmd, 0), Err(Errno::EPERM), "{} at NULL", io.name);
+        assert_eq!(
+            ioctl_addr(&v, io.cmd, KERNEL_ADDR),
+            Err(Errno::EPERM),
+            "{} at a kernel address",
+            io.name
+        );
     }
 }
 
 pub fn each_capability_removed_alone_leaves_the_others_working() {
-    for (cmd, cap) in GATED {
+    for cap in gated().map(|io| io.cap) {
         let v = ok(Vault::open());
         let id = ok(v.generate(Algorithm::Aes256Gcm));
+        let every = Every::new(&v);
         ok(v.restrict(Caps::from_bits_retain(KV_CAP_ALL & !cap)));
-        if cmd != KV_IOC_GETINFO {
+        if cap != KV_CAP_GETINFO {
             ok(v.info(id));
         }
-        if cmd != KV_IOC_LIST {
+        if cap != KV_CAP_LIST {
             ok(v.list());
         }
-        if cmd != KV_IOC_GENKEY {
+        if cap != KV_CAP_GENKEY {
             ok(v.generate(Algorithm::Aes128Gcm));
+        }
+        // Every ioctl, with a valid request: refused if it needs the removed
+        // capability, done otherwise.
+        for io in KV_IOCTLS {
+            let r = every.call(&v, io);
+            if io.cap == cap {
+                assert_eq!(r, Err(Errno::EPERM), "{} without {cap:#x}", io.name);
+            } else {
+                assert!(r.is_ok(), "{} without {cap:#x}: {r:?}", io.name);
+            }
         }
     }
 }

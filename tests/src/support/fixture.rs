@@ -4,7 +4,9 @@
 use crate::support::*;
 use keyvault::uapi::*;
 use keyvault::{Algorithm, Iv, KeyId, KeyOptions, Nonce, Tag, Vault};
+use curve25519_dalek::montgomery::MontgomeryPoint;
 use nix::errno::Errno;
+use std::os::fd::AsRawFd;
 
 // ---------------------------------------------------------------------------
 // A fixture: one valid request for every crypto ioctl.
@@ -178,5 +180,105 @@ impl Fixture {
     /// Runs the valid request for `cmd` with the fixture's own key.
     pub fn call_own(&self, v: &Vault, cmd: u32) -> Result<i32, Errno> {
         self.call(v, cmd, self.keys.for_cmd(cmd))
+    }
+}
+
+/// Valid requests for every ioctl of `KV_IOCTLS`, over keys made in one
+/// vault: the crypto fixture's keys, an Ed25519 key (with a signature of the
+/// fixture's plaintext, made while the vault could sign), an X25519 key and
+/// a peer point, and one spare key each for DESTROY and REVOKE.
+pub struct Every {
+    pub crypto: Fixture,
+    pub ed25519: KeyId,
+    pub sig: [u8; 64],
+    pub x25519: KeyId,
+    pub peer: [u8; 32],
+    pub destroy: KeyId,
+    pub revoke: KeyId,
+}
+
+impl Every {
+    /// Makes the keys in `v` (which needs every capability for that).
+    pub fn new(v: &Vault) -> Self {
+        let crypto = Fixture::new(v);
+        let ed25519 = ok(v.generate(Algorithm::Ed25519));
+        let sig = sign(v, ed25519, &crypto.pt).expect("SIGN");
+        Every {
+            crypto,
+            ed25519,
+            sig,
+            x25519: ok(v.generate(Algorithm::X25519)),
+            peer: MontgomeryPoint::mul_base_clamped(array(5)).to_bytes(),
+            destroy: ok(v.generate(Algorithm::Aes128Gcm)),
+            revoke: ok(v.generate(Algorithm::Aes128Gcm)),
+        }
+    }
+
+    /// Runs a valid request of `io` on `v` (a new fd from DUP is closed; a
+    /// new key from GENKEY, IMPORT, DERIVE or KEYEXCHANGE stays in `v`).
+    pub fn call(&self, v: &Vault, io: &KvIoctl) -> Result<i32, Errno> {
+        let pt = &self.crypto.pt;
+        let mut out = [0u8; 64];
+        match io.cmd {
+            KV_IOC_GETCAPS => ioctl(v, io.cmd, &mut KvCaps::default()),
+            KV_IOC_RESTRICT => {
+                let mut r = KvCaps {
+                    caps: KV_CAP_ALL,
+                    ..Default::default()
+                };
+                ioctl(v, io.cmd, &mut r)
+            }
+            KV_IOC_DUP => dup_fd(v.as_raw_fd(), KV_CAP_ALL, &[]).map(|_| 0),
+            KV_IOC_GENKEY => {
+                let mut r = KvGenkey {
+                    algorithm: KV_ALG_AES256_GCM,
+                    ..Default::default()
+                };
+                ioctl(v, io.cmd, &mut r)
+            }
+            KV_IOC_IMPORT => {
+                let mut r = KvImport {
+                    algorithm: KV_ALG_AES256_GCM,
+                    key_len: 32,
+                    key_ptr: FX_AEAD_KEY.as_ptr() as u64,
+                    ..Default::default()
+                };
+                ioctl(v, io.cmd, &mut r)
+            }
+            KV_IOC_DESTROY | KV_IOC_REVOKE => {
+                let id = if io.cmd == KV_IOC_DESTROY { self.destroy } else { self.revoke };
+                let mut r = KvKeyref {
+                    key_id: id.0,
+                    ..Default::default()
+                };
+                ioctl(v, io.cmd, &mut r)
+            }
+            KV_IOC_GETINFO => {
+                let mut r = KvKeyinfo {
+                    key_id: self.crypto.keys.aead.0,
+                    ..Default::default()
+                };
+                ioctl(v, io.cmd, &mut r)
+            }
+            KV_IOC_LIST => {
+                let mut ids = [0u64; 8];
+                let mut r = KvList {
+                    ids_ptr: ids.as_mut_ptr() as u64,
+                    max_ids: ids.len() as u32,
+                    ..Default::default()
+                };
+                ioctl(v, io.cmd, &mut r)
+            }
+            KV_IOC_AEAD_ENCRYPT | KV_IOC_AEAD_DECRYPT | KV_IOC_CBC_ENCRYPT | KV_IOC_CBC_DECRYPT
+            | KV_IOC_MAC | KV_IOC_VERIFY_MAC | KV_IOC_HASH => self.crypto.call_own(v, io.cmd),
+            KV_IOC_SIGN => ioctl(v, io.cmd, &mut sign_req(self.ed25519, pt, &mut out, 64)),
+            KV_IOC_VERIFY => ioctl(v, io.cmd, &mut verify_req(self.ed25519, None, pt, &self.sig)),
+            KV_IOC_GET_PUBKEY => ioctl(v, io.cmd, &mut pubkey_req(self.x25519, &mut out, 32)),
+            KV_IOC_DERIVE => ioctl(v, io.cmd, &mut derive_req(self.crypto.keys.hmac, &HMAC256)),
+            KV_IOC_KEYEXCHANGE => {
+                ioctl(v, io.cmd, &mut exchange_req(self.x25519, &self.peer, &HMAC256))
+            }
+            _ => panic!("{}: no valid request in support::fixture::Every", io.name),
+        }
     }
 }
