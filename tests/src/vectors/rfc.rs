@@ -84,8 +84,11 @@ include!("../../../kmod/pure/tests/vectors/rfc8032.rs");
 /// The vectors above, checked on the host against the reference crates, so
 /// a transcription error shows here and not as a module failure in the VM.
 #[cfg(test)]
-pub mod host {
+mod host {
     use super::*;
+    use crate::asym::{dalek_sign, dalek_verify_strict, with_s_plus_l};
+    use curve25519_dalek::montgomery::MontgomeryPoint;
+    use keyvault::uapi::*;
 
     #[test]
     fn rfc_7748_vectors_agree_with_curve25519_dalek() {
