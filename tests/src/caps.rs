@@ -77,16 +77,30 @@ fn gated() -> impl Iterator<Item = &'static KvIoctl> {
 }
 
 pub fn every_ioctl_is_denied_with_eperm_without_its_capability() {
-    assert_eq!(gated().count(), 20, "every ioctl but GETCAPS needs a capability");
+    assert_eq!(
+        gated().count(),
+        20,
+        "every ioctl but GETCAPS needs a capability"
+    );
     for io in gated() {
         let v = ok(Vault::open());
         ok(v.restrict(Caps::from_bits_retain(KV_CAP_ALL & !io.cap)));
         // A valid-looking request...
         let mut buf = [0u8; 256];
         assert!(io.size() <= buf.len(), "{}", io.name);
-        assert_eq!(ioctl(&v, io.cmd, &mut buf), Err(Errno::EPERM), "{}", io.name);
+        assert_eq!(
+            ioctl(&v, io.cmd, &mut buf),
+            Err(Errno::EPERM),
+            "{}",
+            io.name
+        );
         // ...and a bad pointer: the capability is checked before the argument.
-        assert_eq!(ioctl_addr(&v, io.cmd, 0), Err(Errno::EPERM), "{} at NULL", io.name);
+        assert_eq!(
+            ioctl_addr(&v, io.cmd, 0),
+            Err(Errno::EPERM),
+            "{} at NULL",
+            io.name
+        );
         assert_eq!(
             ioctl_addr(&v, io.cmd, KERNEL_ADDR),
             Err(Errno::EPERM),

@@ -9,7 +9,11 @@ use nix::errno::Errno;
 /// last page's address.
 pub fn every_ioctl_with_a_null_or_kernel_pointer_is_efault() {
     let v = ok(Vault::open());
-    assert_eq!(KV_IOCTLS.len(), 21, "a new ioctl: this test covers it already");
+    assert_eq!(
+        KV_IOCTLS.len(),
+        21,
+        "a new ioctl: this test covers it already"
+    );
     for io in KV_IOCTLS {
         for addr in [0, 8, KERNEL_ADDR, usize::MAX - 4095] {
             assert_eq!(

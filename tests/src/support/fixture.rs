@@ -2,9 +2,9 @@
 //! every ioctl of `KV_IOCTLS`).
 
 use crate::support::*;
+use curve25519_dalek::montgomery::MontgomeryPoint;
 use keyvault::uapi::*;
 use keyvault::{Algorithm, Iv, KeyId, KeyOptions, Nonce, Tag, Vault};
-use curve25519_dalek::montgomery::MontgomeryPoint;
 use nix::errno::Errno;
 use std::os::fd::AsRawFd;
 
@@ -246,7 +246,11 @@ impl Every {
                 ioctl(v, io.cmd, &mut r)
             }
             KV_IOC_DESTROY | KV_IOC_REVOKE => {
-                let id = if io.cmd == KV_IOC_DESTROY { self.destroy } else { self.revoke };
+                let id = if io.cmd == KV_IOC_DESTROY {
+                    self.destroy
+                } else {
+                    self.revoke
+                };
                 let mut r = KvKeyref {
                     key_id: id.0,
                     ..Default::default()
@@ -272,12 +276,18 @@ impl Every {
             KV_IOC_AEAD_ENCRYPT | KV_IOC_AEAD_DECRYPT | KV_IOC_CBC_ENCRYPT | KV_IOC_CBC_DECRYPT
             | KV_IOC_MAC | KV_IOC_VERIFY_MAC | KV_IOC_HASH => self.crypto.call_own(v, io.cmd),
             KV_IOC_SIGN => ioctl(v, io.cmd, &mut sign_req(self.ed25519, pt, &mut out, 64)),
-            KV_IOC_VERIFY => ioctl(v, io.cmd, &mut verify_req(self.ed25519, None, pt, &self.sig)),
+            KV_IOC_VERIFY => ioctl(
+                v,
+                io.cmd,
+                &mut verify_req(self.ed25519, None, pt, &self.sig),
+            ),
             KV_IOC_GET_PUBKEY => ioctl(v, io.cmd, &mut pubkey_req(self.x25519, &mut out, 32)),
             KV_IOC_DERIVE => ioctl(v, io.cmd, &mut derive_req(self.crypto.keys.hmac, &HMAC256)),
-            KV_IOC_KEYEXCHANGE => {
-                ioctl(v, io.cmd, &mut exchange_req(self.x25519, &self.peer, &HMAC256))
-            }
+            KV_IOC_KEYEXCHANGE => ioctl(
+                v,
+                io.cmd,
+                &mut exchange_req(self.x25519, &self.peer, &HMAC256),
+            ),
             _ => panic!("{}: no valid request in support::fixture::Every", io.name),
         }
     }

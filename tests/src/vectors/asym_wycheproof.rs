@@ -220,12 +220,21 @@ pub fn hkdf_sha512_wycheproof_vectors_through_derive_give_the_expected_okm() {
         KV_HASH_SHA512,
     );
 }
+/// This file's tests, in order.
+pub fn tests() -> Vec<crate::support::harness::Test> {
+    crate::tests![
+        ed25519_wycheproof_vectors_verify_with_their_public_key_and_forgeries_are_ebadmsg,
+        x25519_wycheproof_vectors_exchange_into_hkdf_of_the_shared_secret_and_zero_secrets_are_einval,
+        hkdf_sha256_wycheproof_vectors_through_derive_give_the_expected_okm,
+        hkdf_sha512_wycheproof_vectors_through_derive_give_the_expected_okm,
+    ]
+}
 
 /// The vectors' verdicts checked on the host against the reference crates
 /// with the same applicability rules, so the VM tests expect what the
 /// standards say; prints the per-set counts.
 #[cfg(test)]
-pub mod host {
+mod host {
     use super::*;
     use curve25519_dalek::montgomery::MontgomeryPoint;
 
@@ -277,7 +286,10 @@ pub mod host {
             if shared == [0; 32] {
                 zero += 1;
                 let hex: String = public.iter().map(|b| format!("{b:02x}")).collect();
-                assert!(crate::vectors::rfc::LOW_ORDER.contains(&hex.as_str()), "{hex}");
+                assert!(
+                    crate::vectors::rfc::LOW_ORDER.contains(&hex.as_str()),
+                    "{hex}"
+                );
             }
             n += 1;
         }
@@ -317,14 +329,4 @@ pub mod host {
             println!("hkdf_{name}: {applicable} applicable, {na} not applicable");
         }
     }
-}
-
-/// This file's tests, in order.
-pub fn tests() -> Vec<crate::support::harness::Test> {
-    crate::tests![
-        ed25519_wycheproof_vectors_verify_with_their_public_key_and_forgeries_are_ebadmsg,
-        x25519_wycheproof_vectors_exchange_into_hkdf_of_the_shared_secret_and_zero_secrets_are_einval,
-        hkdf_sha256_wycheproof_vectors_through_derive_give_the_expected_okm,
-        hkdf_sha512_wycheproof_vectors_through_derive_give_the_expected_okm,
-    ]
 }
