@@ -9,13 +9,12 @@
 //! lockdep) fail the run through scripts/vm. Needs the debug kernel
 //! (CONFIG_FAULT_INJECTION and friends); elsewhere it says it is skipped.
 
-use crate::harness::ok;
+use crate::support::*;
 use keyvault::{Algorithm, Caps, HashAlg, Kdf, KeyId, KeyOptions, Vault};
 use nix::errno::Errno;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 const FAIL_NTH: &str = "/proc/thread-self/fail-nth";
-const STATS: &str = "/sys/kernel/debug/keyvault/stats";
 
 /// Makes every fault-injection capability consider every allocation (the
 /// defaults skip the sleeping ones, i.e. nearly all of the module's) and
@@ -76,7 +75,7 @@ impl FailNth {
 /// Everything a failed call must leave as it was.
 fn state(v: &Vault, key: Option<KeyId>) -> String {
     let stats = std::fs::read_to_string(STATS).expect(STATS);
-    let fds = crate::lifecycle::open_fds();
+    let fds = crate::support::open_fds();
     let total = ok(v.list_page(None, 1)).total;
     let used = key.map(|k| {
         let i = ok(v.info(k));
@@ -131,7 +130,7 @@ pub fn every_allocation_and_copy_failure_is_clean_and_leaves_nothing_behind() {
     configure();
     // Every destroy event must name a key that was created: a failed
     // creation emits nothing.
-    let trace = crate::tracing::Trace::start_with(&["keyvault_key_create", "keyvault_key_destroy"]);
+    let trace = crate::support::Trace::start_with(&["keyvault_key_create", "keyvault_key_destroy"]);
     let v = ok(Vault::open());
     let aes = ok(v.generate(Algorithm::Aes256Gcm));
     let cbc = ok(v.generate(Algorithm::Aes256Cbc));
@@ -258,6 +257,9 @@ pub fn every_allocation_and_copy_failure_is_clean_and_leaves_nothing_behind() {
     }
 }
 
-pub fn tests() -> Vec<crate::harness::Test> {
-    crate::tests![every_allocation_and_copy_failure_is_clean_and_leaves_nothing_behind]
+/// This file's tests, in order.
+pub fn tests() -> Vec<crate::support::harness::Test> {
+    crate::tests![
+        every_allocation_and_copy_failure_is_clean_and_leaves_nothing_behind,
+    ]
 }

@@ -4,16 +4,11 @@
 //! requests that consume a key's uses, DUP leaving an fd its caller never
 //! learns of, and the ABI's order of checks.
 
-use crate::crypto::{aead_req, cbc_req, data};
-use crate::harness::{expect_errno, expect_raw, ok};
-use crate::lifecycle::{as_euid, open_as, open_fds};
-use crate::util::{ioctl, Mapping};
-use keyvault::uapi::*;
+use crate::support::*;
 use keyvault::{Algorithm, Caps, ChildPolicy, HashAlg, Kdf, KeyId, KeyOptions, Vault};
+use keyvault::uapi::*;
 use nix::errno::Errno;
 use std::collections::HashSet;
-
-const STATS: &str = "/sys/kernel/debug/keyvault/stats";
 
 fn opts(usage: Caps, no_caller_nonce: bool, max_uses: u64) -> KeyOptions {
     KeyOptions {
@@ -354,23 +349,6 @@ pub fn an_all_zero_x25519_scalar_is_refused_on_import() {
     ok(v.import(Algorithm::X25519, &[1; 32], &KeyOptions::default()));
 }
 
-pub fn tests() -> Vec<crate::harness::Test> {
-    crate::tests![
-        a_derive_handle_cannot_twin_a_derived_key_under_a_wider_policy,
-        key_exchange_obeys_the_x25519_keys_child_policy,
-        getinfo_shows_the_child_policy_and_a_child_only_narrows_it,
-        copies_of_one_key_get_independent_8_byte_nonce_prefixes,
-        a_keys_kernel_nonces_end_with_eoverflow_after_2_to_the_32,
-        keys_are_charged_to_the_vaults_opener_whoever_makes_them,
-        a_request_that_fails_gives_its_use_back_but_a_failed_verification_counts,
-        dup_leaves_no_fd_when_its_reply_cannot_be_written,
-        output_room_comes_before_the_use_limit_and_a_short_mac_before_the_key,
-        an_all_zero_x25519_scalar_is_refused_on_import,
-        no_secret_is_left_on_the_kernel_stack_after_signing_encrypting_or_deriving,
-        every_key_ioctl_checks_in_the_documented_order,
-    ]
-}
-
 /// The debug kernels' stack hook (see kmod/stats.rs).
 const STACK_HOLDS: &str = "/sys/kernel/debug/keyvault/stack_holds";
 
@@ -637,4 +615,22 @@ pub fn every_key_ioctl_checks_in_the_documented_order() {
             check(issue(&v, cmd, spent.0, Ask::Good), Errno::EDQUOT, "spent key");
         }
     }
+}
+
+/// This file's tests, in order.
+pub fn tests() -> Vec<crate::support::harness::Test> {
+    crate::tests![
+        a_derive_handle_cannot_twin_a_derived_key_under_a_wider_policy,
+        key_exchange_obeys_the_x25519_keys_child_policy,
+        getinfo_shows_the_child_policy_and_a_child_only_narrows_it,
+        copies_of_one_key_get_independent_8_byte_nonce_prefixes,
+        a_keys_kernel_nonces_end_with_eoverflow_after_2_to_the_32,
+        keys_are_charged_to_the_vaults_opener_whoever_makes_them,
+        a_request_that_fails_gives_its_use_back_but_a_failed_verification_counts,
+        dup_leaves_no_fd_when_its_reply_cannot_be_written,
+        output_room_comes_before_the_use_limit_and_a_short_mac_before_the_key,
+        an_all_zero_x25519_scalar_is_refused_on_import,
+        no_secret_is_left_on_the_kernel_stack_after_signing_encrypting_or_deriving,
+        every_key_ioctl_checks_in_the_documented_order,
+    ]
 }

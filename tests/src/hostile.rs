@@ -1,28 +1,27 @@
 //! Hostile input: bad pointers, wrong sizes, unknown ioctls, quota exhaustion.
 
-use crate::harness::{expect_errno, expect_raw, ok};
-use crate::util::*;
+use crate::support::*;
 use keyvault::uapi::*;
 use keyvault::{Algorithm, KeyOptions, Vault};
 use nix::errno::Errno;
 
-/// Every ioctl of the ABI.
-const ALL_IOCTLS: [u32; 8] = [
-    KV_IOC_GETCAPS,
-    KV_IOC_RESTRICT,
-    KV_IOC_GENKEY,
-    KV_IOC_IMPORT,
-    KV_IOC_DESTROY,
-    KV_IOC_REVOKE,
-    KV_IOC_GETINFO,
-    KV_IOC_LIST,
-];
-
+/// Every ioctl of the ABI (`KV_IOCTLS`), at a NULL, a low, a kernel and the
+/// last page's address.
 pub fn every_ioctl_with_a_null_or_kernel_pointer_is_efault() {
     let v = ok(Vault::open());
-    for cmd in ALL_IOCTLS {
+    assert_eq!(
+        KV_IOCTLS.len(),
+        21,
+        "a new ioctl: this test covers it already"
+    );
+    for io in KV_IOCTLS {
         for addr in [0, 8, KERNEL_ADDR, usize::MAX - 4095] {
-            expect_raw(ioctl_addr(&v, cmd, addr), Errno::EFAULT);
+            assert_eq!(
+                ioctl_addr(&v, io.cmd, addr),
+                Err(Errno::EFAULT),
+                "{} at {addr:#x}",
+                io.name
+            );
         }
     }
     assert!(ok(v.list()).is_empty());
@@ -214,7 +213,7 @@ pub fn the_key_bytes_quota_is_edquot() {
 }
 
 /// This file's tests, in order.
-pub fn tests() -> Vec<crate::harness::Test> {
+pub fn tests() -> Vec<crate::support::harness::Test> {
     crate::tests![
         every_ioctl_with_a_null_or_kernel_pointer_is_efault,
         a_request_struct_cut_off_by_an_unmapped_page_is_efault,

@@ -1,7 +1,6 @@
 //! GENKEY, IMPORT, DESTROY, REVOKE, GETINFO, LIST through libkeyvault and raw ioctls.
 
-use crate::harness::{expect_errno, expect_raw, ok};
-use crate::util::*;
+use crate::support::*;
 use keyvault::uapi::*;
 use keyvault::{Algorithm, Caps, KeyId, KeyOptions, KeyState, Vault};
 use nix::errno::Errno;
@@ -120,10 +119,30 @@ pub fn genkey_and_import_of_x25519_make_256_bit_exchange_keys() {
 /// derived key is symmetric), no bit past the last algorithm, no usage bit
 /// that is not an operation.
 pub const BAD_CHILD_POLICIES: [KvChildPolicy; 4] = [
-    KvChildPolicy { algorithms: 1, usage: 0, max_uses: 0, max_bytes: 0 },
-    KvChildPolicy { algorithms: 1 << KV_ALG_ED25519, usage: 0, max_uses: 0, max_bytes: 0 },
-    KvChildPolicy { algorithms: 1 << 10, usage: 0, max_uses: 0, max_bytes: 0 },
-    KvChildPolicy { algorithms: 0, usage: KV_CAP_GENKEY, max_uses: 0, max_bytes: 0 },
+    KvChildPolicy {
+        algorithms: 1,
+        usage: 0,
+        max_uses: 0,
+        max_bytes: 0,
+    },
+    KvChildPolicy {
+        algorithms: 1 << KV_ALG_ED25519,
+        usage: 0,
+        max_uses: 0,
+        max_bytes: 0,
+    },
+    KvChildPolicy {
+        algorithms: 1 << 10,
+        usage: 0,
+        max_uses: 0,
+        max_bytes: 0,
+    },
+    KvChildPolicy {
+        algorithms: 0,
+        usage: KV_CAP_GENKEY,
+        max_uses: 0,
+        max_bytes: 0,
+    },
 ];
 
 pub fn genkey_refuses_bad_child_policies_with_einval() {
@@ -466,7 +485,7 @@ pub fn list_refuses_nonzero_reserved_with_einval() {
 }
 
 /// This file's tests, in order.
-pub fn tests() -> Vec<crate::harness::Test> {
+pub fn tests() -> Vec<crate::support::harness::Test> {
     crate::tests![
         genkey_makes_every_symmetric_algorithm_at_its_default_size,
         genkey_reports_the_size_it_made_through_the_raw_struct,

@@ -1,26 +1,14 @@
-//! The module as a whole: its device node, key destruction on close (seen
-//! through the module's debugfs counters), the C example, and unloading.
+//! The module as a whole: its device node and the udev rule that opens it to
+//! group keyvault, key destruction on close (seen through the module's
+//! debugfs counters), the C example, and unloading.
 
-use crate::harness::{expect_errno, ok};
-use keyvault::{Algorithm, Vault};
+use crate::support::*;
+use keyvault::{Algorithm, Caps, KeyState, Vault};
 use nix::errno::Errno;
-use std::os::unix::fs::FileTypeExt;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::process::Command;
-
-const STATS: &str = "/sys/kernel/debug/keyvault/stats";
-
-/// One module-wide counter (`vaults`, `keys`, `key_bytes`, `users`).
-fn stat(name: &str) -> u64 {
-    let text = std::fs::read_to_string(STATS).unwrap_or_else(|e| panic!("{STATS}: {e}"));
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no '{name}:' in {STATS}: {text}"))
-}
-
-/// The module-wide counters: (vaults, keys, key_bytes).
-fn stats() -> (u64, u64, u64) {
-    (stat("vaults"), stat("keys"), stat("key_bytes"))
-}
+use std::time::{Duration, Instant};
 
 pub fn the_device_node_is_a_character_device() {
     let md = std::fs::metadata("/dev/keyvault").expect("/dev/keyvault");
@@ -143,13 +131,173 @@ pub fn rmmod_is_refused_while_open_and_works_once_all_fds_are_closed() {
     ok(ok(Vault::open()).generate(Algorithm::Aes128Gcm));
 }
 
+// ---------------------------------------------------------------- udev, non-root
+
+const UDEV_RULE: &str = include_str!("../../udev/99-keyvault.rules");
+
+const RULE_PATH: &str = "/etc/udev/rules.d/99-keyvault.rules";
+
+const GROUP_MEMBER_UID: u32 = 4242;
+
+const OUTSIDER_UID: u32 = 4243;
+
+fn run(cmd: &str, args: &[&str]) {
+    let out = Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {}: {}{}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn on_path(cmd: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(cmd).is_file()))
+        .unwrap_or(false)
+}
+
+/// The gid of a group in /etc/group.
+fn group_gid(name: &str) -> Option<u32> {
+    let groups = std::fs::read_to_string("/etc/group").ok()?;
+    groups.lines().find_map(|l| {
+        let mut f = l.split(':');
+        (f.next()? == name).then_some(())?;
+        f.nth(1)?.parse().ok()
+    })
+}
+
+/// Group "keyvault", made if missing: groupadd, or a line in /etc/group.
+fn keyvault_group() -> u32 {
+    if let Some(gid) = group_gid("keyvault") {
+        return gid;
+    }
+    let made = Command::new("groupadd")
+        .args(["--system", "keyvault"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        let gid = (900..1000)
+            .find(|g| {
+                !std::fs::read_to_string("/etc/group")
+                    .unwrap_or_default()
+                    .lines()
+                    .any(|l| l.split(':').nth(2) == Some(&g.to_string()))
+            })
+            .expect("a free system gid");
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open("/etc/group")
+            .expect("/etc/group");
+        writeln!(f, "keyvault:x:{gid}:").expect("append to /etc/group");
+    }
+    group_gid("keyvault").expect("group keyvault after creating it")
+}
+
+pub fn the_udev_rule_opens_the_device_to_group_keyvault_whose_members_get_private_vaults() {
+    assert!(
+        on_path("udevadm"),
+        "udevadm is not on PATH in the VM: cannot install and test udev/99-keyvault.rules"
+    );
+    let ping = Command::new("udevadm")
+        .args(["control", "--ping"])
+        .output()
+        .expect("udevadm");
+    assert!(
+        ping.status.success(),
+        "udevd is not running in the VM (udevadm control --ping: {})",
+        String::from_utf8_lossy(&ping.stderr).trim()
+    );
+    let gid = keyvault_group();
+    std::fs::create_dir_all("/etc/udev/rules.d").expect("mkdir /etc/udev/rules.d");
+    std::fs::write(RULE_PATH, UDEV_RULE).unwrap_or_else(|e| panic!("{RULE_PATH}: {e}"));
+    run("udevadm", &["control", "--reload"]);
+    run(
+        "udevadm",
+        &[
+            "trigger",
+            "--action=add",
+            "--subsystem-match=misc",
+            "--sysname-match=keyvault",
+        ],
+    );
+    run("udevadm", &["settle", "--timeout=30"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (mode, node_gid) = loop {
+        let md = std::fs::metadata("/dev/keyvault").expect("/dev/keyvault");
+        let now = (md.mode() & 0o7777, md.gid());
+        if now == (0o660, gid) || Instant::now() > deadline {
+            break now;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(
+        (mode, node_gid),
+        (0o660, gid),
+        "/dev/keyvault is mode {mode:o} gid {node_gid} after the udev rule (want 660, keyvault = {gid}); is udevd running?"
+    );
+
+    // Root's vault and key, which the others must not reach.
+    let root_vault = ok(Vault::open());
+    let root_key = ok(root_vault.generate(Algorithm::Aes256Gcm));
+    let root_fd = root_vault.as_raw_fd();
+    in_child("a member of group keyvault", || {
+        // SAFETY: the child's own copy of root's fd: an unprivileged process
+        // would not have it.
+        unsafe { libc::close(root_fd) };
+        become_user(GROUP_MEMBER_UID, GROUP_MEMBER_UID, &[gid]);
+        let a = ok(Vault::open());
+        let b = ok(Vault::open());
+        assert_eq!(ok(a.caps()), Caps::all());
+        let ka = ok(a.generate(Algorithm::Aes256Gcm));
+        let msg = seal(&a, ka);
+        assert_eq!(ok(open(&a, ka, &msg)), PLAIN);
+        // Two opens are two vaults.
+        expect_errno(b.info(ka), Errno::ENOENT);
+        expect_errno(b.aead_encrypt(ka, PLAIN, b"", None), Errno::ENOENT);
+        expect_errno(b.destroy(ka), Errno::ENOENT);
+        assert!(ok(b.list()).is_empty());
+        // Another user's key id means nothing here.
+        for v in [&a, &b] {
+            expect_errno(v.info(root_key), Errno::ENOENT);
+            expect_errno(v.aead_encrypt(root_key, PLAIN, b"", None), Errno::ENOENT);
+            expect_errno(v.revoke(root_key), Errno::ENOENT);
+            expect_errno(v.destroy(root_key), Errno::ENOENT);
+        }
+        // And a dup works for the unprivileged user too.
+        let d = dup(&a, Caps::READONLY, &[ka]).expect("dup as a group member");
+        assert_eq!(ok(open(&d, ka, &msg)), PLAIN);
+        0
+    });
+    in_child("a user outside group keyvault", || {
+        // SAFETY: as above.
+        unsafe { libc::close(root_fd) };
+        become_user(OUTSIDER_UID, OUTSIDER_UID, &[]);
+        expect_errno(Vault::open(), Errno::EACCES);
+        0
+    });
+    // Root's key is untouched, and root still opens the node.
+    assert_eq!(ok(root_vault.info(root_key)).state, KeyState::Active);
+    ok(ok(Vault::open()).generate(Algorithm::Aes128Gcm));
+}
+
+/// This file's tests that run in the middle of the suite.
+pub fn tests() -> Vec<crate::support::harness::Test> {
+    crate::tests![the_udev_rule_opens_the_device_to_group_keyvault_whose_members_get_private_vaults]
+}
+
 /// Tests that run before all others.
-pub fn first() -> Vec<crate::harness::Test> {
+pub fn first() -> Vec<crate::support::harness::Test> {
     crate::tests![the_device_node_is_a_character_device,]
 }
 
 /// Tests that run after all others (the last one unloads and reloads the module).
-pub fn last() -> Vec<crate::harness::Test> {
+pub fn last() -> Vec<crate::support::harness::Test> {
     crate::tests![
         closing_the_last_fd_destroys_every_key,
         destroy_frees_the_key_at_once_when_no_operation_holds_it,

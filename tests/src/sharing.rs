@@ -1,16 +1,12 @@
 //! Vault isolation and sharing: separate opens, dup, fork, SCM_RIGHTS, close.
 
-use crate::harness::{expect_errno, ok};
-use keyvault::{Algorithm, Caps, KeyId, Vault};
+use crate::support::*;
+use keyvault::uapi::*;
+use keyvault::{Algorithm, Caps, KeyId, KeyOptions, KeyState, Vault};
 use nix::errno::Errno;
-use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
-    SockFlag, SockType,
-};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::{fork, ForkResult, Pid};
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+use std::os::fd::AsRawFd;
+use std::process::Command;
 
 pub fn two_opens_are_separate_vaults() {
     let a = ok(Vault::open());
@@ -33,37 +29,15 @@ pub fn dup_shares_keys_and_capabilities() {
     assert_eq!(ok(a.caps()), Caps::READONLY, "same open file description");
 }
 
-/// Starts `child` in a forked process.
-pub fn spawn(child: impl FnOnce() -> i32) -> Pid {
-    // SAFETY: the runner is single-threaded, so no lock is held across fork;
-    // the child runs the closure and leaves with _exit, never unwinding out.
-    match unsafe { fork() }.expect("fork") {
-        ForkResult::Child => {
-            let code = std::panic::catch_unwind(std::panic::AssertUnwindSafe(child)).unwrap_or(101);
-            // SAFETY: _exit ends the child without running the parent's atexit handlers.
-            unsafe { libc::_exit(code) }
-        }
-        ForkResult::Parent { child } => child,
-    }
-}
-
-/// Waits for a child from [`spawn`]; returns its exit code.
-pub fn wait(pid: Pid) -> i32 {
-    match waitpid(pid, None).expect("waitpid") {
-        WaitStatus::Exited(_, code) => code,
-        other => panic!("child ended with {other:?}"),
-    }
-}
-
 /// Runs `child` in a forked process and returns its exit code.
-fn in_child(child: impl FnOnce() -> i32) -> i32 {
+fn child_exit_code(child: impl FnOnce() -> i32) -> i32 {
     wait(spawn(child))
 }
 
 pub fn fork_shares_the_vault_with_the_child() {
     let v = ok(Vault::open());
     let k = ok(v.generate(Algorithm::Aes256Gcm));
-    let code = in_child(|| {
+    let code = child_exit_code(|| {
         if v.info(k).is_err() {
             return 1;
         }
@@ -78,53 +52,6 @@ pub fn fork_shares_the_vault_with_the_child() {
         2,
         "the child's key is in the shared vault"
     );
-}
-
-/// Sends `payload` with `fd` attached (none: a plain message).
-pub fn try_send_fd(sock: &OwnedFd, fd: Option<RawFd>, payload: &[u8]) -> nix::Result<()> {
-    let fds: Vec<RawFd> = fd.into_iter().collect();
-    let cmsg = [ControlMessage::ScmRights(&fds)];
-    let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
-    sendmsg::<()>(
-        sock.as_raw_fd(),
-        &[IoSlice::new(payload)],
-        cmsgs,
-        MsgFlags::empty(),
-        None,
-    )
-    .map(drop)
-}
-
-/// Receives one message into `payload`: its fd, or None if it carried none.
-pub fn try_recv_fd(sock: &OwnedFd, payload: &mut [u8]) -> nix::Result<Option<OwnedFd>> {
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let mut iov = [IoSliceMut::new(payload)];
-    let msg = recvmsg::<()>(
-        sock.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )?;
-    for c in msg.cmsgs()? {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: SCM_RIGHTS just installed these fds in our table; we
-            // take the (single) one.
-            return Ok(fds.first().map(|&fd| unsafe { OwnedFd::from_raw_fd(fd) }));
-        }
-    }
-    Ok(None)
-}
-
-/// Sends `payload` with `fd` attached; panics on failure.
-pub fn send_fd(sock: &OwnedFd, fd: i32, payload: &[u8]) {
-    try_send_fd(sock, Some(fd), payload).expect("sendmsg");
-}
-
-/// Receives a message with an fd; panics on failure or a message without one.
-pub fn recv_fd(sock: &OwnedFd, payload: &mut [u8]) -> OwnedFd {
-    try_recv_fd(sock, payload)
-        .expect("recvmsg")
-        .expect("no fd received")
 }
 
 pub fn scm_rights_passes_the_same_vault_and_its_caps() {
@@ -169,13 +96,204 @@ pub fn keys_outlive_a_closed_fd_while_another_fd_is_open() {
     ok(b.info(k));
 }
 
+pub fn closing_the_original_keeps_the_vault_alive_through_a_dup() {
+    let keys0 = live_keys();
+    let v = ok(Vault::open());
+    let k = ok(v.generate(Algorithm::Aes256Gcm));
+    let h = ok(v.generate(Algorithm::HmacSha256));
+    let d = dup(&v, Caps::READONLY, &[k]).expect("dup");
+    let msg = seal(&v, k);
+    drop(v);
+    assert_eq!(
+        live_keys(),
+        keys0 + 2,
+        "every key lives while a dup is open"
+    );
+    assert_eq!(ok(open(&d, k, &msg)), PLAIN);
+    assert_eq!(ok(d.list()), vec![k]);
+    expect_errno(d.info(h), Errno::ENOENT);
+    drop(d);
+    assert_eq!(live_keys(), keys0, "the last fd closed: every key is gone");
+}
+
+pub fn rmmod_is_refused_while_only_a_dup_fd_is_open() {
+    let v = ok(Vault::open());
+    let d = dup(&v, Caps::READONLY, &[]).expect("dup");
+    drop(v);
+    let out = Command::new("rmmod")
+        .arg("keyvault")
+        .output()
+        .expect("rmmod");
+    if out.status.success() {
+        // Put the module back for the tests that follow, then fail.
+        let _ = Command::new("insmod").arg("keyvault.ko").status();
+        panic!("rmmod succeeded while a DUP fd was open");
+    }
+    ok(d.caps());
+    ok(d.list());
+}
+
+// ------------------------------------------- handing a dup to another process
+
+pub fn a_readonly_dup_over_scm_rights_can_use_and_list_but_not_manage_while_the_original_still_can()
+{
+    let (s1, s2) = seqpacket_pair();
+    // The child is forked before the vault exists: it holds only what it receives.
+    let child = spawn(|| {
+        let mut payload = [0u8; 8 + 12 + 16 + 32];
+        let got = Vault::from_fd(recv_fd(&s2, &mut payload));
+        let k = KeyId(u64::from_ne_bytes(payload[..8].try_into().unwrap()));
+        assert_eq!(ok(got.caps()), Caps::READONLY);
+        assert_eq!(ok(got.list()), vec![k]);
+        assert_eq!(ok(got.info(k)).state, KeyState::Active);
+        assert_eq!(
+            ok(open(&got, k, &payload[8..])),
+            PLAIN,
+            "decrypts the sender's message"
+        );
+        let mine = seal(&got, k);
+        expect_errno(got.generate(Algorithm::Aes256Gcm), Errno::EPERM);
+        expect_errno(
+            got.import(Algorithm::Aes256Gcm, &[7; 32], &KeyOptions::default()),
+            Errno::EPERM,
+        );
+        expect_errno(got.destroy(k), Errno::EPERM);
+        expect_errno(got.revoke(k), Errno::EPERM);
+        expect_errno(got.restrict(Caps::ENCRYPT), Errno::EPERM);
+        expect_raw(
+            dup_fd(got.as_raw_fd(), KV_CAP_ENCRYPT, &[]).map(|_| 0),
+            Errno::EPERM,
+        );
+        expect_raw(
+            dup_fd(got.as_raw_fd(), KV_CAP_ENCRYPT, &[k]).map(|_| 0),
+            Errno::EPERM,
+        );
+        assert_eq!(ok(got.caps()), Caps::READONLY, "nothing changed it");
+        send(s2.as_raw_fd(), &mine, MsgFlags::empty()).expect("send");
+        0
+    });
+    // Only the child holds this end now: if it dies, recv below sees EOF.
+    drop(s2);
+    let v = ok(Vault::open());
+    let k = ok(v.generate(Algorithm::Aes256Gcm));
+    let d = dup(&v, Caps::READONLY, &[]).expect("dup");
+    let payload = [&k.0.to_ne_bytes()[..], &seal(&v, k)].concat();
+    send_fd(&s1, d.as_raw_fd(), &payload);
+    drop(d);
+    let mut back = [0u8; 12 + 16 + 32];
+    let n = recv(s1.as_raw_fd(), &mut back, MsgFlags::empty()).expect("recv");
+    assert_eq!(wait(child), 0, "the receiver's checks failed (see above)");
+    assert_eq!(n, back.len(), "the receiver's message");
+    assert_eq!(
+        ok(open(&v, k, &back)),
+        PLAIN,
+        "the sender opens the receiver's message"
+    );
+    // The sender's original handle can still do everything.
+    assert_eq!(ok(v.caps()), Caps::all());
+    let k2 = ok(v.generate(Algorithm::Aes256Gcm));
+    let k3 = ok(v.import(Algorithm::Aes256Gcm, &[9; 32], &KeyOptions::default()));
+    ok(v.revoke(k2));
+    ok(v.destroy(k3));
+    dup(&v, Caps::READONLY, &[k]).expect("dup");
+    ok(v.destroy(k));
+    assert_eq!(ok(v.restrict(Caps::READONLY)), Caps::READONLY);
+}
+
+pub fn a_readonly_dup_inherited_over_fork_is_denied_management_but_the_parents_original_is_not() {
+    let v = ok(Vault::open());
+    let k = ok(v.generate(Algorithm::Aes256Gcm));
+    let d = dup(&v, Caps::READONLY, &[]).expect("dup");
+    let msg = seal(&v, k);
+    let vfd = v.as_raw_fd();
+    in_child("fork with a READONLY dup", || {
+        // The child gives up the original and keeps only the dup.
+        // SAFETY: closing the child's copy of an fd it never uses again (the
+        // child leaves with _exit, so its copy of `v` is never dropped).
+        unsafe { libc::close(vfd) };
+        let got = &d;
+        assert_eq!(ok(open(got, k, &msg)), PLAIN);
+        seal(got, k);
+        assert_eq!(ok(got.list()), vec![k]);
+        expect_errno(got.generate(Algorithm::Aes256Gcm), Errno::EPERM);
+        expect_errno(got.destroy(k), Errno::EPERM);
+        expect_errno(got.revoke(k), Errno::EPERM);
+        expect_errno(got.restrict(Caps::empty()), Errno::EPERM);
+        expect_raw(
+            dup_fd(got.as_raw_fd(), KV_CAP_ENCRYPT, &[]).map(|_| 0),
+            Errno::EPERM,
+        );
+        0
+    });
+    assert_eq!(ok(v.caps()), Caps::all());
+    ok(v.generate(Algorithm::HmacSha256));
+    ok(v.revoke(k));
+    ok(v.destroy(k));
+    assert_eq!(ok(d.list()).len(), 1, "the dup sees the parent's new key");
+}
+
+pub fn a_key_limited_dup_over_scm_rights_cannot_see_use_or_list_the_other_keys() {
+    let (s1, s2) = seqpacket_pair();
+    let child = spawn(|| {
+        let mut payload = [0u8; 3 * 8];
+        let got = Vault::from_fd(recv_fd(&s2, &mut payload));
+        let id = |i: usize| {
+            KeyId(u64::from_ne_bytes(
+                payload[i * 8..i * 8 + 8].try_into().unwrap(),
+            ))
+        };
+        let (a, b, c) = (id(0), id(1), id(2));
+        assert_eq!(ok(got.list()), vec![a]);
+        assert_eq!(ok(got.list_page(None, 16)).total, 1);
+        seal(&got, a);
+        ok(got.info(a));
+        for other in [b, c] {
+            expect_errno(got.info(other), Errno::ENOENT);
+            expect_errno(got.aead_encrypt(other, PLAIN, b"", None), Errno::ENOENT);
+            expect_errno(got.destroy(other), Errno::ENOENT);
+            expect_errno(got.revoke(other), Errno::ENOENT);
+        }
+        // A further dup cannot widen the view.
+        let (wider, _) = dup_fd(got.as_raw_fd(), KV_CAP_READONLY, &[]).expect("dup");
+        let wider = Vault::from_fd(wider);
+        assert_eq!(ok(wider.list()), vec![a]);
+        expect_raw(
+            dup_fd(got.as_raw_fd(), KV_CAP_READONLY, &[b]).map(|_| 0),
+            Errno::ENOENT,
+        );
+        0
+    });
+    drop(s2);
+    let v = ok(Vault::open());
+    let [a, b, c] = [(); 3].map(|_| ok(v.generate(Algorithm::Aes256Gcm)));
+    let d = dup(
+        &v,
+        Caps::READONLY | Caps::DESTROY | Caps::REVOKE | Caps::RESTRICT,
+        &[a],
+    )
+    .expect("dup");
+    let payload = [a.0, b.0, c.0].map(u64::to_ne_bytes).concat();
+    send_fd(&s1, d.as_raw_fd(), &payload);
+    drop(d);
+    assert_eq!(wait(child), 0, "the receiver's checks failed (see above)");
+    for k in [a, b, c] {
+        assert_eq!(ok(v.info(k)).state, KeyState::Active);
+    }
+    assert_eq!(ok(v.list()), vec![a, b, c]);
+}
+
 /// This file's tests, in order.
-pub fn tests() -> Vec<crate::harness::Test> {
+pub fn tests() -> Vec<crate::support::harness::Test> {
     crate::tests![
         two_opens_are_separate_vaults,
         dup_shares_keys_and_capabilities,
         fork_shares_the_vault_with_the_child,
         scm_rights_passes_the_same_vault_and_its_caps,
         keys_outlive_a_closed_fd_while_another_fd_is_open,
+        closing_the_original_keeps_the_vault_alive_through_a_dup,
+        rmmod_is_refused_while_only_a_dup_fd_is_open,
+        a_readonly_dup_over_scm_rights_can_use_and_list_but_not_manage_while_the_original_still_can,
+        a_readonly_dup_inherited_over_fork_is_denied_management_but_the_parents_original_is_not,
+        a_key_limited_dup_over_scm_rights_cannot_see_use_or_list_the_other_keys,
     ]
 }

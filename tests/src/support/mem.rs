@@ -1,25 +1,5 @@
-//! Helpers shared by the integration tests.
-
-use keyvault::{raw, Vault};
-use nix::errno::Errno;
-use std::os::fd::AsFd;
-
-/// A raw ioctl with a typed argument.
-pub fn ioctl<T>(v: &Vault, cmd: u32, arg: &mut T) -> Result<i32, Errno> {
-    // SAFETY: the tests pass the struct the command encodes, or deliberately
-    // a wrong one whose every byte the kernel may overwrite.
-    unsafe { raw::ioctl(v.as_fd(), cmd, arg as *mut T) }
-}
-
-/// A raw ioctl with an arbitrary address (bad pointers on purpose).
-pub fn ioctl_addr(v: &Vault, cmd: u32, addr: usize) -> Result<i32, Errno> {
-    // SAFETY: the address is either unmapped/invalid (the kernel must return
-    // EFAULT) or owned by the test.
-    unsafe { raw::ioctl(v.as_fd(), cmd, addr as *mut u8) }
-}
-
-/// An address that is never mapped in userspace (kernel half).
-pub const KERNEL_ADDR: usize = 0xffff_8880_0000_0000;
+//! Memory for hostile pointers: anonymous mappings and a page boundary with
+//! nothing mapped behind it.
 
 /// An anonymous mapping, unmapped on drop.
 pub struct Mapping {
@@ -83,7 +63,7 @@ impl Drop for Mapping {
 /// A two-page mapping whose second page is unmapped: a value placed so it
 /// straddles the boundary is partly unreadable.
 pub struct Straddle {
-    map: Mapping,
+    pub map: Mapping,
 }
 
 impl Straddle {

