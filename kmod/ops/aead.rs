@@ -2,31 +2,10 @@
 
 //! AEAD_ENCRYPT and AEAD_DECRYPT: AES-GCM and ChaCha20-Poly1305.
 
-use kernel::prelude::*;
-
-use super::{
-    input_len,
-    key_for,
-    read_secret, //
-};
+use super::prelude::*;
 use crate::{
-    abi::*,
-    crypto::{
-        Nonce,
-        Tag, //
-    },
-    pure::{
-        alg::Alg,
-        request, //
-    },
+    crypto::{Nonce, Tag},
     secret::Scratch,
-    uapi::{
-        reject,
-        user_slice,
-        Arg,
-        OpInfo, //
-    },
-    vault::Handle,
 };
 
 /// The checks both directions share; returns (input length, AAD length).

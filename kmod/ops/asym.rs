@@ -2,28 +2,10 @@
 
 //! GET_PUBKEY, and Ed25519 SIGN and VERIFY.
 
-use kernel::prelude::*;
-
-use super::{
-    input_len,
-    key_for,
-    read_secret, //
-};
+use super::prelude::*;
 use crate::{
-    abi::*,
     crypto::ed25519_verify,
-    pure::{
-        alg::Alg,
-        request, //
-    },
     secret::Scratch,
-    uapi::{
-        reject,
-        user_slice,
-        Arg,
-        OpInfo, //
-    },
-    vault::Handle,
 };
 
 /// KV_IOC_GET_PUBKEY: public information, so it also answers for revoked

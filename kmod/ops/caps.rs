@@ -2,20 +2,8 @@
 
 //! GETCAPS and RESTRICT: a handle's capability mask, which only shrinks.
 
-use kernel::prelude::*;
-
-use crate::{
-    abi::*,
-    fdinstall::NewFd,
-    pure::request,
-    uapi::{
-        reject,
-        user_slice,
-        Arg,
-        OpInfo, //
-    },
-    vault::Handle,
-};
+use super::prelude::*;
+use crate::fdinstall::NewFd;
 
 /// KV_IOC_GETCAPS: needs no capability.
 pub(super) fn getcaps(h: &Handle, arg: &Arg<'_>, _info: &mut OpInfo) -> Result {

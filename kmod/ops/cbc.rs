@@ -2,34 +2,11 @@
 
 //! CBC_ENCRYPT and CBC_DECRYPT: AES-CBC with PKCS#7 padding or whole blocks.
 
-use kernel::prelude::*;
-
-use super::{
-    key_for,
-    read_secret, //
-};
+use super::prelude::*;
 use crate::{
-    abi::*,
-    crypto::{
-        fill_random,
-        Iv, //
-    },
-    pure::{
-        alg::Alg,
-        padding,
-        request, //
-    },
-    secret::{
-        Scratch,
-        Secret, //
-    },
-    uapi::{
-        reject,
-        user_slice,
-        Arg,
-        OpInfo, //
-    },
-    vault::Handle,
+    crypto::{fill_random, Iv},
+    pure::padding,
+    secret::{Scratch, Secret},
 };
 
 /// Shared checks; returns (input length, output capacity needed, padded).

@@ -3,35 +3,12 @@
 //! DERIVE (HKDF from a vault key) and KEYEXCHANGE (X25519, then HKDF): both
 //! end in a new key in the vault; the secret bytes never leave the kernel.
 
-use kernel::prelude::*;
-
-use super::{
-    key_for,
-    keys::publish,
-    read_secret, //
-};
+use super::prelude::*;
+use super::keys::publish;
 use crate::{
-    abi::*,
-    key::{
-        Key,
-        NewKey, //
-    },
-    pure::{
-        alg::Alg,
-        request, //
-    },
-    secret::{
-        Scratch,
-        Secret, //
-    },
+    key::{Key, NewKey},
+    secret::{Scratch, Secret},
     trace::Origin,
-    uapi::{
-        reject,
-        user_slice,
-        Arg,
-        OpInfo, //
-    },
-    vault::Handle,
 };
 
 /// Validated parameters of the new key: its algorithm, length, hash and

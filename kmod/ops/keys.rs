@@ -2,30 +2,12 @@
 
 //! Key management: GENKEY, IMPORT, DESTROY, REVOKE, GETINFO, LIST.
 
-use kernel::{
-    prelude::*,
-    transmute::AsBytes, //
-};
-
+use super::prelude::*;
+use kernel::transmute::AsBytes;
 use crate::{
-    abi::*,
-    key::{
-        Key,
-        NewKey, //
-    },
-    pure::{
-        alg::Alg,
-        request, //
-    },
+    key::{Key, NewKey},
     secret::Secret,
     trace::Origin,
-    uapi::{
-        reject,
-        user_slice,
-        Arg,
-        OpInfo, //
-    },
-    vault::Handle,
 };
 
 /// Validated creation parameters of GENKEY and IMPORT.

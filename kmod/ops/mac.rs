@@ -2,32 +2,10 @@
 
 //! MAC, VERIFY_MAC (HMAC-SHA256/512 with a vault key) and HASH (no key).
 
-use kernel::prelude::*;
-
-use super::{
-    input_len,
-    key_for,
-    read_secret, //
-};
+use super::prelude::*;
 use crate::{
-    abi::*,
-    crypto::{
-        memeq_consttime,
-        memzero,
-        sha2, //
-    },
-    pure::{
-        alg::Alg,
-        request, //
-    },
+    crypto::{memeq_consttime, memzero, sha2},
     secret::Scratch,
-    uapi::{
-        reject,
-        user_slice,
-        Arg,
-        OpInfo, //
-    },
-    vault::Handle,
 };
 
 fn is_hmac(alg: Alg) -> bool {

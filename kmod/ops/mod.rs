@@ -31,6 +31,31 @@ use crate::{
     vault::Handle,
 };
 
+/// What every handler file uses: the ABI, the request protocol, the
+/// handle, and the shared steps of this file.
+mod prelude {
+    pub(super) use super::{
+        input_len,
+        key_for,
+        read_secret, //
+    };
+    pub(super) use crate::{
+        abi::*,
+        pure::{
+            alg::Alg,
+            request, //
+        },
+        uapi::{
+            reject,
+            user_slice,
+            Arg,
+            OpInfo, //
+        },
+        vault::Handle,
+    };
+    pub(super) use kernel::prelude::*;
+}
+
 mod aead;
 mod asym;
 mod caps;
