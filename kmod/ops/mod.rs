@@ -7,28 +7,16 @@
 
 use kernel::{
     ioctl::_IOC_NR,
-    prelude::*,
     sync::Arc,
     uaccess::UserPtr, //
 };
 
+use self::prelude::*;
 use crate::{
-    abi::*,
     fdinstall::VaultFile,
     key::Key,
-    pure::{
-        alg::Alg,
-        request, //
-    },
     secret::Scratch,
-    trace,
-    uapi::{
-        reject,
-        user_slice,
-        Arg,
-        OpInfo, //
-    },
-    vault::Handle,
+    trace, //
 };
 
 /// What every handler file uses: the ABI, the request protocol, the
