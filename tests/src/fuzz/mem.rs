@@ -15,6 +15,11 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 pub const PAGE: usize = 4096;
 const LEAD_GUARD: usize = PAGE;
 const TAIL_GUARD: usize = 16 * PAGE;
+/// Below this nothing is ever mapped here (mmap_min_addr is 64 KiB; the
+/// binary and every mapping lie far above).
+const LOW_UNMAPPED: u64 = 1 << 20;
+/// The first address past the user half: the kernel refuses it outright.
+const USER_END: u64 = 0x0000_8000_0000_0000;
 
 /// One worker's memory: `[guard | read-only page | read-write | guard]`.
 pub struct Arena {
@@ -79,6 +84,24 @@ impl Arena {
             rw_len,
             tail_guard: rw as u64 + rw_len as u64,
             cursor: 0,
+        }
+    }
+
+    /// Whether the kernel, writing upward from `addr` with any length, can
+    /// only hit this arena's own mapping or fault: `addr` is in it, low
+    /// (never mapped) or not a user address.
+    pub fn contains_ptr(&self, addr: u64) -> bool {
+        !(LOW_UNMAPPED..USER_END).contains(&addr)
+            || (addr >= self.lead_guard && addr - self.lead_guard < self.total as u64)
+    }
+
+    /// `addr` if [`Self::contains_ptr`], else folded into this arena's
+    /// mapping (guards included) at `addr` modulo its size.
+    pub fn confine(&self, addr: u64) -> u64 {
+        if self.contains_ptr(addr) {
+            addr
+        } else {
+            self.lead_guard + addr % self.total as u64
         }
     }
 

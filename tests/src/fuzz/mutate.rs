@@ -276,6 +276,16 @@ impl Worker<'_> {
                 }
             }
         }
+        // A flipped bit or random bytes in a pointer (or an alias of such a
+        // pointer) need not stay in the arena: one bit away from an arena
+        // address lie glibc's thread heaps (0x7f..9c.. -> 0x7f..94..) and
+        // other threads' stacks, and the kernel writing output there
+        // corrupted malloc's top chunk (SIGSEGV in calloc's memset). Such a
+        // pointer is folded back into the arena's mapping (mem.rs).
+        for f in fields.iter().filter(|f| f.k == K::Ptr) {
+            let v = u64::from_ne_bytes(b[f.off..f.off + 8].try_into().unwrap());
+            b[f.off..f.off + 8].copy_from_slice(&self.a.confine(v).to_ne_bytes());
+        }
         wild
     }
 
