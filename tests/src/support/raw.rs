@@ -48,6 +48,21 @@ pub fn aead_req(
     }
 }
 
+/// A raw AEAD request that works on `buf` in place (no AAD).
+pub fn aead_in_place_req(key: KeyId, buf: &mut [u8], nonce: &mut Nonce, tag: &mut Tag) -> KvAead {
+    let p = buf.as_mut_ptr() as u64;
+    KvAead {
+        key_id: key.0,
+        in_ptr: p,
+        out_ptr: p,
+        nonce_ptr: nonce.as_mut_ptr() as u64,
+        tag_ptr: tag.as_mut_ptr() as u64,
+        in_len: buf.len() as u32,
+        out_len: buf.len() as u32,
+        ..Default::default()
+    }
+}
+
 /// A raw CBC request over the given buffers (capacity: all of `out`).
 pub fn cbc_req(key: KeyId, input: &[u8], out: &mut [u8], iv: &mut Iv, flags: u32) -> KvCbc {
     KvCbc {
@@ -82,6 +97,30 @@ pub fn hash_req(alg: u32, data: &[u8], digest: &mut [u8]) -> KvHash {
         data_ptr: data.as_ptr() as u64,
         digest_ptr: digest.as_mut_ptr() as u64,
         digest_len: digest.len() as u32,
+        ..Default::default()
+    }
+}
+
+/// A raw IMPORT request of `key` as `alg` (no TTL, no policy).
+pub fn import_req(alg: u32, key: &[u8]) -> KvImport {
+    KvImport {
+        algorithm: alg,
+        key_len: key.len() as u32,
+        key_ptr: key.as_ptr() as u64,
+        ..Default::default()
+    }
+}
+
+/// A raw DUP request limited to `ids` (no pointer when empty).
+pub fn dup_req(caps: u32, ids: &[u64]) -> KvDup {
+    KvDup {
+        caps,
+        nkeys: ids.len() as u32,
+        keys_ptr: if ids.is_empty() {
+            0
+        } else {
+            ids.as_ptr() as u64
+        },
         ..Default::default()
     }
 }
@@ -283,16 +322,7 @@ pub fn import_ed25519(v: &Vault, seed: &[u8; 32]) -> KeyId {
 /// KV_IOC_DUP on a raw fd: the new fd and the capabilities granted.
 pub fn dup_fd(fd: RawFd, caps: u32, keys: &[KeyId]) -> Result<(OwnedFd, u32), Errno> {
     let ids: Vec<u64> = keys.iter().map(|k| k.0).collect();
-    let mut r = KvDup {
-        caps,
-        nkeys: ids.len() as u32,
-        keys_ptr: if ids.is_empty() {
-            0
-        } else {
-            ids.as_ptr() as u64
-        },
-        ..Default::default()
-    };
+    let mut r = dup_req(caps, &ids);
     // SAFETY: `r` is the struct KV_IOC_DUP encodes; `ids` outlives the call.
     Errno::result(unsafe { libc::ioctl(fd, KV_IOC_DUP as _, &mut r as *mut KvDup) })?;
     assert!(r.fd >= 0, "DUP succeeded but returned fd {}", r.fd);
@@ -308,21 +338,11 @@ pub fn dup(v: &Vault, caps: Caps, keys: &[KeyId]) -> Result<Vault, Errno> {
 
 /// KV_IOC_DERIVE (HKDF-SHA256) of a new key of `alg` from `parent`.
 pub fn derive_with(v: &Vault, parent: KeyId, alg: u32, policy: KvPolicy) -> Result<KeyId, Errno> {
-    let (salt, info) = (b"salt", b"keyvault lifecycle");
-    let mut r = KvDerive {
-        key_id: parent.0,
-        kdf: KvKdf {
-            hash: KV_HASH_SHA256,
-            algorithm: alg,
-            salt_ptr: salt.as_ptr() as u64,
-            salt_len: salt.len() as u32,
-            info_ptr: info.as_ptr() as u64,
-            info_len: info.len() as u32,
-            policy,
-            ..Default::default()
-        },
-        ..Default::default()
+    let kdf = Kdf {
+        salt: b"salt",
+        info: b"keyvault lifecycle",
+        policy,
+        ..Kdf::new(KV_HASH_SHA256, alg)
     };
-    ioctl(v, KV_IOC_DERIVE, &mut r)?;
-    Ok(KeyId(r.new_key_id))
+    derive(v, parent, &kdf)
 }
