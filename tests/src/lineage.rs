@@ -14,29 +14,9 @@ pub fn derived_keys_expire_no_later_than_their_parent() {
     let v = ok(Vault::open());
     let parent = ok(v.import(Algorithm::HmacSha256, &data(32, 5), &ttl(300)));
     let child0 = derive_hmac(&v, parent, b"", "TTL 0");
-    let child60 = must(
-        derive(
-            &v,
-            parent,
-            &Kdf {
-                ttl_ms: 60_000,
-                ..HMAC256
-            },
-        ),
-        "TTL 60 s",
-    );
+    let child60 = derive_ttl(&v, parent, 60_000, "TTL 60 s");
     let grandchild = derive_hmac(&v, child0, b"", "grandchild");
-    let short = must(
-        derive(
-            &v,
-            parent,
-            &Kdf {
-                ttl_ms: 100,
-                ..HMAC256
-            },
-        ),
-        "TTL 100 ms",
-    );
+    let short = derive_ttl(&v, parent, 100, "TTL 100 ms");
     ok(v.mac(child0, MSG));
     let p = must(getinfo(&v, parent), "parent");
     assert_ne!(p.expires_ms, 0);
@@ -82,17 +62,7 @@ pub fn derived_keys_expire_no_later_than_their_parent() {
     let forever = import_hmac(&v, &data(32, 6));
     let none = derive_hmac(&v, forever, b"", "no TTL");
     assert_eq!(must(getinfo(&v, none), "no TTL").expires_ms, 0);
-    let own = must(
-        derive(
-            &v,
-            forever,
-            &Kdf {
-                ttl_ms: 60_000,
-                ..HMAC256
-            },
-        ),
-        "own TTL",
-    );
+    let own = derive_ttl(&v, forever, 60_000, "own TTL");
     let o = must(getinfo(&v, own), "own TTL");
     assert!(o.expires_ms >= o.created_ms + 59_999 && o.expires_ms <= o.created_ms + 60_000);
 }
@@ -102,6 +72,13 @@ pub fn derived_keys_expire_no_later_than_their_parent() {
 #[track_caller]
 fn derive_hmac(v: &Vault, parent: KeyId, info: &[u8], what: &str) -> KeyId {
     must(derive(v, parent, &Kdf { info, ..HMAC256 }), what)
+}
+
+/// DERIVE of an HMAC-SHA256 key with a TTL of `ttl_ms` from `parent`, which
+/// must succeed.
+#[track_caller]
+fn derive_ttl(v: &Vault, parent: KeyId, ttl_ms: u64, what: &str) -> KeyId {
+    must(derive(v, parent, &Kdf { ttl_ms, ..HMAC256 }), what)
 }
 
 /// Asserts `id` is unusable because it (or an ancestor) was revoked.

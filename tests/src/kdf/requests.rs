@@ -378,11 +378,7 @@ pub fn derive_and_exchange_with_a_bad_salt_info_or_peer_pointer_are_efault_and_l
     let page = Straddle::new();
     // 16 bytes of which the last runs into an unmapped page.
     let cut16 = page.fill(&[1; 16], 1) as u64;
-    for (what, addr) in [
-        ("null", 0u64),
-        ("kernel", KERNEL_ADDR as u64),
-        ("cut off", cut16),
-    ] {
+    for (what, addr) in bad_addrs(("cut off", cut16)) {
         for field in ["salt", "info"] {
             let mut d = derive_req(h, &HMAC256);
             let mut e = exchange_req(x, &peer, &HMAC256);
@@ -407,11 +403,7 @@ pub fn derive_and_exchange_with_a_bad_salt_info_or_peer_pointer_are_efault_and_l
         }
     }
     let cut32 = page.fill(&peer, 1) as u64;
-    for (what, addr) in [
-        ("null", 0u64),
-        ("kernel", KERNEL_ADDR as u64),
-        ("cut off", cut32),
-    ] {
+    for (what, addr) in bad_addrs(("cut off", cut32)) {
         let mut e = exchange_req(x, &peer, &HMAC256);
         e.peer_ptr = addr;
         assert_eq!(

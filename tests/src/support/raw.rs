@@ -25,6 +25,13 @@ pub fn ioctl_addr(v: &Vault, cmd: u32, addr: usize) -> Result<i32, Errno> {
 /// An address that is never mapped in userspace (kernel half).
 pub const KERNEL_ADDR: usize = 0xffff_8880_0000_0000;
 
+/// Addresses a pointer field is refused with EFAULT for: null, the kernel
+/// half, and the test's own `other` (cut off by an unmapped page, or
+/// read-only).
+pub fn bad_addrs(other: (&'static str, u64)) -> [(&'static str, u64); 3] {
+    [("null", 0), ("kernel", KERNEL_ADDR as u64), other]
+}
+
 /// A raw AEAD request over the given buffers (capacity: all of `out`).
 pub fn aead_req(
     key: KeyId,
@@ -50,16 +57,12 @@ pub fn aead_req(
 
 /// A raw AEAD request that works on `buf` in place (no AAD).
 pub fn aead_in_place_req(key: KeyId, buf: &mut [u8], nonce: &mut Nonce, tag: &mut Tag) -> KvAead {
-    let p = buf.as_mut_ptr() as u64;
+    let r = aead_req(key, &[], buf, &[], nonce, tag);
     KvAead {
-        key_id: key.0,
-        in_ptr: p,
-        out_ptr: p,
-        nonce_ptr: nonce.as_mut_ptr() as u64,
-        tag_ptr: tag.as_mut_ptr() as u64,
-        in_len: buf.len() as u32,
-        out_len: buf.len() as u32,
-        ..Default::default()
+        in_ptr: r.out_ptr,
+        in_len: r.out_len,
+        aad_ptr: 0,
+        ..r
     }
 }
 
