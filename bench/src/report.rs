@@ -165,31 +165,27 @@ pub fn fmt_rate(r: f64) -> String {
         format!("{:.1}k", r / 1e3)
     } else if r >= 1e3 {
         format!("{:.2}k", r / 1e3)
-    } else if r >= 100.0 {
-        format!("{r:.0}")
     } else {
-        format!("{r:.1}")
+        fmt_steps(r, &[(100.0, 0)], 1)
     }
+}
+
+/// `x` with the decimals of the first (threshold, decimals) of `steps` it
+/// reaches, or else `last` decimals.
+fn fmt_steps(x: f64, steps: &[(f64, usize)], last: usize) -> String {
+    let prec = steps
+        .iter()
+        .find(|&&(at, _)| x >= at)
+        .map_or(last, |&(_, p)| p);
+    format!("{x:.prec$}")
 }
 
 pub fn fmt_ratio(r: f64) -> String {
-    if r >= 100.0 {
-        format!("{r:.0}×")
-    } else if r >= 10.0 {
-        format!("{r:.1}×")
-    } else {
-        format!("{r:.2}×")
-    }
+    format!("{}×", fmt_steps(r, &[(100.0, 0), (10.0, 1)], 2))
 }
 
 fn fmt_mbs(m: f64) -> String {
-    if m >= 100.0 {
-        format!("{m:.0}")
-    } else if m >= 1.0 {
-        format!("{m:.1}")
-    } else {
-        format!("{m:.3}")
-    }
+    fmt_steps(m, &[(100.0, 0), (1.0, 1)], 3)
 }
 
 fn short(why: &str) -> String {
