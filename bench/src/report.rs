@@ -299,42 +299,31 @@ pub fn detail_table(md: &mut String, rows: &[(Row, Vec<CStat>)], names: &dyn Fn(
     for (row, stats) in rows {
         for c in stats {
             let size = row.size.map_or(String::new(), fmt_size);
-            match (&c.unavailable, c.ops) {
-                (None, Some(o)) => {
-                    let _ = writeln!(
-                        md,
-                        "| {} | {} | {} | {} | {}–{} | {} | {} | {} |",
-                        row.op,
-                        size,
-                        names(&c.id),
-                        fmt_rate(o.median),
-                        fmt_rate(o.p10),
-                        fmt_rate(o.p90),
-                        c.mbs.map_or(String::new(), |m| fmt_mbs(m.median)),
-                        c.vs_kv.map_or(String::new(), |r| format!(
-                            "{} ({}–{})",
-                            fmt_ratio(r.median),
-                            fmt_ratio(r.p10),
-                            fmt_ratio(r.p90)
-                        )),
-                        if c.id == "floor" {
-                            "model".to_string()
-                        } else {
-                            format!("{} × {}", o.n, c.batch)
-                        },
-                    );
-                }
-                _ => {
-                    let _ = writeln!(
-                        md,
-                        "| {} | {} | {} | n/a: {} | | | | |",
-                        row.op,
-                        size,
-                        names(&c.id),
-                        short(c.unavailable.as_deref().unwrap_or("")).replace('|', "/"),
-                    );
-                }
-            }
+            let cells = match (&c.unavailable, c.ops) {
+                (None, Some(o)) => format!(
+                    "{} | {}–{} | {} | {} | {}",
+                    fmt_rate(o.median),
+                    fmt_rate(o.p10),
+                    fmt_rate(o.p90),
+                    c.mbs.map_or(String::new(), |m| fmt_mbs(m.median)),
+                    c.vs_kv.map_or(String::new(), |r| format!(
+                        "{} ({}–{})",
+                        fmt_ratio(r.median),
+                        fmt_ratio(r.p10),
+                        fmt_ratio(r.p90)
+                    )),
+                    if c.id == "floor" {
+                        "model".to_string()
+                    } else {
+                        format!("{} × {}", o.n, c.batch)
+                    },
+                ),
+                _ => format!(
+                    "n/a: {} | | | |",
+                    short(c.unavailable.as_deref().unwrap_or("")).replace('|', "/"),
+                ),
+            };
+            let _ = writeln!(md, "| {} | {} | {} | {cells} |", row.op, size, names(&c.id));
         }
     }
 }
