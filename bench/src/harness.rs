@@ -171,15 +171,15 @@ pub fn run_scaling(
 ) -> Vec<(&'static str, Vec<(usize, Outcome)>)> {
     let mut out = Vec::new();
     let mut live: Vec<(usize, Vec<SendOpFn<'_>>)> = Vec::new();
+    let unavailable = |why: String| {
+        threads
+            .iter()
+            .map(|&t| (t, Outcome::Unavailable(why.clone())))
+            .collect()
+    };
     for e in entries {
         match e.ops {
-            Err(why) => out.push((
-                e.id,
-                threads
-                    .iter()
-                    .map(|&t| (t, Outcome::Unavailable(why.clone())))
-                    .collect(),
-            )),
+            Err(why) => out.push((e.id, unavailable(why))),
             Ok(mut ops) => {
                 let mut ok = Ok(());
                 for f in ops.iter_mut() {
@@ -190,13 +190,7 @@ pub fn run_scaling(
                         live.push((out.len(), ops));
                         out.push((e.id, Vec::new()));
                     }
-                    Err(why) => out.push((
-                        e.id,
-                        threads
-                            .iter()
-                            .map(|&t| (t, Outcome::Unavailable(why.clone())))
-                            .collect(),
-                    )),
+                    Err(why) => out.push((e.id, unavailable(why))),
                 }
             }
         }

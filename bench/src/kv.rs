@@ -19,6 +19,30 @@ pub fn null(fd: BorrowedFd<'_>) -> Result<(), String> {
     call(fd, "getcaps", abi::KV_IOC_GETCAPS, &mut r)
 }
 
+/// One AEAD request with a caller nonce and empty AAD; `tag` is the tag's
+/// address (written by encryption, read by decryption).
+fn aead(
+    fd: BorrowedFd<'_>,
+    (what, cmd): (&str, u32),
+    key: u64,
+    (nonce, tag): (&[u8; 12], u64),
+    input: &[u8],
+    out: &mut [u8],
+) -> Result<(), String> {
+    let mut r = abi::KvAead {
+        key_id: key,
+        in_ptr: input.as_ptr() as u64,
+        out_ptr: out.as_mut_ptr() as u64,
+        aad_ptr: 0,
+        nonce_ptr: nonce.as_ptr() as u64,
+        tag_ptr: tag,
+        in_len: input.len() as u32,
+        out_len: out.len() as u32,
+        ..Default::default()
+    };
+    call(fd, what, cmd, &mut r)
+}
+
 /// AEAD_ENCRYPT with a caller nonce, empty AAD.
 pub fn seal(
     fd: BorrowedFd<'_>,
@@ -28,18 +52,8 @@ pub fn seal(
     out: &mut [u8],
     tag: &mut [u8; 16],
 ) -> Result<(), String> {
-    let mut r = abi::KvAead {
-        key_id: key,
-        in_ptr: input.as_ptr() as u64,
-        out_ptr: out.as_mut_ptr() as u64,
-        aad_ptr: 0,
-        nonce_ptr: nonce.as_ptr() as u64,
-        tag_ptr: tag.as_mut_ptr() as u64,
-        in_len: input.len() as u32,
-        out_len: out.len() as u32,
-        ..Default::default()
-    };
-    call(fd, "aead-encrypt", abi::KV_IOC_AEAD_ENCRYPT, &mut r)
+    let cmd = ("aead-encrypt", abi::KV_IOC_AEAD_ENCRYPT);
+    aead(fd, cmd, key, (nonce, tag.as_mut_ptr() as u64), input, out)
 }
 
 /// AEAD_DECRYPT, empty AAD.
@@ -51,18 +65,8 @@ pub fn open(
     input: &[u8],
     out: &mut [u8],
 ) -> Result<(), String> {
-    let mut r = abi::KvAead {
-        key_id: key,
-        in_ptr: input.as_ptr() as u64,
-        out_ptr: out.as_mut_ptr() as u64,
-        aad_ptr: 0,
-        nonce_ptr: nonce.as_ptr() as u64,
-        tag_ptr: tag.as_ptr() as u64,
-        in_len: input.len() as u32,
-        out_len: out.len() as u32,
-        ..Default::default()
-    };
-    call(fd, "aead-decrypt", abi::KV_IOC_AEAD_DECRYPT, &mut r)
+    let cmd = ("aead-decrypt", abi::KV_IOC_AEAD_DECRYPT);
+    aead(fd, cmd, key, (nonce, tag.as_ptr() as u64), input, out)
 }
 
 pub fn mac(fd: BorrowedFd<'_>, key: u64, data: &[u8], out: &mut [u8; 32]) -> Result<(), String> {

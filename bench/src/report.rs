@@ -165,31 +165,27 @@ pub fn fmt_rate(r: f64) -> String {
         format!("{:.1}k", r / 1e3)
     } else if r >= 1e3 {
         format!("{:.2}k", r / 1e3)
-    } else if r >= 100.0 {
-        format!("{r:.0}")
     } else {
-        format!("{r:.1}")
+        fmt_steps(r, &[(100.0, 0)], 1)
     }
+}
+
+/// `x` with the decimals of the first (threshold, decimals) of `steps` it
+/// reaches, or else `last` decimals.
+fn fmt_steps(x: f64, steps: &[(f64, usize)], last: usize) -> String {
+    let prec = steps
+        .iter()
+        .find(|&&(at, _)| x >= at)
+        .map_or(last, |&(_, p)| p);
+    format!("{x:.prec$}")
 }
 
 pub fn fmt_ratio(r: f64) -> String {
-    if r >= 100.0 {
-        format!("{r:.0}×")
-    } else if r >= 10.0 {
-        format!("{r:.1}×")
-    } else {
-        format!("{r:.2}×")
-    }
+    format!("{}×", fmt_steps(r, &[(100.0, 0), (10.0, 1)], 2))
 }
 
 fn fmt_mbs(m: f64) -> String {
-    if m >= 100.0 {
-        format!("{m:.0}")
-    } else if m >= 1.0 {
-        format!("{m:.1}")
-    } else {
-        format!("{m:.3}")
-    }
+    fmt_steps(m, &[(100.0, 0), (1.0, 1)], 3)
 }
 
 fn short(why: &str) -> String {
@@ -303,42 +299,31 @@ pub fn detail_table(md: &mut String, rows: &[(Row, Vec<CStat>)], names: &dyn Fn(
     for (row, stats) in rows {
         for c in stats {
             let size = row.size.map_or(String::new(), fmt_size);
-            match (&c.unavailable, c.ops) {
-                (None, Some(o)) => {
-                    let _ = writeln!(
-                        md,
-                        "| {} | {} | {} | {} | {}–{} | {} | {} | {} |",
-                        row.op,
-                        size,
-                        names(&c.id),
-                        fmt_rate(o.median),
-                        fmt_rate(o.p10),
-                        fmt_rate(o.p90),
-                        c.mbs.map_or(String::new(), |m| fmt_mbs(m.median)),
-                        c.vs_kv.map_or(String::new(), |r| format!(
-                            "{} ({}–{})",
-                            fmt_ratio(r.median),
-                            fmt_ratio(r.p10),
-                            fmt_ratio(r.p90)
-                        )),
-                        if c.id == "floor" {
-                            "model".to_string()
-                        } else {
-                            format!("{} × {}", o.n, c.batch)
-                        },
-                    );
-                }
-                _ => {
-                    let _ = writeln!(
-                        md,
-                        "| {} | {} | {} | n/a: {} | | | | |",
-                        row.op,
-                        size,
-                        names(&c.id),
-                        short(c.unavailable.as_deref().unwrap_or("")).replace('|', "/"),
-                    );
-                }
-            }
+            let cells = match (&c.unavailable, c.ops) {
+                (None, Some(o)) => format!(
+                    "{} | {}–{} | {} | {} | {}",
+                    fmt_rate(o.median),
+                    fmt_rate(o.p10),
+                    fmt_rate(o.p90),
+                    c.mbs.map_or(String::new(), |m| fmt_mbs(m.median)),
+                    c.vs_kv.map_or(String::new(), |r| format!(
+                        "{} ({}–{})",
+                        fmt_ratio(r.median),
+                        fmt_ratio(r.p10),
+                        fmt_ratio(r.p90)
+                    )),
+                    if c.id == "floor" {
+                        "model".to_string()
+                    } else {
+                        format!("{} × {}", o.n, c.batch)
+                    },
+                ),
+                _ => format!(
+                    "n/a: {} | | | |",
+                    short(c.unavailable.as_deref().unwrap_or("")).replace('|', "/"),
+                ),
+            };
+            let _ = writeln!(md, "| {} | {} | {} | {cells} |", row.op, size, names(&c.id));
         }
     }
 }

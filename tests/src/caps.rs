@@ -144,10 +144,7 @@ pub fn dup_makes_a_new_cloexec_fd_and_description_with_the_caps_asked_and_the_or
 ) {
     let v = ok(Vault::open());
     let k = ok(v.generate(Algorithm::Aes256Gcm));
-    let mut r = KvDup {
-        caps: KV_CAP_READONLY | KV_CAP_RESTRICT,
-        ..Default::default()
-    };
+    let mut r = dup_req(KV_CAP_READONLY | KV_CAP_RESTRICT, &[]);
     assert_eq!(ioctl(&v, KV_IOC_DUP, &mut r), Ok(0));
     assert_eq!(
         r.caps,
@@ -222,10 +219,7 @@ pub fn dup_refuses_unknown_caps_flags_reserved_and_a_nonzero_fd_with_einval_and_
     let k = ok(v.generate(Algorithm::Aes256Gcm));
     let ids = [k.0];
     let fds = open_fds();
-    let base = KvDup {
-        caps: KV_CAP_READONLY,
-        ..Default::default()
-    };
+    let base = dup_req(KV_CAP_READONLY, &[]);
     let mut bad = vec![
         KvDup {
             caps: 1 << 15,
@@ -371,10 +365,8 @@ pub fn dup_limited_to_at_most_1024_keys_and_more_is_einval() {
     );
     // Refused on the count alone, before the ids are read.
     let mut r = KvDup {
-        caps: KV_CAP_READONLY,
         nkeys: u32::MAX,
-        keys_ptr: 0,
-        ..Default::default()
+        ..dup_req(KV_CAP_READONLY, &[])
     };
     expect_raw(ioctl(&v, KV_IOC_DUP, &mut r), Errno::EINVAL);
 }

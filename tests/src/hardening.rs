@@ -237,10 +237,7 @@ pub fn a_request_that_fails_gives_its_use_back_but_a_failed_verification_counts(
 pub fn dup_leaves_no_fd_when_its_reply_cannot_be_written() {
     let v = ok(Vault::open());
     let map = Mapping::new(4096);
-    let req = map.put(KvDup {
-        caps: KV_CAP_READONLY,
-        ..Default::default()
-    });
+    let req = map.put(dup_req(KV_CAP_READONLY, &[]));
     map.read_only();
     let fds = open_fds();
     let vaults = std::fs::read_to_string(STATS).expect(STATS);
@@ -266,10 +263,7 @@ pub fn dup_leaves_no_fd_when_its_reply_cannot_be_written() {
         for i in 0..slots {
             // SAFETY: slot i lies inside the writable mapping.
             unsafe {
-                reqs.add(i).write(KvDup {
-                    caps: KV_CAP_READONLY,
-                    ..Default::default()
-                })
+                reqs.add(i).write(dup_req(KV_CAP_READONLY, &[]))
             };
         }
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -326,16 +320,9 @@ pub fn output_room_comes_before_the_use_limit_and_a_short_mac_before_the_key() {
     let aes = ok(v.generate(Algorithm::Aes256Gcm));
     let hmac = ok(v.generate(Algorithm::HmacSha256));
     ok(v.revoke(hmac));
-    let mac = [0u8; 8];
-    for key in [0xdead_beef, aes.0, hmac.0] {
-        let mut r = KvMac {
-            key_id: key,
-            data_ptr: input.as_ptr() as u64,
-            data_len: 32,
-            mac_ptr: mac.as_ptr() as u64,
-            mac_len: 8,
-            ..Default::default()
-        };
+    let mut mac = [0u8; 8];
+    for key in [KeyId(0xdead_beef), aes, hmac] {
+        let mut r = mac_req(key, &input, &mut mac);
         expect_raw(ioctl(&v, KV_IOC_VERIFY_MAC, &mut r), Errno::EINVAL);
     }
 }
@@ -457,12 +444,7 @@ fn issue(v: &Vault, cmd: u32, key: u64, ask: Ask) -> Result<i32, Errno> {
     let bad = u64::from(ask == Ask::Malformed);
     let (mut nonce, mut tag, mut iv) = ([0u8; 12], [0u8; 16], [0u8; 16]);
     let peer = [9u8; 32];
-    let kdf = KvKdf {
-        hash: KV_HASH_SHA256,
-        algorithm: KV_ALG_AES256_GCM,
-        reserved0: bad as u32,
-        ..Default::default()
-    };
+    let kdf = crate::support::Kdf::new(KV_HASH_SHA256, KV_ALG_AES256_GCM);
     match cmd {
         KV_IOC_AEAD_ENCRYPT | KV_IOC_AEAD_DECRYPT => {
             let mut r = aead_req(KeyId(key), &data, &mut out, b"", &mut nonce, &mut tag);
@@ -475,63 +457,34 @@ fn issue(v: &Vault, cmd: u32, key: u64, ask: Ask) -> Result<i32, Errno> {
             ioctl(v, cmd, &mut r)
         }
         KV_IOC_MAC | KV_IOC_VERIFY_MAC => {
-            let mut r = KvMac {
-                key_id: key,
-                data_ptr: data.as_ptr() as u64,
-                mac_ptr: out.as_mut_ptr() as u64,
-                data_len: 32,
-                mac_len: if cmd == KV_IOC_MAC { room } else { 32 },
-                reserved: [bad, 0],
-            };
+            let mut r = mac_req(KeyId(key), &data, &mut out);
+            r.mac_len = if cmd == KV_IOC_MAC { room } else { 32 };
+            r.reserved = [bad, 0];
             ioctl(v, cmd, &mut r)
         }
         KV_IOC_SIGN => {
-            let mut r = KvSign {
-                key_id: key,
-                data_ptr: data.as_ptr() as u64,
-                sig_ptr: out.as_mut_ptr() as u64,
-                data_len: 32,
-                sig_len: room,
-                reserved: [bad, 0],
-            };
+            let mut r = sign_req(KeyId(key), &data, &mut out, room as usize);
+            r.reserved = [bad, 0];
             ioctl(v, cmd, &mut r)
         }
         KV_IOC_VERIFY => {
-            let mut r = KvVerify {
-                key_id: key,
-                data_ptr: data.as_ptr() as u64,
-                sig_ptr: out.as_mut_ptr() as u64,
-                data_len: 32,
-                reserved: [bad, 0],
-                ..Default::default()
-            };
+            let mut r = verify_req(KeyId(key), None, &data, &out);
+            r.reserved = [bad, 0];
             ioctl(v, cmd, &mut r)
         }
         KV_IOC_GET_PUBKEY => {
-            let mut r = KvPubkey {
-                key_id: key,
-                pubkey_ptr: out.as_mut_ptr() as u64,
-                pubkey_len: room,
-                reserved: [bad, 0],
-                ..Default::default()
-            };
+            let mut r = pubkey_req(KeyId(key), &mut out, room as usize);
+            r.reserved = [bad, 0];
             ioctl(v, cmd, &mut r)
         }
         KV_IOC_DERIVE => {
-            let mut r = KvDerive {
-                key_id: key,
-                kdf,
-                ..Default::default()
-            };
+            let mut r = derive_req(KeyId(key), &kdf);
+            r.kdf.reserved0 = bad as u32;
             ioctl(v, cmd, &mut r)
         }
         KV_IOC_KEYEXCHANGE => {
-            let mut r = KvExchange {
-                key_id: key,
-                peer_ptr: peer.as_ptr() as u64,
-                kdf,
-                ..Default::default()
-            };
+            let mut r = exchange_req(KeyId(key), &peer, &kdf);
+            r.kdf.reserved0 = bad as u32;
             ioctl(v, cmd, &mut r)
         }
         KV_IOC_GETINFO => {

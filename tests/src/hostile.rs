@@ -68,12 +68,7 @@ pub fn import_whose_result_cannot_be_written_back_leaves_no_key() {
     let v = ok(Vault::open());
     let key = [3u8; 32];
     let m = Mapping::new(4096);
-    let p = m.put(KvImport {
-        algorithm: KV_ALG_AES256_GCM,
-        key_len: 32,
-        key_ptr: key.as_ptr() as u64,
-        ..Default::default()
-    });
+    let p = m.put(import_req(KV_ALG_AES256_GCM, &key));
     m.read_only();
     expect_raw(ioctl_addr(&v, KV_IOC_IMPORT, p as usize), Errno::EFAULT);
     assert!(ok(v.list()).is_empty());
@@ -83,10 +78,8 @@ pub fn import_with_a_bad_key_pointer_is_efault_and_leaves_no_key() {
     let v = ok(Vault::open());
     for key_ptr in [0u64, KERNEL_ADDR as u64, u64::MAX - 7] {
         let mut r = KvImport {
-            algorithm: KV_ALG_AES256_GCM,
-            key_len: 32,
             key_ptr,
-            ..Default::default()
+            ..import_req(KV_ALG_AES256_GCM, &[0; 32])
         };
         expect_raw(ioctl(&v, KV_IOC_IMPORT, &mut r), Errno::EFAULT);
     }
@@ -94,10 +87,8 @@ pub fn import_with_a_bad_key_pointer_is_efault_and_leaves_no_key() {
     let s = Straddle::new();
     let addr = s.fill(&[9u8; 32], 1);
     let mut r = KvImport {
-        algorithm: KV_ALG_AES256_GCM,
-        key_len: 32,
         key_ptr: addr as u64,
-        ..Default::default()
+        ..import_req(KV_ALG_AES256_GCM, &[0; 32])
     };
     expect_raw(ioctl(&v, KV_IOC_IMPORT, &mut r), Errno::EFAULT);
     assert!(ok(v.list()).is_empty());
@@ -113,10 +104,7 @@ pub fn dup_whose_reply_cannot_be_written_back_is_efault_and_installs_no_fd() {
             .count()
     };
     let m = Mapping::new(4096);
-    let p = m.put(KvDup {
-        caps: KV_CAP_READONLY,
-        ..Default::default()
-    });
+    let p = m.put(dup_req(KV_CAP_READONLY, &[]));
     m.read_only();
     let before = open_fds();
     for _ in 0..20 {

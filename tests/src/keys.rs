@@ -274,10 +274,8 @@ pub fn import_refuses_wrong_lengths_with_einval() {
     }
     // A huge length is refused before anything is read.
     let mut r = KvImport {
-        algorithm: KV_ALG_AES256_GCM,
         key_len: u32::MAX,
-        key_ptr: big.as_ptr() as u64,
-        ..Default::default()
+        ..import_req(KV_ALG_AES256_GCM, &big)
     };
     expect_raw(ioctl(&v, KV_IOC_IMPORT, &mut r), Errno::EINVAL);
     assert_eq!(ok(v.list()).len(), 0);
@@ -298,11 +296,8 @@ pub fn import_refuses_bad_child_policies_with_einval() {
     let key = [1u8; 32];
     for child in BAD_CHILD_POLICIES {
         let mut r = KvImport {
-            algorithm: KV_ALG_HMAC_SHA256,
-            key_len: 32,
-            key_ptr: key.as_ptr() as u64,
             child,
-            ..Default::default()
+            ..import_req(KV_ALG_HMAC_SHA256, &key)
         };
         expect_raw(ioctl(&v, KV_IOC_IMPORT, &mut r), Errno::EINVAL);
     }

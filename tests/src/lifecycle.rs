@@ -197,11 +197,8 @@ pub fn getinfo_reports_the_creation_policy_of_imported_and_derived_keys_through_
     };
     let material = [0x42u8; 32];
     let mut r = KvImport {
-        algorithm: KV_ALG_AES256_GCM,
-        key_len: 32,
-        key_ptr: material.as_ptr() as u64,
         policy,
-        ..Default::default()
+        ..import_req(KV_ALG_AES256_GCM, &material)
     };
     assert_eq!(ioctl(&v, KV_IOC_IMPORT, &mut r), Ok(0));
     let imported = KeyId(r.key_id);

@@ -13,30 +13,10 @@ use std::time::Duration;
 pub fn derived_keys_expire_no_later_than_their_parent() {
     let v = ok(Vault::open());
     let parent = ok(v.import(Algorithm::HmacSha256, &data(32, 5), &ttl(300)));
-    let child0 = must(derive(&v, parent, &HMAC256), "TTL 0");
-    let child60 = must(
-        derive(
-            &v,
-            parent,
-            &Kdf {
-                ttl_ms: 60_000,
-                ..HMAC256
-            },
-        ),
-        "TTL 60 s",
-    );
-    let grandchild = must(derive(&v, child0, &HMAC256), "grandchild");
-    let short = must(
-        derive(
-            &v,
-            parent,
-            &Kdf {
-                ttl_ms: 100,
-                ..HMAC256
-            },
-        ),
-        "TTL 100 ms",
-    );
+    let child0 = derive_hmac(&v, parent, b"", "TTL 0");
+    let child60 = derive_ttl(&v, parent, 60_000, "TTL 60 s");
+    let grandchild = derive_hmac(&v, child0, b"", "grandchild");
+    let short = derive_ttl(&v, parent, 100, "TTL 100 ms");
     ok(v.mac(child0, MSG));
     let p = must(getinfo(&v, parent), "parent");
     assert_ne!(p.expires_ms, 0);
@@ -80,21 +60,25 @@ pub fn derived_keys_expire_no_later_than_their_parent() {
     }
     // A parent without a TTL leaves the child its own, or none.
     let forever = import_hmac(&v, &data(32, 6));
-    let none = must(derive(&v, forever, &HMAC256), "no TTL");
+    let none = derive_hmac(&v, forever, b"", "no TTL");
     assert_eq!(must(getinfo(&v, none), "no TTL").expires_ms, 0);
-    let own = must(
-        derive(
-            &v,
-            forever,
-            &Kdf {
-                ttl_ms: 60_000,
-                ..HMAC256
-            },
-        ),
-        "own TTL",
-    );
+    let own = derive_ttl(&v, forever, 60_000, "own TTL");
     let o = must(getinfo(&v, own), "own TTL");
     assert!(o.expires_ms >= o.created_ms + 59_999 && o.expires_ms <= o.created_ms + 60_000);
+}
+
+/// DERIVE (HKDF-SHA256 with `info`) of an HMAC-SHA256 key from `parent`,
+/// which must succeed.
+#[track_caller]
+fn derive_hmac(v: &Vault, parent: KeyId, info: &[u8], what: &str) -> KeyId {
+    must(derive(v, parent, &Kdf { info, ..HMAC256 }), what)
+}
+
+/// DERIVE of an HMAC-SHA256 key with a TTL of `ttl_ms` from `parent`, which
+/// must succeed.
+#[track_caller]
+fn derive_ttl(v: &Vault, parent: KeyId, ttl_ms: u64, what: &str) -> KeyId {
+    must(derive(v, parent, &Kdf { ttl_ms, ..HMAC256 }), what)
 }
 
 /// Asserts `id` is unusable because it (or an ancestor) was revoked.
@@ -123,33 +107,13 @@ fn assert_revoked(v: &Vault, id: KeyId, what: &str) {
 pub fn revoking_a_key_revokes_its_children_and_grandchildren_but_not_its_parent() {
     let v = ok(Vault::open());
     let root = import_hmac(&v, &data(32, 7));
-    let child = must(derive(&v, root, &HMAC256), "child");
-    let grandchild = must(
-        derive(
-            &v,
-            child,
-            &Kdf {
-                info: b"g",
-                ..HMAC256
-            },
-        ),
-        "grandchild",
-    );
+    let child = derive_hmac(&v, root, b"", "child");
+    let grandchild = derive_hmac(&v, child, b"g", "grandchild");
     let aead_grandchild = must(
         derive(&v, child, &Kdf::new(KV_HASH_SHA256, KV_ALG_AES256_GCM)),
         "AEAD grandchild",
     );
-    let sibling = must(
-        derive(
-            &v,
-            root,
-            &Kdf {
-                info: b"s",
-                ..HMAC256
-            },
-        ),
-        "sibling",
-    );
+    let sibling = derive_hmac(&v, root, b"s", "sibling");
     let unrelated = import_hmac(&v, &data(32, 8));
     ok(v.mac(grandchild, MSG));
     ok(v.revoke(root));
@@ -163,19 +127,9 @@ pub fn revoking_a_key_revokes_its_children_and_grandchildren_but_not_its_parent(
     // Revoking a key in the middle: it and what comes from it, not its
     // parent or its sibling.
     let root = import_hmac(&v, &data(32, 9));
-    let mid = must(derive(&v, root, &HMAC256), "middle key");
-    let leaf = must(derive(&v, mid, &HMAC256), "leaf");
-    let mid_sibling = must(
-        derive(
-            &v,
-            root,
-            &Kdf {
-                info: b"s",
-                ..HMAC256
-            },
-        ),
-        "sibling",
-    );
+    let mid = derive_hmac(&v, root, b"", "middle key");
+    let leaf = derive_hmac(&v, mid, b"", "leaf");
+    let mid_sibling = derive_hmac(&v, root, b"s", "sibling");
     ok(v.revoke(mid));
     assert_revoked(&v, mid, "middle key");
     assert_revoked(&v, leaf, "leaf");
@@ -190,10 +144,7 @@ pub fn revoking_a_key_revokes_its_children_and_grandchildren_but_not_its_parent(
     // An exchanged key descends from its X25519 key.
     let x = ok(v.generate(Algorithm::X25519));
     let exchanged = must(exchange(&v, x, &some_peer(), &HMAC256), "exchanged");
-    let below = must(
-        derive(&v, exchanged, &HMAC256),
-        "derived from the exchanged key",
-    );
+    let below = derive_hmac(&v, exchanged, b"", "derived from the exchanged key");
     ok(v.mac(below, MSG));
     ok(v.revoke(x));
     assert_revoked(&v, exchanged, "exchanged key");
@@ -204,8 +155,8 @@ pub fn destroying_a_parent_leaves_its_children_usable_and_still_revocable_as_a_l
     let v = ok(Vault::open());
     let ikm = data(32, 9);
     let root = import_hmac(&v, &ikm);
-    let child = must(derive(&v, root, &HMAC256), "child");
-    let grandchild = must(derive(&v, child, &HMAC256), "grandchild");
+    let child = derive_hmac(&v, root, b"", "child");
+    let grandchild = derive_hmac(&v, child, b"", "grandchild");
     let x = ok(v.generate(Algorithm::X25519));
     let exchanged = must(exchange(&v, x, &some_peer(), &HMAC256), "exchanged");
     ok(v.destroy(root));

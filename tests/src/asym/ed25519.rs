@@ -309,11 +309,7 @@ pub fn ed25519_sign_and_verify_with_bad_pointers_are_efault() {
     ro.read_only();
     let page = Straddle::new();
     let cut_msg = page.fill(&msg, 1) as u64;
-    for (what, addr) in [
-        ("null", 0u64),
-        ("kernel", KERNEL_ADDR as u64),
-        ("cut off", cut_msg),
-    ] {
+    for (what, addr) in bad_addrs(("cut off", cut_msg)) {
         let mut out = [0u8; 64];
         let mut r = sign_req(id, &msg, &mut out, 64);
         r.data_ptr = addr;
@@ -330,11 +326,7 @@ pub fn ed25519_sign_and_verify_with_bad_pointers_are_efault() {
             "VERIFY, {what} message"
         );
     }
-    for (what, addr) in [
-        ("null", 0u64),
-        ("kernel", KERNEL_ADDR as u64),
-        ("read-only", ro.addr as u64),
-    ] {
+    for (what, addr) in bad_addrs(("read-only", ro.addr as u64)) {
         let mut out = [0u8; 64];
         let mut r = sign_req(id, &msg, &mut out, 64);
         r.sig_ptr = addr;
@@ -345,11 +337,7 @@ pub fn ed25519_sign_and_verify_with_bad_pointers_are_efault() {
         );
     }
     let cut_sig = page.fill(&sig, 1) as u64;
-    for (what, addr) in [
-        ("null", 0u64),
-        ("kernel", KERNEL_ADDR as u64),
-        ("cut off", cut_sig),
-    ] {
+    for (what, addr) in bad_addrs(("cut off", cut_sig)) {
         let mut r = verify_req(id, None, &msg, &sig);
         r.sig_ptr = addr;
         assert_eq!(

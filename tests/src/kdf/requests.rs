@@ -9,6 +9,23 @@ use keyvault::{Algorithm, KeyId, Vault};
 use nix::errno::Errno;
 use std::time::Duration;
 
+/// DERIVE from `h` and KEYEXCHANGE of `x` with `peer`, both with `kdf`,
+/// fail with `want`.
+fn both_fail(
+    v: &Vault,
+    (h, x, peer): (KeyId, KeyId, &[u8; 32]),
+    kdf: &Kdf,
+    want: Errno,
+    what: &str,
+) {
+    fails(derive(v, h, kdf), want, &format!("DERIVE, {what}"));
+    fails(
+        exchange(v, x, peer, kdf),
+        want,
+        &format!("KEYEXCHANGE, {what}"),
+    );
+}
+
 pub fn exchange_and_derive_into_an_asymmetric_or_unknown_algorithm_size_hash_or_policy_are_einval()
 {
     let v = ok(Vault::open());
@@ -114,16 +131,7 @@ pub fn exchange_and_derive_into_an_asymmetric_or_unknown_algorithm_size_hash_or_
         ),
     ];
     for (what, kdf) in cases {
-        fails(
-            derive(&v, h, &kdf),
-            Errno::EINVAL,
-            &format!("DERIVE, {what}"),
-        );
-        fails(
-            exchange(&v, x, &peer, &kdf),
-            Errno::EINVAL,
-            &format!("KEYEXCHANGE, {what}"),
-        );
+        both_fail(&v, (h, x, &peer), &kdf, Errno::EINVAL, what);
     }
     assert_eq!(n_keys(&v), 2, "a refused request left a key");
 }
@@ -170,38 +178,16 @@ pub fn exchange_and_derive_with_an_unknown_destroyed_or_foreign_key_are_enoent()
     let foreign_x = ok(w.generate(Algorithm::X25519));
     let foreign_h = ok(w.generate(Algorithm::HmacSha256));
     let peer = some_peer();
-    for id in [KeyId(0), KeyId(0xdead_beef_0000), KeyId(u64::MAX)] {
-        fails(
-            exchange(&v, id, &peer, &HMAC256),
-            Errno::ENOENT,
-            &format!("KEYEXCHANGE, key {id}"),
-        );
-        fails(
-            derive(&v, id, &HMAC256),
-            Errno::ENOENT,
-            &format!("DERIVE, key {id}"),
-        );
+    let cases = [KeyId(0), KeyId(0xdead_beef_0000), KeyId(u64::MAX)]
+        .map(|id| (id, id, format!("key {id}")))
+        .into_iter()
+        .chain([
+            (gone_h, gone_x, "destroyed key".into()),
+            (foreign_h, foreign_x, "another vault's key".into()),
+        ]);
+    for (h, x, what) in cases {
+        both_fail(&v, (h, x, &peer), &HMAC256, Errno::ENOENT, &what);
     }
-    fails(
-        exchange(&v, gone_x, &peer, &HMAC256),
-        Errno::ENOENT,
-        "destroyed X25519 key",
-    );
-    fails(
-        exchange(&v, foreign_x, &peer, &HMAC256),
-        Errno::ENOENT,
-        "another vault's X25519 key",
-    );
-    fails(
-        derive(&v, gone_h, &HMAC256),
-        Errno::ENOENT,
-        "destroyed HMAC key",
-    );
-    fails(
-        derive(&v, foreign_h, &HMAC256),
-        Errno::ENOENT,
-        "another vault's HMAC key",
-    );
     assert_eq!(n_keys(&v), 0);
 }
 
@@ -215,26 +201,10 @@ pub fn exchange_and_derive_with_a_revoked_or_expired_key_are_ekeyrevoked_or_ekey
     let x_exp = ok(v.generate_with(Algorithm::X25519, &ttl(100)));
     let h_exp = ok(v.generate_with(Algorithm::HmacSha256, &ttl(100)));
     std::thread::sleep(Duration::from_millis(300));
-    fails(
-        exchange(&v, x_rev, &peer, &HMAC256),
-        Errno::EKEYREVOKED,
-        "revoked X25519 key",
-    );
-    fails(
-        derive(&v, h_rev, &HMAC256),
-        Errno::EKEYREVOKED,
-        "revoked HMAC key",
-    );
-    fails(
-        exchange(&v, x_exp, &peer, &HMAC256),
-        Errno::EKEYEXPIRED,
-        "expired X25519 key",
-    );
-    fails(
-        derive(&v, h_exp, &HMAC256),
-        Errno::EKEYEXPIRED,
-        "expired HMAC key",
-    );
+    let revoked = (h_rev, x_rev, &peer);
+    both_fail(&v, revoked, &HMAC256, Errno::EKEYREVOKED, "revoked key");
+    let expired = (h_exp, x_exp, &peer);
+    both_fail(&v, expired, &HMAC256, Errno::EKEYEXPIRED, "expired key");
     assert_eq!(n_keys(&v), 4);
 }
 
@@ -246,12 +216,7 @@ pub fn exchange_and_derive_count_as_a_use_of_the_key_against_its_max_uses() {
     let h = ok(v.import(Algorithm::HmacSha256, &rand32(12), &once));
     must(exchange(&v, x, &peer, &HMAC256), "first KEYEXCHANGE");
     must(derive(&v, h, &HMAC256), "first DERIVE");
-    fails(
-        exchange(&v, x, &peer, &HMAC256),
-        Errno::EDQUOT,
-        "second KEYEXCHANGE",
-    );
-    fails(derive(&v, h, &HMAC256), Errno::EDQUOT, "second DERIVE");
+    both_fail(&v, (h, x, &peer), &HMAC256, Errno::EDQUOT, "second use");
     assert_eq!((ok(v.info(x)).uses, ok(v.info(h)).uses), (1, 1));
     assert_eq!(n_keys(&v), 4);
 }
@@ -278,16 +243,7 @@ pub fn derived_and_exchanged_keys_count_against_the_vault_key_quota() {
         assert!(made <= 1 << 20, "no quota");
     }
     let full = n_keys(&v);
-    fails(
-        derive(&v, h, &HMAC256),
-        Errno::EDQUOT,
-        "DERIVE in a full vault",
-    );
-    fails(
-        exchange(&v, x, &peer, &HMAC256),
-        Errno::EDQUOT,
-        "KEYEXCHANGE in a full vault",
-    );
+    both_fail(&v, (h, x, &peer), &HMAC256, Errno::EDQUOT, "a full vault");
     ok(v.destroy(last.unwrap()));
     let d = must(derive(&v, h, &HMAC256), "DERIVE after a destroy");
     fails(
@@ -360,16 +316,7 @@ pub fn derive_and_exchange_take_salt_and_info_of_up_to_1024_bytes_and_refuse_102
             },
         ),
     ] {
-        fails(
-            derive(&v, h, &kdf),
-            Errno::EINVAL,
-            &format!("DERIVE, {what}"),
-        );
-        fails(
-            exchange(&v, x, &peer, &kdf),
-            Errno::EINVAL,
-            &format!("KEYEXCHANGE, {what}"),
-        );
+        both_fail(&v, (h, x, &peer), &kdf, Errno::EINVAL, what);
     }
     // Lengths far past the limit are refused before any pointer is read.
     let mut d = derive_req(h, &HMAC256);
@@ -431,11 +378,7 @@ pub fn derive_and_exchange_with_a_bad_salt_info_or_peer_pointer_are_efault_and_l
     let page = Straddle::new();
     // 16 bytes of which the last runs into an unmapped page.
     let cut16 = page.fill(&[1; 16], 1) as u64;
-    for (what, addr) in [
-        ("null", 0u64),
-        ("kernel", KERNEL_ADDR as u64),
-        ("cut off", cut16),
-    ] {
+    for (what, addr) in bad_addrs(("cut off", cut16)) {
         for field in ["salt", "info"] {
             let mut d = derive_req(h, &HMAC256);
             let mut e = exchange_req(x, &peer, &HMAC256);
@@ -460,11 +403,7 @@ pub fn derive_and_exchange_with_a_bad_salt_info_or_peer_pointer_are_efault_and_l
         }
     }
     let cut32 = page.fill(&peer, 1) as u64;
-    for (what, addr) in [
-        ("null", 0u64),
-        ("kernel", KERNEL_ADDR as u64),
-        ("cut off", cut32),
-    ] {
+    for (what, addr) in bad_addrs(("cut off", cut32)) {
         let mut e = exchange_req(x, &peer, &HMAC256);
         e.peer_ptr = addr;
         assert_eq!(

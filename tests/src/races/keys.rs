@@ -13,6 +13,57 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// One use of a key by a race's worker: a 64-byte buffer, and the
+/// worker's tally for anything odd.
+type Use<'a> = &'a (dyn Fn(&mut [u8], &mut Tally) -> Result<(), Errno> + Sync);
+
+/// One round of a race of uses against `act`: `threads` threads make `ops`
+/// uses each, cycling through `uses` from an offset of their own, and
+/// `act` runs once `target` uses are made (or every thread is done). Uses
+/// may fail with `gone.1` only, and once a thread saw that for a use, the
+/// same use must not succeed again for it.
+fn use_during(
+    uses: &[Use<'_>],
+    (threads, ops, target): (usize, usize, usize),
+    (what, gone): (&str, Errno),
+    act: impl FnOnce(),
+) -> Tally {
+    let (progress, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let mut total = Tally::default();
+    thread::scope(|s| {
+        let (progress, done) = (&progress, &done);
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut tally = Tally::default();
+                    let mut seen = vec![false; uses.len()];
+                    let mut buf = [0u8; 64];
+                    for i in 0..ops {
+                        let which = (i + t) % uses.len();
+                        let r = uses[which](&mut buf, &mut tally);
+                        progress.fetch_add(1, SeqCst);
+                        match tally.record("use", r, &[gone]) {
+                            Ok(()) if seen[which] => {
+                                tally.bad(format!("{what} {which} worked after {gone:?}"))
+                            }
+                            Err(e) if e == gone => seen[which] = true,
+                            _ => {}
+                        }
+                    }
+                    done.fetch_add(1, SeqCst);
+                    tally
+                })
+            })
+            .collect();
+        wait_for(progress, target, done, threads);
+        act();
+        for w in workers {
+            total.merge(w.join().expect("worker"));
+        }
+    });
+    total
+}
+
 pub fn destroying_a_key_while_threads_use_it_gives_each_use_success_or_enoent() {
     const THREADS: usize = 4;
     const OPS: usize = 40;
@@ -24,45 +75,18 @@ pub fn destroying_a_key_while_threads_use_it_gives_each_use_success_or_enoent() 
     for round in 0..rounds {
         let aead = ok(v.generate(Algorithm::Aes256Gcm));
         let mac = ok(v.generate(Algorithm::HmacSha256));
-        let (progress, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
         // Destroy after 0%, 20%, ... 80% of the round's operations.
         let target = (round % 5) * THREADS * OPS / 5;
-        thread::scope(|s| {
-            let (v, progress, done) = (&v, &progress, &done);
-            let workers: Vec<_> = (0..THREADS)
-                .map(|t| {
-                    s.spawn(move || {
-                        let mut tally = Tally::default();
-                        let mut gone = [false; 2];
-                        let mut buf = [0u8; 64];
-                        for i in 0..OPS {
-                            let which = (i + t) % 2;
-                            let r = if which == 0 {
-                                errno(v.aead_encrypt_in_place(aead, &mut buf, b"", None))
-                            } else {
-                                errno(v.mac(mac, &buf))
-                            };
-                            progress.fetch_add(1, SeqCst);
-                            match tally.record("use", r, &[Errno::ENOENT]) {
-                                Ok(()) if gone[which] => {
-                                    tally.bad(format!("key {which} worked after ENOENT"))
-                                }
-                                Err(Errno::ENOENT) => gone[which] = true,
-                                _ => {}
-                            }
-                        }
-                        done.fetch_add(1, SeqCst);
-                        tally
-                    })
-                })
-                .collect();
-            wait_for(progress, target, done, THREADS);
+        let uses: [Use<'_>; 2] = [
+            &|buf, _| errno(v.aead_encrypt_in_place(aead, buf, b"", None)),
+            &|buf, _| errno(v.mac(mac, buf)),
+        ];
+        let destroy = || {
             ok(v.destroy(aead));
             ok(v.destroy(mac));
-            for w in workers {
-                total.merge(w.join().expect("worker"));
-            }
-        });
+        };
+        let gone = ("key", Errno::ENOENT);
+        total.merge(use_during(&uses, (THREADS, OPS, target), gone, destroy));
         expect_errno(v.info(aead), Errno::ENOENT);
         expect_errno(v.info(mac), Errno::ENOENT);
     }
@@ -95,53 +119,23 @@ pub fn revoking_a_parent_key_while_threads_use_it_and_its_derived_key_gives_succ
         let parent = ok(v.generate(Algorithm::HmacSha256));
         let child =
             derive_with(&v, parent, KV_ALG_AES256_GCM, KvPolicy::default()).expect("derive");
-        let (progress, done) = (AtomicUsize::new(0), AtomicUsize::new(0));
         let target = (round % 5) * THREADS * OPS / 5;
-        thread::scope(|s| {
-            let (v, progress, done) = (&v, &progress, &done);
-            let workers: Vec<_> = (0..THREADS)
-                .map(|t| {
-                    s.spawn(move || {
-                        let mut tally = Tally::default();
-                        let mut revoked = [false; 3];
-                        let mut buf = [0u8; 64];
-                        for i in 0..OPS {
-                            let which = (i + t) % 3;
-                            let r = match which {
-                                0 => errno(v.aead_encrypt_in_place(child, &mut buf, b"", None)),
-                                1 => errno(v.mac(parent, &buf)),
-                                _ => match v.info(parent) {
-                                    Ok(info) if info.state == KeyState::Revoked => {
-                                        Err(Errno::EKEYREVOKED)
-                                    }
-                                    Ok(info) if info.state == KeyState::Active => Ok(()),
-                                    Ok(info) => {
-                                        tally.bad(format!("state {}", info.state));
-                                        Ok(())
-                                    }
-                                    Err(e) => Err(e.errno()),
-                                },
-                            };
-                            progress.fetch_add(1, SeqCst);
-                            match tally.record("use", r, &[Errno::EKEYREVOKED]) {
-                                Ok(()) if revoked[which] => {
-                                    tally.bad(format!("op {which} worked after EKEYREVOKED"))
-                                }
-                                Err(Errno::EKEYREVOKED) => revoked[which] = true,
-                                _ => {}
-                            }
-                        }
-                        done.fetch_add(1, SeqCst);
-                        tally
-                    })
-                })
-                .collect();
-            wait_for(progress, target, done, THREADS);
-            ok(v.revoke(parent));
-            for w in workers {
-                total.merge(w.join().expect("worker"));
-            }
-        });
+        let uses: [Use<'_>; 3] = [
+            &|buf, _| errno(v.aead_encrypt_in_place(child, buf, b"", None)),
+            &|buf, _| errno(v.mac(parent, buf)),
+            &|_, tally| match v.info(parent) {
+                Ok(info) if info.state == KeyState::Revoked => Err(Errno::EKEYREVOKED),
+                Ok(info) if info.state == KeyState::Active => Ok(()),
+                Ok(info) => {
+                    tally.bad(format!("state {}", info.state));
+                    Ok(())
+                }
+                Err(e) => Err(e.errno()),
+            },
+        ];
+        let revoke = || ok(v.revoke(parent));
+        let gone = ("op", Errno::EKEYREVOKED);
+        total.merge(use_during(&uses, (THREADS, OPS, target), gone, revoke));
         assert_eq!(ok(v.info(parent)).state, KeyState::Revoked);
         assert_eq!(ok(v.info(child)).state, KeyState::Revoked);
     }

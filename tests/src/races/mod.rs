@@ -103,15 +103,8 @@ fn encrypt_on_fd(fd: RawFd, key: KeyId) -> Result<(), Errno> {
     let mut nonce = [0u8; 12];
     let mut tag = [0u8; 16];
     let mut r = KvAead {
-        key_id: key.0,
-        in_ptr: buf.as_ptr() as u64,
-        out_ptr: buf.as_mut_ptr() as u64,
-        nonce_ptr: nonce.as_mut_ptr() as u64,
-        tag_ptr: tag.as_mut_ptr() as u64,
-        in_len: 64,
-        out_len: 64,
         flags: KV_AEAD_GEN_NONCE,
-        ..Default::default()
+        ..aead_in_place_req(key, &mut buf, &mut nonce, &mut tag)
     };
     // SAFETY: `r` is KV_IOC_AEAD_ENCRYPT's struct and its buffers live on
     // this stack frame. If `fd` was closed and its number reused, it is

@@ -16,7 +16,7 @@ use crate::support::*;
 use curve25519_dalek::montgomery::MontgomeryPoint;
 use hmac::Mac;
 use keyvault::uapi::*;
-use keyvault::Vault;
+use keyvault::{KeyId, Vault};
 use nix::errno::Errno;
 use sha2::Digest;
 use std::process::Command;
@@ -38,25 +38,16 @@ fn secret(label: u64, n: usize) -> Vec<u8> {
         .collect()
 }
 
-fn as_bytes<T: Copy>(v: &T) -> &[u8] {
-    // SAFETY: the ABI structs are plain old data without padding.
-    unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
-}
-
 fn arr<const N: usize>(b: &[u8]) -> [u8; N] {
     b.try_into().unwrap()
 }
 
 /// HKDF parameters for a new key of `alg`.
-fn kdf(hash: u32, alg: u32, salt: &[u8], info: &[u8]) -> KvKdf {
-    KvKdf {
-        hash,
-        algorithm: alg,
-        salt_len: salt.len() as u32,
-        salt_ptr: salt.as_ptr() as u64,
-        info_ptr: info.as_ptr() as u64,
-        info_len: info.len() as u32,
-        ..Default::default()
+fn kdf<'a>(hash: u32, alg: u32, salt: &'a [u8], info: &'a [u8]) -> Kdf<'a> {
+    Kdf {
+        salt,
+        info,
+        ..Kdf::new(hash, alg)
     }
 }
 
@@ -110,36 +101,27 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
         },
     );
     let mut bad = KvImport {
-        algorithm: KV_ALG_AES128_GCM,
         key_len: 17,
-        key_ptr: k_gcm256.as_ptr() as u64,
-        ..Default::default()
+        ..import_req(KV_ALG_AES128_GCM, &k_gcm256)
     };
     assert_eq!(rec.call(&v, KV_IOC_IMPORT, &mut bad), Err(Errno::EINVAL));
     let s = Straddle::new();
     let cut = s.fill(&k_gcm256, 1);
     let mut bad = KvImport {
-        algorithm: KV_ALG_AES256_GCM,
-        key_len: 32,
         key_ptr: cut as u64,
-        ..Default::default()
+        ..import_req(KV_ALG_AES256_GCM, &k_gcm256)
     };
     assert_eq!(rec.call(&v, KV_IOC_IMPORT, &mut bad), Err(Errno::EFAULT));
     // A request that cannot be written back: the key is made, then destroyed.
     let m = Mapping::new(4096);
-    let p = m.put(KvImport {
-        algorithm: KV_ALG_AES256_GCM,
-        key_len: 32,
-        key_ptr: k_gcm256.as_ptr() as u64,
-        ..Default::default()
-    });
+    let p = m.put(import_req(KV_ALG_AES256_GCM, &k_gcm256));
     m.read_only();
     assert_eq!(
         crate::support::ioctl_addr(&v, KV_IOC_IMPORT, p as usize),
         Err(Errno::EFAULT)
     );
     // SAFETY: the mapping is readable and holds the KvImport just placed.
-    rec.keep(as_bytes(unsafe { &*p }));
+    rec.keep(&bytes_of(unsafe { &*p }));
 
     for id in rec.list(&v) {
         rec.info(&v, id).expect("getinfo");
@@ -189,15 +171,8 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
         let mut buf = msg.clone();
         let (mut n3, mut t3) = ([FILL; 12], [FILL; 16]);
         let mut r = KvAead {
-            key_id: key,
-            in_ptr: buf.as_mut_ptr() as u64,
-            out_ptr: buf.as_mut_ptr() as u64,
-            nonce_ptr: n3.as_mut_ptr() as u64,
-            tag_ptr: t3.as_mut_ptr() as u64,
-            in_len: buf.len() as u32,
-            out_len: buf.len() as u32,
             flags: KV_AEAD_GEN_NONCE,
-            ..Default::default()
+            ..aead_in_place_req(KeyId(key), &mut buf, &mut n3, &mut t3)
         };
         rec.call(&v, KV_IOC_AEAD_ENCRYPT, &mut r).expect("in place");
         rec.keep(&buf);
@@ -281,14 +256,7 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
 
     // HASH (no key).
     let mut digest = [FILL; 64];
-    let mut h = KvHash {
-        algorithm: KV_HASH_SHA512,
-        data_len: msg.len() as u32,
-        data_ptr: msg.as_ptr() as u64,
-        digest_ptr: digest.as_mut_ptr() as u64,
-        digest_len: 64,
-        ..Default::default()
-    };
+    let mut h = hash_req(KV_HASH_SHA512, &msg, &mut digest);
     rec.call(&v, KV_IOC_HASH, &mut h).expect("hash");
     rec.keep(&digest);
 
@@ -332,20 +300,15 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
         shared,
         MontgomeryPoint(a_pub).mul_clamped(arr(&x_b)).to_bytes()
     );
-    let exchange = |rec: &mut Rec, key: u64, peer: &[u8; 32], k: KvKdf| -> Result<u64, Errno> {
-        let mut r = KvExchange {
-            key_id: key,
-            peer_ptr: peer.as_ptr() as u64,
-            kdf: k,
-            ..Default::default()
-        };
+    let exchange = |rec: &mut Rec, key: u64, peer: &[u8; 32], k: Kdf| -> Result<u64, Errno> {
+        let mut r = exchange_req(KeyId(key), peer, &k);
         rec.call(&v, KV_IOC_KEYEXCHANGE, &mut r)
             .map(|()| r.new_key_id)
     };
     let ex_aes = kdf(KV_HASH_SHA256, KV_ALG_AES256_GCM, salt, info);
     let ka = exchange(&mut rec, xa, &b_pub, ex_aes).expect("exchange a");
     let kb = exchange(&mut rec, xb, &a_pub, ex_aes).expect("exchange b");
-    let okm_ex = hkdf_host(KV_HASH_SHA256, salt, &shared, info, 32);
+    let okm_ex = host_hkdf(KV_HASH_SHA256, salt, &shared, info, 32);
     let (n, ct, tg) = rec.seal(&v, ka, &msg, aad);
     assert_eq!(
         host_open(&okm_ex, &n, &ct, &tg, aad),
@@ -358,7 +321,7 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
     assert_eq!(pt, msg);
     let ex_mac = kdf(KV_HASH_SHA512, KV_ALG_HMAC_SHA512, b"", info);
     let km = exchange(&mut rec, xa, &b_pub, ex_mac).expect("exchange into hmac");
-    let okm_ex_mac = hkdf_host(KV_HASH_SHA512, b"", &shared, info, 64);
+    let okm_ex_mac = host_hkdf(KV_HASH_SHA512, b"", &shared, info, 64);
     let (r, mac) = rec.mac(&v, km, &msg, 64);
     r.expect("mac with the exchanged key");
     assert_eq!(mac, host_hmac512(&okm_ex_mac, &msg));
@@ -374,12 +337,8 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
 
     // DERIVE: HMAC-SHA256 -> AES-256-GCM, HMAC-SHA512 -> HMAC-SHA512 ->
     // ChaCha20-Poly1305 (a chain), each checked against host HKDF.
-    let derive = |rec: &mut Rec, key: u64, k: KvKdf| -> Result<u64, Errno> {
-        let mut r = KvDerive {
-            key_id: key,
-            kdf: k,
-            ..Default::default()
-        };
+    let derive = |rec: &mut Rec, key: u64, k: Kdf| -> Result<u64, Errno> {
+        let mut r = derive_req(KeyId(key), &k);
         rec.call(&v, KV_IOC_DERIVE, &mut r).map(|()| r.new_key_id)
     };
     let d1 = derive(
@@ -388,7 +347,7 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
         kdf(KV_HASH_SHA256, KV_ALG_AES256_GCM, salt, info),
     )
     .expect("derive");
-    let okm_d1 = hkdf_host(KV_HASH_SHA256, salt, &k_hmac256, info, 32);
+    let okm_d1 = host_hkdf(KV_HASH_SHA256, salt, &k_hmac256, info, 32);
     let (n, ct, tg) = rec.seal(&v, d1, &msg, aad);
     assert_eq!(
         host_open(&okm_d1, &n, &ct, &tg, aad),
@@ -401,7 +360,7 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
         kdf(KV_HASH_SHA512, KV_ALG_HMAC_SHA512, salt, b""),
     )
     .expect("derive hmac");
-    let okm_d2 = hkdf_host(KV_HASH_SHA512, salt, &k_hmac512, b"", 64);
+    let okm_d2 = host_hkdf(KV_HASH_SHA512, salt, &k_hmac512, b"", 64);
     let (r, mac) = rec.mac(&v, d2, &msg, 64);
     r.expect("mac with the derived key");
     assert_eq!(
@@ -415,7 +374,7 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
         kdf(KV_HASH_SHA256, KV_ALG_CHACHA20_POLY1305, b"", info),
     )
     .expect("derive chain");
-    let okm_d3 = hkdf_host(KV_HASH_SHA256, b"", &okm_d2, info, 32);
+    let okm_d3 = host_hkdf(KV_HASH_SHA256, b"", &okm_d2, info, 32);
     let (n, ct, tg) = rec.seal(&v, d3, &msg, b"");
     assert_eq!(
         host_open_chacha(&okm_d3, &n, &ct, &tg),
@@ -434,12 +393,7 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
     // DUP: a handle limited to one key and to encryption; close it.
     {
         let ids = [gcm256];
-        let mut r = KvDup {
-            caps: KV_CAP_ENCRYPT | KV_CAP_GETINFO,
-            nkeys: 1,
-            keys_ptr: ids.as_ptr() as u64,
-            ..Default::default()
-        };
+        let mut r = dup_req(KV_CAP_ENCRYPT | KV_CAP_GETINFO, &ids);
         rec.call(&v, KV_IOC_DUP, &mut r).expect("dup");
         // SAFETY: DUP just installed this fd for us.
         let d = Vault::from_fd(unsafe { std::os::fd::FromRawFd::from_raw_fd(r.fd) });

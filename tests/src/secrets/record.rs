@@ -20,7 +20,7 @@ impl Rec {
     pub fn call<T: Copy>(&mut self, v: &Vault, cmd: u32, req: &mut T) -> Result<(), Errno> {
         let r = ioctl(v, cmd, req).map(drop);
         self.calls += 1;
-        self.out.extend_from_slice(as_bytes(req));
+        self.out.extend_from_slice(&bytes_of(req));
         r
     }
 
@@ -38,12 +38,9 @@ impl Rec {
         policy: KvPolicy,
     ) -> u64 {
         let mut r = KvImport {
-            algorithm: alg,
-            key_len: key.len() as u32,
-            key_ptr: key.as_ptr() as u64,
             ttl_ms,
             policy,
-            ..Default::default()
+            ..import_req(alg, key)
         };
         self.call(v, KV_IOC_IMPORT, &mut r).expect("import");
         r.key_id
@@ -65,7 +62,7 @@ impl Rec {
         let mut out = vec![FILL; input.len()];
         let mut r = KvAead {
             flags,
-            ..crate::support::aead_req(KeyId(key), input, &mut out, aad, nonce, tag)
+            ..aead_req(KeyId(key), input, &mut out, aad, nonce, tag)
         };
         let res = self.call(v, cmd, &mut r);
         self.keep(&out);
@@ -110,16 +107,7 @@ impl Rec {
         cap: usize,
     ) -> (Result<(), Errno>, Vec<u8>) {
         let mut out = vec![FILL; cap];
-        let mut r = KvCbc {
-            key_id: key,
-            in_ptr: input.as_ptr() as u64,
-            out_ptr: out.as_mut_ptr() as u64,
-            iv_ptr: iv.as_mut_ptr() as u64,
-            in_len: input.len() as u32,
-            out_len: cap as u32,
-            flags,
-            ..Default::default()
-        };
+        let mut r = cbc_req(KeyId(key), input, &mut out, iv, flags);
         let res = self.call(v, cmd, &mut r);
         self.keep(&out);
         self.keep(iv);
@@ -136,12 +124,8 @@ impl Rec {
     ) -> (Result<(), Errno>, Vec<u8>) {
         let mut mac = vec![FILL; 64];
         let mut r = KvMac {
-            key_id: key,
-            data_ptr: data.as_ptr() as u64,
-            mac_ptr: mac.as_mut_ptr() as u64,
-            data_len: data.len() as u32,
             mac_len: cap,
-            reserved: [0; 2],
+            ..mac_req(KeyId(key), data, &mut mac)
         };
         let res = self.call(v, KV_IOC_MAC, &mut r);
         self.keep(&mac);
@@ -156,15 +140,12 @@ impl Rec {
         data: &[u8],
         mac: &[u8],
     ) -> Result<(), Errno> {
-        let mut r = KvMac {
-            key_id: key,
-            data_ptr: data.as_ptr() as u64,
-            mac_ptr: mac.as_ptr() as u64,
-            data_len: data.len() as u32,
-            mac_len: mac.len() as u32,
-            reserved: [0; 2],
-        };
-        self.call(v, KV_IOC_VERIFY_MAC, &mut r)
+        let mut mac = mac.to_vec();
+        self.call(
+            v,
+            KV_IOC_VERIFY_MAC,
+            &mut mac_req(KeyId(key), data, &mut mac),
+        )
     }
 
     pub fn sign(
@@ -175,14 +156,7 @@ impl Rec {
         cap: u32,
     ) -> (Result<(), Errno>, [u8; 64]) {
         let mut sig = [FILL; 64];
-        let mut r = KvSign {
-            key_id: key,
-            data_ptr: data.as_ptr() as u64,
-            sig_ptr: sig.as_mut_ptr() as u64,
-            data_len: data.len() as u32,
-            sig_len: cap,
-            reserved: [0; 2],
-        };
+        let mut r = sign_req(KeyId(key), data, &mut sig, cap as usize);
         let res = self.call(v, KV_IOC_SIGN, &mut r);
         self.keep(&sig);
         (res, sig)
@@ -196,25 +170,16 @@ impl Rec {
         data: &[u8],
         sig: &[u8; 64],
     ) -> Result<(), Errno> {
-        let mut r = KvVerify {
-            key_id: key,
-            pubkey_ptr: public.map_or(0, |p| p.as_ptr() as u64),
-            data_ptr: data.as_ptr() as u64,
-            sig_ptr: sig.as_ptr() as u64,
-            data_len: data.len() as u32,
-            ..Default::default()
-        };
-        self.call(v, KV_IOC_VERIFY, &mut r)
+        self.call(
+            v,
+            KV_IOC_VERIFY,
+            &mut verify_req(KeyId(key), public, data, sig),
+        )
     }
 
     pub fn pubkey(&mut self, v: &Vault, key: u64, cap: u32) -> (Result<(), Errno>, [u8; 32]) {
         let mut p = [FILL; 32];
-        let mut r = KvPubkey {
-            key_id: key,
-            pubkey_ptr: p.as_mut_ptr() as u64,
-            pubkey_len: cap,
-            ..Default::default()
-        };
+        let mut r = pubkey_req(KeyId(key), &mut p, cap as usize);
         let res = self.call(v, KV_IOC_GET_PUBKEY, &mut r);
         self.keep(&p);
         (res, p)

@@ -237,12 +237,7 @@ impl Every {
                 ioctl(v, io.cmd, &mut r)
             }
             KV_IOC_IMPORT => {
-                let mut r = KvImport {
-                    algorithm: KV_ALG_AES256_GCM,
-                    key_len: 32,
-                    key_ptr: FX_AEAD_KEY.as_ptr() as u64,
-                    ..Default::default()
-                };
+                let mut r = import_req(KV_ALG_AES256_GCM, &FX_AEAD_KEY);
                 ioctl(v, io.cmd, &mut r)
             }
             KV_IOC_DESTROY | KV_IOC_REVOKE => {

@@ -223,17 +223,6 @@ pub fn assert_key(v: &Vault, id: KeyId, alg_raw: u32, want: &[u8], what: &str) {
     }
 }
 
-/// HKDF on the host (what the kernel must have made).
-pub fn hkdf_host(hash: u32, salt: &[u8], ikm: &[u8], info: &[u8], len: usize) -> Vec<u8> {
-    let mut okm = vec![0u8; len];
-    match hash {
-        KV_HASH_SHA256 => hkdf::Hkdf::<sha2::Sha256>::new(Some(salt), ikm).expand(info, &mut okm),
-        _ => hkdf::Hkdf::<sha2::Sha512>::new(Some(salt), ikm).expand(info, &mut okm),
-    }
-    .expect("hkdf length");
-    okm
-}
-
 /// AES-256-GCM on the host.
 pub fn host_open(
     key: &[u8],

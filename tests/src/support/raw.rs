@@ -25,6 +25,13 @@ pub fn ioctl_addr(v: &Vault, cmd: u32, addr: usize) -> Result<i32, Errno> {
 /// An address that is never mapped in userspace (kernel half).
 pub const KERNEL_ADDR: usize = 0xffff_8880_0000_0000;
 
+/// Addresses a pointer field is refused with EFAULT for: null, the kernel
+/// half, and the test's own `other` (cut off by an unmapped page, or
+/// read-only).
+pub fn bad_addrs(other: (&'static str, u64)) -> [(&'static str, u64); 3] {
+    [("null", 0), ("kernel", KERNEL_ADDR as u64), other]
+}
+
 /// A raw AEAD request over the given buffers (capacity: all of `out`).
 pub fn aead_req(
     key: KeyId,
@@ -45,6 +52,17 @@ pub fn aead_req(
         out_len: out.len() as u32,
         aad_len: aad.len() as u32,
         ..Default::default()
+    }
+}
+
+/// A raw AEAD request that works on `buf` in place (no AAD).
+pub fn aead_in_place_req(key: KeyId, buf: &mut [u8], nonce: &mut Nonce, tag: &mut Tag) -> KvAead {
+    let r = aead_req(key, &[], buf, &[], nonce, tag);
+    KvAead {
+        in_ptr: r.out_ptr,
+        in_len: r.out_len,
+        aad_ptr: 0,
+        ..r
     }
 }
 
@@ -82,6 +100,30 @@ pub fn hash_req(alg: u32, data: &[u8], digest: &mut [u8]) -> KvHash {
         data_ptr: data.as_ptr() as u64,
         digest_ptr: digest.as_mut_ptr() as u64,
         digest_len: digest.len() as u32,
+        ..Default::default()
+    }
+}
+
+/// A raw IMPORT request of `key` as `alg` (no TTL, no policy).
+pub fn import_req(alg: u32, key: &[u8]) -> KvImport {
+    KvImport {
+        algorithm: alg,
+        key_len: key.len() as u32,
+        key_ptr: key.as_ptr() as u64,
+        ..Default::default()
+    }
+}
+
+/// A raw DUP request limited to `ids` (no pointer when empty).
+pub fn dup_req(caps: u32, ids: &[u64]) -> KvDup {
+    KvDup {
+        caps,
+        nkeys: ids.len() as u32,
+        keys_ptr: if ids.is_empty() {
+            0
+        } else {
+            ids.as_ptr() as u64
+        },
         ..Default::default()
     }
 }
@@ -283,16 +325,7 @@ pub fn import_ed25519(v: &Vault, seed: &[u8; 32]) -> KeyId {
 /// KV_IOC_DUP on a raw fd: the new fd and the capabilities granted.
 pub fn dup_fd(fd: RawFd, caps: u32, keys: &[KeyId]) -> Result<(OwnedFd, u32), Errno> {
     let ids: Vec<u64> = keys.iter().map(|k| k.0).collect();
-    let mut r = KvDup {
-        caps,
-        nkeys: ids.len() as u32,
-        keys_ptr: if ids.is_empty() {
-            0
-        } else {
-            ids.as_ptr() as u64
-        },
-        ..Default::default()
-    };
+    let mut r = dup_req(caps, &ids);
     // SAFETY: `r` is the struct KV_IOC_DUP encodes; `ids` outlives the call.
     Errno::result(unsafe { libc::ioctl(fd, KV_IOC_DUP as _, &mut r as *mut KvDup) })?;
     assert!(r.fd >= 0, "DUP succeeded but returned fd {}", r.fd);
@@ -308,21 +341,11 @@ pub fn dup(v: &Vault, caps: Caps, keys: &[KeyId]) -> Result<Vault, Errno> {
 
 /// KV_IOC_DERIVE (HKDF-SHA256) of a new key of `alg` from `parent`.
 pub fn derive_with(v: &Vault, parent: KeyId, alg: u32, policy: KvPolicy) -> Result<KeyId, Errno> {
-    let (salt, info) = (b"salt", b"keyvault lifecycle");
-    let mut r = KvDerive {
-        key_id: parent.0,
-        kdf: KvKdf {
-            hash: KV_HASH_SHA256,
-            algorithm: alg,
-            salt_ptr: salt.as_ptr() as u64,
-            salt_len: salt.len() as u32,
-            info_ptr: info.as_ptr() as u64,
-            info_len: info.len() as u32,
-            policy,
-            ..Default::default()
-        },
-        ..Default::default()
+    let kdf = Kdf {
+        salt: b"salt",
+        info: b"keyvault lifecycle",
+        policy,
+        ..Kdf::new(KV_HASH_SHA256, alg)
     };
-    ioctl(v, KV_IOC_DERIVE, &mut r)?;
-    Ok(KeyId(r.new_key_id))
+    derive(v, parent, &kdf)
 }

@@ -165,18 +165,8 @@ pub fn aead_decrypt_raw(
     (nonce, tag): (&Nonce, &Tag),
     out: &mut [u8],
 ) -> Result<(), Errno> {
-    let mut r = KvAead {
-        key_id: id.0,
-        in_ptr: tc.ct.as_ptr() as u64,
-        out_ptr: out.as_mut_ptr() as u64,
-        aad_ptr: tc.aad.as_ptr() as u64,
-        nonce_ptr: nonce.as_ptr() as u64,
-        tag_ptr: tag.as_ptr() as u64,
-        in_len: tc.ct.len() as u32,
-        out_len: out.len() as u32,
-        aad_len: tc.aad.len() as u32,
-        ..Default::default()
-    };
+    let (mut nonce, mut tag) = (*nonce, *tag);
+    let mut r = aead_req(id, &tc.ct, out, &tc.aad, &mut nonce, &mut tag);
     ioctl(v, KV_IOC_AEAD_DECRYPT, &mut r).map(drop)
 }
 
@@ -262,15 +252,7 @@ pub fn cbc_decrypt_raw(
     out: &mut [u8],
 ) -> Result<(), Errno> {
     let mut iv = *iv;
-    let mut r = KvCbc {
-        key_id: id.0,
-        in_ptr: ct.as_ptr() as u64,
-        out_ptr: out.as_mut_ptr() as u64,
-        iv_ptr: iv.as_mut_ptr() as u64,
-        in_len: ct.len() as u32,
-        out_len: out.len() as u32,
-        ..Default::default()
-    };
+    let mut r = cbc_req(id, ct, out, &mut iv, 0);
     ioctl(v, KV_IOC_CBC_DECRYPT, &mut r).map(drop)
 }
 
