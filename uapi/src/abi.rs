@@ -612,18 +612,15 @@ impl KvIoctl {
     pub const fn writes_request(&self) -> bool {
         (self.cmd >> 30) & IOC_READ != 0
     }
+}
 
-    /// The ioctl with command number `cmd`, if there is one.
-    pub const fn find(cmd: u32) -> Option<&'static KvIoctl> {
-        let mut i = 0;
-        while i < KV_IOCTLS.len() {
-            if KV_IOCTLS[i].cmd == cmd {
-                return Some(&KV_IOCTLS[i]);
-            }
-            i += 1;
-        }
-        None
+/// Where `cmd` stands in [`KV_IOCTLS`] (evaluated at compile time).
+const fn position(cmd: u32) -> usize {
+    let mut i = 0;
+    while KV_IOCTLS[i].cmd != cmd {
+        i += 1;
     }
+    i
 }
 
 macro_rules! declare_ioctls {
@@ -639,6 +636,17 @@ macro_rules! declare_ioctls {
             request: stringify!($req),
             cap: $cap,
         }),*];
+
+        impl KvIoctl {
+            /// The ioctl with command number `cmd`, if there is one: a
+            /// `match` (the module looks up every ioctl it is given).
+            pub const fn find(cmd: u32) -> Option<&'static KvIoctl> {
+                match cmd {
+                    $($name => Some(&KV_IOCTLS[const { position($name) }]),)*
+                    _ => None,
+                }
+            }
+        }
     };
 }
 kv_ioctl_list!(declare_ioctls);
