@@ -167,4 +167,3 @@ pub(crate) fn user_slice(ptr: u64, len: usize) -> Result<UserSlice> {
     let addr = usize::try_from(ptr).map_err(|_| EFAULT)?;
     Ok(UserSlice::new(UserPtr::from_addr(addr), len))
 }
-

@@ -270,6 +270,7 @@ fn pin_to_one_cpu() -> Option<(libc::cpu_set_t, usize)> {
         .find(|&c| unsafe { libc::CPU_ISSET(c, &old) })?;
     // SAFETY: all-zero is a valid (empty) set; CPU_SET writes into it.
     let mut one: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `cpu` < CPU_SETSIZE (found in a set above); `one` is ours.
     unsafe { libc::CPU_SET(cpu, &mut one) };
     set_affinity(&one).then_some((old, cpu))
 }

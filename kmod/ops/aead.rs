@@ -14,11 +14,6 @@ fn lengths(h: &Handle, req: &KvAead, flags_allowed: u32) -> Result<(usize, usize
     Ok((input_len(h, req.in_len)?, input_len(h, req.aad_len)?))
 }
 
-/// The ciphertext or plaintext is as long as the input.
-fn out_len(req: &mut KvAead) -> &mut u32 {
-    &mut req.out_len
-}
-
 /// KV_IOC_AEAD_ENCRYPT.
 pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvAead = arg.read(info)?;
@@ -28,7 +23,7 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     if !kernel_nonce && key.kernel_nonces_only() {
         return Err(EPERM);
     }
-    arg.require_room(&mut req, out_len, len)?;
+    arg.require_room(&mut req, |r| &mut r.out_len, len)?;
     let charged = key.charge(len)?;
     charged.settle((|| {
         let mut buf = Scratch::new();
@@ -65,7 +60,7 @@ pub(super) fn decrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvAead = arg.read(info)?;
     let (len, aad_len) = lengths(h, &req, 0)?;
     let key = key_for(h, req.key_id, KV_CAP_DECRYPT, Alg::is_aead)?;
-    arg.require_room(&mut req, out_len, len)?;
+    arg.require_room(&mut req, |r| &mut r.out_len, len)?;
     let charged = key.charge(len)?;
     charged.settle((|| {
         let mut nonce = Nonce::default();

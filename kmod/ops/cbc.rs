@@ -20,10 +20,6 @@ fn check(h: &Handle, req: &KvCbc, encrypt: bool) -> Result<(usize, usize, bool)>
     Ok((len, need, padded))
 }
 
-fn out_len(req: &mut KvCbc) -> &mut u32 {
-    &mut req.out_len
-}
-
 /// KV_IOC_CBC_ENCRYPT.
 pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvCbc = arg.read(info)?;
@@ -33,7 +29,7 @@ pub(super) fn encrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     if !kernel_iv && key.kernel_nonces_only() {
         return Err(EPERM);
     }
-    arg.require_room(&mut req, out_len, need)?;
+    arg.require_room(&mut req, |r| &mut r.out_len, need)?;
     let charged = key.charge(len)?;
     charged.settle((|| {
         let mut buf = Secret::zeroed(need)?;
@@ -65,7 +61,7 @@ pub(super) fn decrypt(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let mut req: KvCbc = arg.read(info)?;
     let (len, need, padded) = check(h, &req, false)?;
     let key = key_for(h, req.key_id, KV_CAP_DECRYPT, Alg::is_cbc)?;
-    arg.require_room(&mut req, out_len, need)?;
+    arg.require_room(&mut req, |r| &mut r.out_len, need)?;
     let charged = key.charge(len)?;
     charged.settle((|| {
         let mut iv = Iv::default();
