@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The guest side of scripts/vm, run by bash inside the VM: load keyvault.ko,
 # run the command in its directory, and leave what the host reads in
-# $STATUS_DIR (the run's directory, writable in the guest): `status` (the
+# $STATUS_DIR (the run's directory, writable in the guest): `started` (at
+# once), `status` (the
 # command's exit status; 125 when the module did not load, 126 when
 # kmemleak does not work), `dmesg` (written last: without it the host knows
 # the run died), and on a kmemleak kernel `kmemleak-{boot,run,rmmod}`,
@@ -25,6 +26,8 @@ while [ "$1" != -- ]; do
   esac
 done
 shift
+# The host boots again a VM that died before this line (scripts/vm).
+: > "$STATUS_DIR/started"
 # shellcheck disable=SC2164 # as before: without DIR the command runs (and fails) where it is
 cd "$1"; shift
 # A module that does not load ends the run with status 125 and the log.
