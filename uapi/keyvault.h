@@ -68,8 +68,10 @@
 #define KV_CAP_RESTRICT		(1U << 11)
 #define KV_CAP_DERIVE		(1U << 12)
 #define KV_CAP_EXCHANGE		(1U << 13)
-#define KV_CAP_IMPORT		(1U << 14)
-#define KV_CAP_ALL		0x7FFFU
+#define KV_CAP_IMPORT		(1U << 14) /* IMPORT and IMPORT_KEYRING */
+#define KV_CAP_WRAP		(1U << 15)
+#define KV_CAP_UNWRAP		(1U << 16)
+#define KV_CAP_ALL		0x1FFFFU
 #define KV_CAP_READONLY		(KV_CAP_ENCRYPT | KV_CAP_DECRYPT | KV_CAP_SIGN | \
 				 KV_CAP_VERIFY | KV_CAP_MAC | KV_CAP_HASH | \
 				 KV_CAP_GETINFO | KV_CAP_LIST)
@@ -80,11 +82,61 @@
  */
 #define KV_USAGE_ALL		(KV_CAP_ENCRYPT | KV_CAP_DECRYPT | KV_CAP_SIGN | \
 				 KV_CAP_VERIFY | KV_CAP_MAC | KV_CAP_DERIVE | \
-				 KV_CAP_EXCHANGE)
+				 KV_CAP_EXCHANGE | KV_CAP_WRAP | KV_CAP_UNWRAP)
+/*
+ * A wrapping key is an AES-256-GCM key whose usage is WRAP and/or UNWRAP and
+ * nothing else (EINVAL otherwise), so no AEAD_DECRYPT can open its blobs;
+ * usage 0 never includes them.
+ */
+#define KV_USAGE_WRAPPING	(KV_CAP_WRAP | KV_CAP_UNWRAP)
 
 /* Per-key policy flags. */
 #define KV_POLICY_NO_CALLER_NONCE	(1U << 0) /* only kernel-made AEAD nonces / CBC IVs; inherited by derived keys */
-#define KV_POLICY_FLAGS_ALL		0x1U
+/*
+ * The key may leave the kernel, only as a WRAP blob under a wrapping key of
+ * the same vault. Off by default and fixed at creation: a key without it
+ * never leaves in any form; a derived key may have it only if its parent has
+ * it (EPERM), a key imported from the kernel keyring never (EPERM).
+ */
+#define KV_POLICY_WRAPPABLE		(1U << 1)
+#define KV_POLICY_FLAGS_ALL		0x3U
+
+/*
+ * Wrapped-key formats (kv_wrap.format, kv_unwrap.format).
+ *
+ * KV_WRAP_NATIVE, version 1: KV_WRAP_OVERHEAD + key_len bytes, integers
+ * little-endian:
+ *   0  4  magic "KVWK"
+ *   4  4  format version (1; another: UNWRAP fails with EINVAL)
+ *   8  4  algorithm (KV_ALG_*)
+ *  12  4  key_len: bytes of key material
+ *  16  4  policy.usage
+ *  20  4  policy.flags (KV_POLICY_WRAPPABLE always set)
+ *  24  8  policy.max_uses
+ *  32  8  policy.max_bytes
+ *  40  8  expires_ms: the key's expiry, wall clock ms since the epoch, 0 = never
+ *  48 16  child policy: algorithms, usage, max_uses, max_bytes (4 x u32)
+ *  64 12  nonce: the wrapping key's kernel nonce (never repeats for it)
+ *  76  n  AES-256-GCM ciphertext of the key material (n = key_len)
+ *  76+n 16 tag; the AAD is bytes 0..63, the header.
+ * UNWRAP restores algorithm, policy, child policy and expiry exactly (the
+ * key lives until expires_ms; past it: EKEYEXPIRED, nothing created). Any
+ * altered byte, a truncated or extended blob, or another wrapping key:
+ * EBADMSG, nothing created. The blob reveals the header fields and nothing
+ * else. (The limits max_uses/max_bytes count per key object: each UNWRAP of
+ * one blob makes a new object with fresh counters.)
+ *
+ * KV_WRAP_RFC5649: AES Key Wrap with Padding (RFC 5649) of the material with
+ * the wrapping key, as OpenSSL, PKCS#11 CKM_AES_KEY_WRAP_KWP and the cloud
+ * KMSes make it: 8 * (ceil(key_len / 8) + 1) bytes. It carries no policy:
+ * UNWRAP takes algorithm, policy, child policy and TTL from the request.
+ */
+#define KV_WRAP_NATIVE		0
+#define KV_WRAP_RFC5649		1
+#define KV_WRAP_VERSION		1
+#define KV_WRAP_HEADER_SIZE	64
+#define KV_WRAP_OVERHEAD	(KV_WRAP_HEADER_SIZE + KV_AEAD_NONCE_SIZE + KV_AEAD_TAG_SIZE)
+#define KV_WRAP_MAX_BLOB	4096	/* longest blob UNWRAP reads (EINVAL beyond) */
 
 /* Key states reported by GETINFO. */
 #define KV_STATE_ACTIVE		1
@@ -342,6 +394,66 @@ struct kv_exchange {
 	struct kv_child_policy child;	/* in: what keys derived from the new key may be, within the parent's */
 };
 
+/*
+ * KV_IOC_IMPORT_KEYRING: a new key from the payload of a kernel keyring key
+ * (keyctl types logon, user, encrypted, trusted) found by serial with the
+ * caller's credentials, as AF_ALG's ALG_SET_KEY_BY_KEY_SERIAL does: the key
+ * must be searchable by the caller (KEY_NEED_SEARCH: possessed, or granted
+ * search by its permissions; read permission is not needed, since the bytes
+ * never reach the caller). The keyring's own errnos: ENOKEY (no such or
+ * negative key), EACCES (not searchable), EKEYREVOKED, EKEYEXPIRED;
+ * EOPNOTSUPP for another key type; EINVAL for a payload that is not a key
+ * size of `algorithm`. The payload is read under the key's semaphore and
+ * every temporary copy wiped. Needs KV_CAP_IMPORT.
+ */
+struct kv_import_keyring {
+	__u32 algorithm;	/* in: KV_ALG_* */
+	__s32 serial;		/* in: key_serial_t */
+	__u64 ttl_ms;		/* in: lifetime in milliseconds, 0 = none */
+	struct kv_policy policy;	/* in: never KV_POLICY_WRAPPABLE (EPERM) */
+	__u64 key_id;		/* out */
+	struct kv_child_policy child;	/* in: what keys derived from it may be */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+/*
+ * KV_IOC_WRAP: key_id (policy KV_POLICY_WRAPPABLE, else EPERM) encrypted
+ * under wrapping_key_id (AES-256-GCM, usage KV_CAP_WRAP), in `format`.
+ * Wrapping a key under itself is EINVAL; a revoked or expired key or
+ * wrapping key, EKEYREVOKED / EKEYEXPIRED. Counts one use of the wrapping
+ * key (key_len bytes).
+ */
+struct kv_wrap {
+	__u64 wrapping_key_id;	/* in */
+	__u64 key_id;		/* in: the key to export */
+	__u64 blob_ptr;		/* in: where the blob goes */
+	__u32 blob_len;		/* in: capacity; out: bytes written (or needed, with ENOSPC) */
+	__u32 format;		/* in: KV_WRAP_* */
+	__u64 reserved[2];	/* must be 0 */
+};
+
+/*
+ * KV_IOC_UNWRAP: a new key from a blob under wrapping_key_id (usage
+ * KV_CAP_UNWRAP). Native blobs restore what their header says: algorithm,
+ * ttl_ms, policy and child must be 0 (EINVAL). RFC 5649 blobs carry only the
+ * material: those fields say what the new key is, as for IMPORT. A blob that
+ * does not authenticate fails with EBADMSG (one use of the wrapping key is
+ * spent, as for a failed AEAD_DECRYPT) and nothing is created.
+ */
+struct kv_unwrap {
+	__u64 wrapping_key_id;	/* in */
+	__u64 blob_ptr;		/* in */
+	__u32 blob_len;		/* in: at most KV_WRAP_MAX_BLOB */
+	__u32 format;		/* in: KV_WRAP_* */
+	__u32 algorithm;	/* in (RFC 5649): KV_ALG_* */
+	__u32 reserved0;	/* must be 0 */
+	__u64 ttl_ms;		/* in (RFC 5649): lifetime in milliseconds, 0 = none */
+	struct kv_policy policy;	/* in (RFC 5649) */
+	struct kv_child_policy child;	/* in (RFC 5649) */
+	__u64 new_key_id;	/* out */
+	__u64 reserved[2];	/* must be 0 */
+};
+
 #define KV_IOC_GETCAPS		_IOR(KV_IOC_MAGIC, 0x01, struct kv_caps)
 #define KV_IOC_RESTRICT		_IOWR(KV_IOC_MAGIC, 0x02, struct kv_caps)
 #define KV_IOC_DUP		_IOWR(KV_IOC_MAGIC, 0x03, struct kv_dup)
@@ -351,6 +463,7 @@ struct kv_exchange {
 #define KV_IOC_REVOKE		_IOW(KV_IOC_MAGIC, 0x13, struct kv_keyref)
 #define KV_IOC_GETINFO		_IOWR(KV_IOC_MAGIC, 0x14, struct kv_keyinfo)
 #define KV_IOC_LIST		_IOWR(KV_IOC_MAGIC, 0x15, struct kv_list)
+#define KV_IOC_IMPORT_KEYRING	_IOWR(KV_IOC_MAGIC, 0x16, struct kv_import_keyring)
 #define KV_IOC_AEAD_ENCRYPT	_IOWR(KV_IOC_MAGIC, 0x20, struct kv_aead)
 #define KV_IOC_AEAD_DECRYPT	_IOWR(KV_IOC_MAGIC, 0x21, struct kv_aead)
 #define KV_IOC_CBC_ENCRYPT	_IOWR(KV_IOC_MAGIC, 0x22, struct kv_cbc)
@@ -363,5 +476,7 @@ struct kv_exchange {
 #define KV_IOC_GET_PUBKEY	_IOWR(KV_IOC_MAGIC, 0x32, struct kv_pubkey)
 #define KV_IOC_DERIVE		_IOWR(KV_IOC_MAGIC, 0x33, struct kv_derive)
 #define KV_IOC_KEYEXCHANGE	_IOWR(KV_IOC_MAGIC, 0x34, struct kv_exchange)
+#define KV_IOC_WRAP		_IOWR(KV_IOC_MAGIC, 0x40, struct kv_wrap)
+#define KV_IOC_UNWRAP		_IOWR(KV_IOC_MAGIC, 0x41, struct kv_unwrap)
 
 #endif /* _UAPI_LINUX_KEYVAULT_H */

@@ -90,10 +90,14 @@ pub const KV_CAP_RESTRICT: u32 = 1 << 11;
 pub const KV_CAP_DERIVE: u32 = 1 << 12;
 /// Capability: key exchange (X25519).
 pub const KV_CAP_EXCHANGE: u32 = 1 << 13;
-/// Capability: import raw keys.
+/// Capability: import keys (raw bytes, or from the kernel keyring).
 pub const KV_CAP_IMPORT: u32 = 1 << 14;
+/// Capability: export a wrappable key encrypted under a wrapping key (WRAP).
+pub const KV_CAP_WRAP: u32 = 1 << 15;
+/// Capability: turn a wrapped blob back into a key (UNWRAP).
+pub const KV_CAP_UNWRAP: u32 = 1 << 16;
 /// Every capability: what a fresh open gets.
-pub const KV_CAP_ALL: u32 = 0x7FFF;
+pub const KV_CAP_ALL: u32 = 0x1FFFF;
 /// Use keys, but never create, destroy, revoke or restrict.
 pub const KV_CAP_READONLY: u32 = KV_CAP_ENCRYPT
     | KV_CAP_DECRYPT
@@ -111,13 +115,37 @@ pub const KV_USAGE_ALL: u32 = KV_CAP_ENCRYPT
     | KV_CAP_VERIFY
     | KV_CAP_MAC
     | KV_CAP_DERIVE
-    | KV_CAP_EXCHANGE;
+    | KV_CAP_EXCHANGE
+    | KV_CAP_WRAP
+    | KV_CAP_UNWRAP;
+/// The usage of a wrapping key: these bits and no others (an AES-256-GCM
+/// key that wraps cannot also encrypt, so AEAD_DECRYPT can never open a blob).
+pub const KV_USAGE_WRAPPING: u32 = KV_CAP_WRAP | KV_CAP_UNWRAP;
 
 /// Policy flag: refuse caller-chosen AEAD nonces and CBC IVs for this key
 /// (and, inherited, for every key derived from it).
 pub const KV_POLICY_NO_CALLER_NONCE: u32 = 1 << 0;
+/// Policy flag: the key may leave the kernel, only encrypted under a wrapping
+/// key (WRAP). Off by default; a key derived from a key without it cannot
+/// have it, nor can a key imported from the kernel keyring.
+pub const KV_POLICY_WRAPPABLE: u32 = 1 << 1;
 /// Every defined policy flag.
-pub const KV_POLICY_FLAGS_ALL: u32 = 0x1;
+pub const KV_POLICY_FLAGS_ALL: u32 = 0x3;
+
+/// Wrapped-key format: keyvault's own blob (header authenticated with the
+/// key by AES-256-GCM; restores algorithm and policy). See [`KvWrap`].
+pub const KV_WRAP_NATIVE: u32 = 0;
+/// Wrapped-key format: RFC 5649 AES Key Wrap with Padding (the material only;
+/// UNWRAP takes algorithm and policy from the request).
+pub const KV_WRAP_RFC5649: u32 = 1;
+/// Native blob: the format version this ABI defines.
+pub const KV_WRAP_VERSION: u32 = 1;
+/// Native blob: header length (authenticated as AES-GCM's AAD).
+pub const KV_WRAP_HEADER_SIZE: u32 = 64;
+/// Native blob: header, nonce and tag, around the key material.
+pub const KV_WRAP_OVERHEAD: u32 = KV_WRAP_HEADER_SIZE + KV_AEAD_NONCE_SIZE + KV_AEAD_TAG_SIZE;
+/// Longest blob UNWRAP reads (longer: `EINVAL`); a blob of any valid key is shorter.
+pub const KV_WRAP_MAX_BLOB: u32 = 4096;
 
 /// The key can be used.
 pub const KV_STATE_ACTIVE: u32 = 1;
@@ -499,6 +527,82 @@ pub struct KvExchange {
     pub child: KvChildPolicy,
 }
 
+/// `KV_IOC_IMPORT_KEYRING`: a new key from the payload of a kernel keyring
+/// key (types `logon`, `user`, `encrypted`, `trusted`), looked up with the
+/// caller's credentials (search permission); the bytes never pass through
+/// userspace.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvImportKeyring {
+    /// In: `KV_ALG_*`; the payload must be one of its key sizes.
+    pub algorithm: u32,
+    /// In: the keyring key's serial (`key_serial_t`).
+    pub serial: i32,
+    /// In: lifetime in milliseconds, 0 = none.
+    pub ttl_ms: u64,
+    /// In: the key's policy (never `KV_POLICY_WRAPPABLE`).
+    pub policy: KvPolicy,
+    /// Out: the new key's id.
+    pub key_id: u64,
+    /// In: what keys derived from it may be.
+    pub child: KvChildPolicy,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// `KV_IOC_WRAP`: key `key_id` (policy `KV_POLICY_WRAPPABLE`) encrypted
+/// under the wrapping key `wrapping_key_id` (AES-256-GCM, usage
+/// `KV_CAP_WRAP`), as a blob of `format`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvWrap {
+    /// In: the wrapping key.
+    pub wrapping_key_id: u64,
+    /// In: the key to export.
+    pub key_id: u64,
+    /// In: where the blob goes.
+    pub blob_ptr: u64,
+    /// In: capacity at `blob_ptr`; out: the blob's length (or the length
+    /// needed, with `ENOSPC`).
+    pub blob_len: u32,
+    /// In: `KV_WRAP_*`.
+    pub format: u32,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
+/// `KV_IOC_UNWRAP`: a new key from a blob, under the wrapping key
+/// `wrapping_key_id` (usage `KV_CAP_UNWRAP`). A native blob restores its
+/// algorithm, policy, child policy and expiry: `algorithm`, `ttl_ms`,
+/// `policy` and `child` must then be 0. An RFC 5649 blob holds only the
+/// material: they say what the key is.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvUnwrap {
+    /// In: the wrapping key.
+    pub wrapping_key_id: u64,
+    /// In: the blob.
+    pub blob_ptr: u64,
+    /// In: the blob's length (at most `KV_WRAP_MAX_BLOB`).
+    pub blob_len: u32,
+    /// In: `KV_WRAP_*`.
+    pub format: u32,
+    /// In (RFC 5649): `KV_ALG_*` of the new key.
+    pub algorithm: u32,
+    /// Must be 0.
+    pub reserved0: u32,
+    /// In (RFC 5649): lifetime in milliseconds, 0 = none.
+    pub ttl_ms: u64,
+    /// In (RFC 5649): the new key's policy.
+    pub policy: KvPolicy,
+    /// In (RFC 5649): what keys derived from it may be.
+    pub child: KvChildPolicy,
+    /// Out: the new key's id.
+    pub new_key_id: u64,
+    /// Must be 0.
+    pub reserved: [u64; 2],
+}
+
 // The encoding of include/uapi/asm-generic/ioctl.h (x86, arm64, riscv...),
 // under the names the kernel's `kernel::ioctl` uses, so the list below reads
 // the same in both (the module asserts that both encodings agree).
@@ -551,6 +655,8 @@ macro_rules! kv_ioctl_list {
             KV_IOC_GETINFO = _IOWR(0x14, KvKeyinfo), KV_CAP_GETINFO;
             /// List key ids.
             KV_IOC_LIST = _IOWR(0x15, KvList), KV_CAP_LIST;
+            /// Import a kernel keyring key's payload.
+            KV_IOC_IMPORT_KEYRING = _IOWR(0x16, KvImportKeyring), KV_CAP_IMPORT;
             /// AEAD encrypt.
             KV_IOC_AEAD_ENCRYPT = _IOWR(0x20, KvAead), KV_CAP_ENCRYPT;
             /// AEAD decrypt.
@@ -575,6 +681,10 @@ macro_rules! kv_ioctl_list {
             KV_IOC_DERIVE = _IOWR(0x33, KvDerive), KV_CAP_DERIVE;
             /// X25519 + HKDF into a new key.
             KV_IOC_KEYEXCHANGE = _IOWR(0x34, KvExchange), KV_CAP_EXCHANGE;
+            /// Export a wrappable key, encrypted under a wrapping key.
+            KV_IOC_WRAP = _IOWR(0x40, KvWrap), KV_CAP_WRAP;
+            /// A new key from a wrapped blob.
+            KV_IOC_UNWRAP = _IOWR(0x41, KvUnwrap), KV_CAP_UNWRAP;
         }
     };
 }

@@ -48,6 +48,10 @@ fn rust_structs() -> Vec<StructLayout> {
                             reserved0, ttl_ms, policy }
         "kv_derive" => KvDerive { key_id, kdf, new_key_id, child }
         "kv_exchange" => KvExchange { key_id, peer_ptr, kdf, new_key_id, child }
+        "kv_import_keyring" => KvImportKeyring { algorithm, serial, ttl_ms, policy, key_id, child, reserved }
+        "kv_wrap" => KvWrap { wrapping_key_id, key_id, blob_ptr, blob_len, format, reserved }
+        "kv_unwrap" => KvUnwrap { wrapping_key_id, blob_ptr, blob_len, format, algorithm, reserved0,
+            ttl_ms, policy, child, new_key_id, reserved }
     }
 }
 
@@ -85,11 +89,21 @@ fn rust_consts() -> Vec<(&'static str, u64)> {
         KV_CAP_DERIVE,
         KV_CAP_EXCHANGE,
         KV_CAP_IMPORT,
+        KV_CAP_WRAP,
+        KV_CAP_UNWRAP,
         KV_CAP_ALL,
         KV_CAP_READONLY,
         KV_USAGE_ALL,
+        KV_USAGE_WRAPPING,
         KV_POLICY_NO_CALLER_NONCE,
+        KV_POLICY_WRAPPABLE,
         KV_POLICY_FLAGS_ALL,
+        KV_WRAP_NATIVE,
+        KV_WRAP_RFC5649,
+        KV_WRAP_VERSION,
+        KV_WRAP_HEADER_SIZE,
+        KV_WRAP_OVERHEAD,
+        KV_WRAP_MAX_BLOB,
         KV_STATE_ACTIVE,
         KV_STATE_REVOKED,
         KV_STATE_EXPIRED,
