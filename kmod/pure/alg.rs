@@ -110,8 +110,19 @@ impl Alg {
         }
     }
 
-    /// The operations (`KV_CAP_*` bits) a key of this type can be used for.
+    /// The operations (`KV_CAP_*` bits) a key of this type can be used
+    /// for: an AES-256-GCM key can be a wrapping key instead (usage
+    /// `KV_USAGE_WRAPPING` alone, see `request::policy`).
     pub fn usage(self) -> u32 {
+        match self {
+            Alg::Aes256Gcm => self.default_usage() | KV_USAGE_WRAPPING,
+            _ => self.default_usage(),
+        }
+    }
+
+    /// What usage 0 means for a new key: every operation of [`Alg::usage`]
+    /// but wrapping, which is asked for explicitly.
+    pub fn default_usage(self) -> u32 {
         match self {
             Alg::Aes128Gcm | Alg::Aes256Gcm | Alg::ChaCha20Poly1305 => {
                 KV_CAP_ENCRYPT | KV_CAP_DECRYPT

@@ -9,8 +9,10 @@
 pub mod alg;
 pub mod ed25519;
 pub mod hkdf;
+pub mod kwp;
 pub mod padding;
 pub mod request;
+pub mod wrap;
 
 /// Why a request is refused; each variant is one errno class of the ABI.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +23,8 @@ pub enum Reject {
     TooBig,
     /// `EPERM`: a policy fixed earlier (a parent key's child policy) forbids it.
     Denied,
+    /// `EBADMSG`: data that should authenticate (a wrapped key) does not.
+    BadMessage,
 }
 
 /// Overwrites `*x` with `zero` in a way the compiler may not elide: how the

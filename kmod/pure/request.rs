@@ -36,7 +36,7 @@ pub fn kdf_inputs(salt_len: u32, info_len: u32) -> Result<(), Reject> {
 /// `caps`: at most `KV_DUP_MAX_KEYS`, and a key-limited handle may not make
 /// keys (it could never see them).
 pub fn dup_keys(nkeys: u32, caps: u32) -> Result<(), Reject> {
-    const MAKES_KEYS: u32 = KV_CAP_GENKEY | KV_CAP_IMPORT | KV_CAP_DERIVE | KV_CAP_EXCHANGE;
+    const MAKES_KEYS: u32 = KV_CAP_GENKEY | KV_CAP_IMPORT | KV_CAP_DERIVE | KV_CAP_EXCHANGE | KV_CAP_UNWRAP;
     if nkeys != 0 && (nkeys > KV_DUP_MAX_KEYS || caps & MAKES_KEYS != 0) {
         Err(Reject::Invalid)
     } else {
@@ -71,17 +71,36 @@ pub fn import_len(alg: Alg, key_len: u32) -> Result<usize, Reject> {
 }
 
 /// Validates a creation policy and makes its usage explicit: 0 means every
-/// operation the algorithm supports; asking for an operation the algorithm
-/// cannot do, or an unknown bit, is `Invalid`.
+/// operation the algorithm supports but wrapping ([`Alg::default_usage`]);
+/// asking for an operation the algorithm cannot do, an unknown bit, or
+/// wrapping together with anything else, is `Invalid`.
 pub fn policy(alg: Alg, p: &KvPolicy) -> Result<KvPolicy, Reject> {
     if p.usage & !KV_USAGE_ALL != 0 || p.flags & !KV_POLICY_FLAGS_ALL != 0 {
         return Err(Reject::Invalid);
     }
-    let usage = if p.usage == 0 { alg.usage() } else { p.usage };
-    if usage & !alg.usage() != 0 {
+    let usage = if p.usage == 0 { alg.default_usage() } else { p.usage };
+    if usage & !alg.usage() != 0 || !wrapping_alone(usage) {
         return Err(Reject::Invalid);
     }
     Ok(KvPolicy { usage, ..*p })
+}
+
+/// A wrapping key wraps and unwraps and does nothing else: with ENCRYPT or
+/// DECRYPT as well, AEAD_DECRYPT of a blob's body would hand out the wrapped
+/// key, and AEAD_ENCRYPT could forge blobs.
+fn wrapping_alone(usage: u32) -> bool {
+    usage & KV_USAGE_WRAPPING == 0 || usage & !KV_USAGE_WRAPPING == 0
+}
+
+/// A key whose material came from the kernel keyring cannot be wrappable:
+/// its keyring type (logon, encrypted, trusted) promises that the bytes are
+/// never readable outside the kernel (`Denied`).
+pub fn keyring_policy(alg: Alg, p: &KvPolicy) -> Result<KvPolicy, Reject> {
+    let p = policy(alg, p)?;
+    if p.flags & KV_POLICY_WRAPPABLE != 0 {
+        return Err(Reject::Denied);
+    }
+    Ok(p)
 }
 
 /// Validates a child policy (what keys derived from a new key may be).
@@ -100,8 +119,11 @@ pub const INHERITED_FLAGS: u32 = KV_POLICY_NO_CALLER_NONCE;
 /// `parent` and whose child policy is `allowed`, when the request asks for
 /// `asked` (validated with [`policy`] already). Zero fields ask for the most
 /// the parent allows: usage 0 is every operation of `alg` the child policy
-/// permits, max uses/bytes 0 the child policy's cap. Anything wider than
-/// the child policy is `Denied`; the parent's [`INHERITED_FLAGS`] are added.
+/// permits (wrapping only when asked for), max uses/bytes 0 the child
+/// policy's cap. Anything wider than the child policy is `Denied`, and so is
+/// `KV_POLICY_WRAPPABLE` under a parent without it (the bytes of a key that
+/// never leaves the kernel must not leave as its child's); the parent's
+/// [`INHERITED_FLAGS`] are added.
 pub fn derived_policy(
     alg: Alg,
     asked: &KvPolicy,
@@ -112,8 +134,11 @@ pub fn derived_policy(
         return Err(Reject::Denied);
     }
     let permitted = if allowed.usage == 0 { alg.usage() } else { alg.usage() & allowed.usage };
-    let usage = if asked.usage == 0 { permitted } else { asked.usage };
+    let usage = if asked.usage == 0 { permitted & alg.default_usage() } else { asked.usage };
     if usage == 0 || usage & !permitted != 0 {
+        return Err(Reject::Denied);
+    }
+    if asked.flags & KV_POLICY_WRAPPABLE != 0 && parent.flags & KV_POLICY_WRAPPABLE == 0 {
         return Err(Reject::Denied);
     }
     Ok(KvPolicy {

@@ -107,7 +107,7 @@ fn restrict_only_clears_bits() {
     assert_eq!(restrict(KV_CAP_ALL, KV_CAP_READONLY), Ok(KV_CAP_READONLY));
     assert_eq!(restrict(KV_CAP_READONLY, KV_CAP_ALL), Ok(KV_CAP_READONLY));
     assert_eq!(restrict(KV_CAP_GENKEY, 0), Ok(0));
-    assert_eq!(restrict(KV_CAP_ALL, 1 << 15), Err(Reject::Invalid));
+    assert_eq!(restrict(KV_CAP_ALL, 1 << 17), Err(Reject::Invalid));
 }
 
 #[test]
@@ -142,7 +142,7 @@ fn a_dup_key_list_is_bounded_and_cannot_make_keys() {
     assert_eq!(dup_keys(0, KV_CAP_ALL), Ok(()));
     assert_eq!(dup_keys(KV_DUP_MAX_KEYS, KV_CAP_READONLY), Ok(()));
     assert_eq!(dup_keys(KV_DUP_MAX_KEYS + 1, KV_CAP_READONLY), Err(Reject::Invalid));
-    for cap in [KV_CAP_GENKEY, KV_CAP_IMPORT, KV_CAP_DERIVE, KV_CAP_EXCHANGE] {
+    for cap in [KV_CAP_GENKEY, KV_CAP_IMPORT, KV_CAP_DERIVE, KV_CAP_EXCHANGE, KV_CAP_UNWRAP] {
         assert_eq!(dup_keys(1, KV_CAP_READONLY | cap), Err(Reject::Invalid));
         assert_eq!(dup_keys(0, KV_CAP_READONLY | cap), Ok(()));
     }
@@ -296,4 +296,55 @@ fn only_known_flags_and_hashes_pass() {
     assert_eq!(hash_is_sha512(KV_HASH_SHA512), Ok(true));
     assert_eq!(hash_is_sha512(0), Err(Reject::Invalid));
     assert_eq!(hash_is_sha512(3), Err(Reject::Invalid));
+}
+
+#[test]
+fn only_aes256_gcm_wraps_and_a_wrapping_key_does_nothing_else() {
+    let with = |usage| KvPolicy { usage, ..Default::default() };
+    for usage in [KV_CAP_WRAP, KV_CAP_UNWRAP, KV_USAGE_WRAPPING] {
+        assert_eq!(policy(Alg::Aes256Gcm, &with(usage)).unwrap().usage, usage);
+        for other in [KV_CAP_ENCRYPT, KV_CAP_DECRYPT] {
+            assert_eq!(policy(Alg::Aes256Gcm, &with(usage | other)), Err(Reject::Invalid));
+        }
+        for alg in ALL_ALGS.into_iter().filter(|a| *a != Alg::Aes256Gcm) {
+            assert_eq!(policy(alg, &with(usage)), Err(Reject::Invalid), "{alg:?}");
+        }
+    }
+    // Usage 0 never makes a wrapping key.
+    for alg in ALL_ALGS {
+        assert_eq!(policy(alg, &KvPolicy::default()).unwrap().usage & KV_USAGE_WRAPPING, 0);
+    }
+}
+
+#[test]
+fn wrappable_is_a_flag_a_keyring_key_cannot_have() {
+    let wrappable = KvPolicy { flags: KV_POLICY_WRAPPABLE, ..Default::default() };
+    assert_eq!(policy(Alg::Ed25519, &wrappable).unwrap().flags, KV_POLICY_WRAPPABLE);
+    assert_eq!(keyring_policy(Alg::Aes256Gcm, &wrappable), Err(Reject::Denied));
+    assert_eq!(keyring_policy(Alg::Aes256Gcm, &KvPolicy::default()).unwrap().usage, KV_CAP_ENCRYPT | KV_CAP_DECRYPT);
+    assert_eq!(keyring_policy(Alg::Aes256Gcm, &KvPolicy { flags: 4, ..Default::default() }), Err(Reject::Invalid));
+}
+
+#[test]
+fn a_derived_key_is_wrappable_only_under_a_wrappable_parent_and_wraps_only_when_asked() {
+    let open = KvChildPolicy::default();
+    let wrappable = asked(0, KV_POLICY_WRAPPABLE, 0, 0);
+    let plain_parent = policy(Alg::HmacSha256, &KvPolicy::default()).unwrap();
+    let wrappable_parent = policy(Alg::HmacSha256, &wrappable).unwrap();
+    assert_eq!(derived_policy(Alg::Aes256Gcm, &wrappable, &plain_parent, &open), Err(Reject::Denied));
+    let p = derived_policy(Alg::Aes256Gcm, &wrappable, &wrappable_parent, &open).unwrap();
+    assert_eq!(p.flags, KV_POLICY_WRAPPABLE);
+    // Not inherited: a child of a wrappable key is wrappable only if asked.
+    let p = derived_policy(Alg::Aes256Gcm, &asked(0, 0, 0, 0), &wrappable_parent, &open).unwrap();
+    assert_eq!(p.flags & KV_POLICY_WRAPPABLE, 0);
+    assert_eq!(p.usage, KV_CAP_ENCRYPT | KV_CAP_DECRYPT);
+    // A derived wrapping key (the TPM flow: root -> wrapping key).
+    let p = derived_policy(Alg::Aes256Gcm, &asked(KV_USAGE_WRAPPING, 0, 0, 0), &plain_parent, &open).unwrap();
+    assert_eq!(p.usage, KV_USAGE_WRAPPING);
+    // A child policy without wrapping refuses it; one with only wrapping
+    // leaves usage 0 nothing to mean.
+    let no_wrap = child(0, KV_CAP_ENCRYPT | KV_CAP_DECRYPT, 0, 0);
+    assert_eq!(derived_policy(Alg::Aes256Gcm, &asked(KV_CAP_WRAP, 0, 0, 0), &plain_parent, &no_wrap), Err(Reject::Denied));
+    let only_wrap = child(0, KV_USAGE_WRAPPING, 0, 0);
+    assert_eq!(derived_policy(Alg::Aes256Gcm, &asked(0, 0, 0, 0), &plain_parent, &only_wrap), Err(Reject::Denied));
 }
