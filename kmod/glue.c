@@ -163,6 +163,18 @@ void *kv_aes_prepare(const u8 *key, size_t key_len)
 	return k;
 }
 
+void kv_aes_encrypt_block(const void *key, u8 *block)
+{
+	const struct aes_key *k = key;
+
+	aes_encrypt(k, block, block);
+}
+
+void kv_aes_decrypt_block(const void *key, u8 *block)
+{
+	aes_decrypt(key, block, block);
+}
+
 void kv_aes_cbc_encrypt(const void *key, u8 *buf, size_t len, u8 *iv)
 {
 	const struct aes_key *k = key;

@@ -38,6 +38,13 @@ int kv_chacha20poly1305_decrypt(const u8 *key, u8 *buf, size_t len,
 				const u8 *tag, const u8 *ad, size_t ad_len,
 				const u8 *nonce);
 
+/* One AES block in place, with a key from kv_aes_prepare (RFC 5649 wrap). */
+void kv_aes_encrypt_block(const void *key, u8 *block);
+void kv_aes_decrypt_block(const void *key, u8 *block);
+
+/* kmod/keyring.c: a kernel keyring key's payload (KV_IOC_IMPORT_KEYRING). */
+long kv_keyring_read(s32 serial, u8 *buf, size_t cap);
+
 void kv_aes_cbc_encrypt(const void *key, u8 *buf, size_t len, u8 *iv);
 void kv_aes_cbc_decrypt(const void *key, u8 *buf, size_t len, u8 *iv);
 

@@ -37,12 +37,15 @@ use crate::{
         KvPolicy,
         KV_MAX_LINEAGE,
         KV_POLICY_NO_CALLER_NONCE,
+        KV_POLICY_WRAPPABLE,
         KV_STATE_ACTIVE,
         KV_STATE_EXPIRED,
         KV_STATE_REVOKED, //
     },
     crypto::{
         fill_random,
+        kwp_unwrap,
+        kwp_wrap,
         real_time_ms,
         x25519,
         Engine,
@@ -54,7 +57,14 @@ use crate::{
     },
     pure::{
         alg::Alg,
-        hkdf::hkdf, //
+        hkdf::hkdf,
+        wrap::{
+            Format,
+            Header,
+            BODY_AT,
+            HEADER,
+            NONCE_AT, //
+        }, //
     },
     quota,
     secret::Secret,
@@ -410,6 +420,72 @@ impl Key {
         let mut shared = Secret::zeroed(32)?;
         x25519(self.material.bytes(), peer, shared.bytes_mut())?;
         hkdf_into(wide, salt, shared.bytes(), info, okm)
+    }
+
+    /// May the key leave the kernel (wrapped) now? `EKEYREVOKED`,
+    /// `EKEYEXPIRED`, or `EPERM` when its policy is not `KV_POLICY_WRAPPABLE`.
+    pub(crate) fn authorize_export(&self) -> Result {
+        self.authorize(0)?;
+        if self.policy.flags & KV_POLICY_WRAPPABLE == 0 {
+            return Err(EPERM);
+        }
+        Ok(())
+    }
+
+    /// This wrapping key's blob of `key` in `format` (the caller checked
+    /// both keys). A native blob takes this key's next kernel nonce.
+    pub(crate) fn wrap(&self, key: &Key, format: Format) -> Result<Secret> {
+        let len = key.len();
+        // The buffer holds the material until it is encrypted: a Secret.
+        let mut blob = Secret::zeroed(format.blob_len(len))?;
+        match format {
+            Format::Native => {
+                let header = Header {
+                    alg: key.alg,
+                    key_len: len,
+                    policy: key.policy,
+                    child: key.child,
+                    expires_ms: key.expires_real_ms,
+                };
+                let (head, rest) = blob.bytes_mut().split_at_mut(BODY_AT);
+                let (body, tag) = rest.split_at_mut(len);
+                head[..HEADER].copy_from_slice(&header.encode());
+                body.copy_from_slice(key.material.bytes());
+                let nonce = self.next_nonce()?;
+                head[NONCE_AT..].copy_from_slice(&nonce);
+                tag.copy_from_slice(&self.seal(body, &head[..HEADER], &nonce)?);
+            }
+            Format::Rfc5649 => {
+                blob.bytes_mut()[..len].copy_from_slice(key.material.bytes());
+                kwp_wrap(self.material.bytes(), blob.bytes_mut(), len)?;
+            }
+        }
+        Ok(blob)
+    }
+
+    /// Opens a native blob with this wrapping key: what its header says,
+    /// and the material. `EBADMSG` unless it authenticates (`blob` may then
+    /// hold unverified plaintext: it is the caller's Secret).
+    pub(crate) fn unwrap_native(&self, blob: &mut [u8]) -> Result<(Header, Secret)> {
+        let header = reject(Header::decode(blob))?;
+        let (head, rest) = blob.split_at_mut(BODY_AT);
+        let (body, tag) = rest.split_at_mut(header.key_len);
+        let mut nonce = Nonce::default();
+        nonce.copy_from_slice(&head[NONCE_AT..]);
+        let mut t = Tag::default();
+        t.copy_from_slice(tag);
+        self.open(body, &head[..HEADER], &nonce, &t)?;
+        let mut material = Secret::zeroed(header.key_len)?;
+        material.bytes_mut().copy_from_slice(body);
+        Ok((header, material))
+    }
+
+    /// Unwraps an RFC 5649 blob with this wrapping key: the material.
+    pub(crate) fn unwrap_rfc5649(&self, blob: &mut [u8]) -> Result<Secret> {
+        let len = kwp_unwrap(self.material.bytes(), blob)?;
+        let mut material = Secret::zeroed(len)?;
+        material.bytes_mut().copy_from_slice(&blob[8..8 + len]);
+        Ok(material)
     }
 
     /// Revokes the key; true if this call did it (revoking twice is fine).

@@ -79,6 +79,7 @@ mod abi;
 mod crypto;
 mod fdinstall;
 mod key;
+mod keyring;
 mod ops;
 #[allow(
     unreachable_pub,

@@ -56,6 +56,15 @@ impl Secret {
     pub(crate) fn bytes_mut(&mut self) -> &mut [u8] {
         &mut self.0
     }
+
+    /// Keeps the first `len` bytes; the rest is wiped first (`Drop` wipes
+    /// only what the secret still holds).
+    pub(crate) fn truncate(&mut self, len: usize) {
+        if len < self.0.len() {
+            memzero(&mut self.0[len..]);
+            self.0.truncate(len);
+        }
+    }
 }
 
 impl Drop for Secret {

@@ -12,7 +12,8 @@
 
 #include <linux/tracepoint.h>
 
-/* A key came to be: how is 0 genkey, 1 import, 2 derive, 3 exchange. */
+/* A key came to be: how is 0 genkey, 1 import, 2 derive, 3 exchange,
+ * 4 unwrap, 5 keyring (IMPORT_KEYRING). */
 TRACE_EVENT(keyvault_key_create,
 	TP_PROTO(u64 key_id, u32 algorithm, u32 bits, u32 how, u64 parent),
 	TP_ARGS(key_id, algorithm, bits, how, parent),
@@ -35,7 +36,8 @@ TRACE_EVENT(keyvault_key_create,
 	TP_printk("key=%llu alg=%u bits=%u how=%s parent=%llu uid=%u",
 		  __entry->key_id, __entry->algorithm, __entry->bits,
 		  __print_symbolic(__entry->how, { 0, "genkey" }, { 1, "import" },
-				   { 2, "derive" }, { 3, "exchange" }),
+				   { 2, "derive" }, { 3, "exchange" }, { 4, "unwrap" },
+				   { 5, "keyring" }),
 		  __entry->parent, __entry->uid)
 );
 

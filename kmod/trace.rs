@@ -15,6 +15,10 @@ pub(crate) enum Origin {
     Derived = 2,
     /// KEYEXCHANGE.
     Exchanged = 3,
+    /// UNWRAP.
+    Unwrapped = 4,
+    /// IMPORT_KEYRING.
+    Keyring = 5,
 }
 
 mod ffi {

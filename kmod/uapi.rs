@@ -92,6 +92,9 @@ request!(KvVerify, reserved [reserved0, reserved], key key_id, len data_len);
 request!(KvPubkey, reserved [reserved0, reserved], key key_id);
 request!(KvDerive, reserved [kdf.reserved0], key key_id);
 request!(KvExchange, reserved [kdf.reserved0], key key_id);
+request!(KvImportKeyring, reserved [reserved]);
+request!(KvWrap, reserved [reserved], key wrapping_key_id);
+request!(KvUnwrap, reserved [reserved0, reserved], key wrapping_key_id, len blob_len);
 
 /// A verdict of the pure validation code, with its rejection as an errno.
 pub(crate) fn reject<T>(verdict: core::result::Result<T, Reject>) -> Result<T> {
@@ -99,6 +102,7 @@ pub(crate) fn reject<T>(verdict: core::result::Result<T, Reject>) -> Result<T> {
         Reject::Invalid => EINVAL,
         Reject::TooBig => EMSGSIZE,
         Reject::Denied => EPERM,
+        Reject::BadMessage => EBADMSG,
     })
 }
 

@@ -61,6 +61,8 @@ extern "C" {
         ad_len: usize,
         nonce: *const u8,
     ) -> i32;
+    pub(super) fn kv_aes_encrypt_block(key: *const c_void, block: *mut u8);
+    pub(super) fn kv_aes_decrypt_block(key: *const c_void, block: *mut u8);
     pub(super) fn kv_aes_cbc_encrypt(key: *const c_void, buf: *mut u8, len: usize, iv: *mut u8);
     pub(super) fn kv_aes_cbc_decrypt(key: *const c_void, buf: *mut u8, len: usize, iv: *mut u8);
     pub(super) fn kv_hmac_sha256(key: *const c_void, data: *const u8, len: usize, out: *mut u8);

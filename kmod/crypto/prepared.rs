@@ -15,6 +15,8 @@ use kernel::{
     prelude::*, //
 };
 
+use crate::pure::kwp;
+
 use super::{
     ffi,
     Iv,
@@ -118,6 +120,20 @@ impl Prepared<AesKind> {
     /// AES-CBC-decrypts whole blocks in place.
     pub(crate) fn cbc_decrypt(&self, buf: &mut [u8], iv: &mut Iv) -> Result {
         self.cbc(buf, iv, ffi::kv_aes_cbc_decrypt)
+    }
+}
+
+/// RFC 5649 key wrapping (`pure::kwp`) runs on single blocks.
+impl kwp::AesBlock for Prepared<AesKind> {
+    fn encrypt(&self, block: &mut [u8; 16]) {
+        // SAFETY: an AES key for both directions (type invariant); `block`
+        // is 16 writable bytes, encrypted in place.
+        unsafe { ffi::kv_aes_encrypt_block(self.as_ptr(), block.as_mut_ptr()) }
+    }
+
+    fn decrypt(&self, block: &mut [u8; 16]) {
+        // SAFETY: as in `encrypt`.
+        unsafe { ffi::kv_aes_decrypt_block(self.as_ptr(), block.as_mut_ptr()) }
     }
 }
 

@@ -1,17 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Key management: GENKEY, IMPORT, DESTROY, REVOKE, GETINFO, LIST.
+//! Key management: GENKEY, IMPORT, IMPORT_KEYRING, DESTROY, REVOKE,
+//! GETINFO, LIST.
 
 use super::prelude::*;
 use kernel::transmute::AsBytes;
 use crate::{
     key::{Key, NewKey},
+    keyring,
     secret::Secret,
     trace::Origin,
 };
 
-/// Validated creation parameters of GENKEY and IMPORT.
-fn new_key(algorithm: u32, policy: &KvPolicy, child: &KvChildPolicy, ttl_ms: u64) -> Result<NewKey> {
+/// Validated creation parameters of GENKEY, IMPORT and an RFC 5649 UNWRAP.
+pub(super) fn new_key(algorithm: u32, policy: &KvPolicy, child: &KvChildPolicy, ttl_ms: u64) -> Result<NewKey> {
     let alg = reject(Alg::from_abi(algorithm))?;
     Ok(NewKey {
         alg,
@@ -48,6 +50,25 @@ pub(super) fn import(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
     let len = reject(request::import_len(nk.alg, req.key_len))?;
     let material = Secret::from_user(&mut user_slice(req.key_ptr, len)?.reader(), len)?;
     let key = h.vault().insert(nk, material, None, Origin::Imported)?;
+    info.key_id = key.id;
+    req.key_id = key.id;
+    publish(h, arg, &key, &req)
+}
+
+/// KV_IOC_IMPORT_KEYRING: a kernel keyring key's payload, read in the
+/// kernel (kmod/keyring.c); never wrappable.
+pub(super) fn import_keyring(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Result {
+    let mut req: KvImportKeyring = arg.read(info)?;
+    let alg = reject(Alg::from_abi(req.algorithm))?;
+    let nk = NewKey {
+        alg,
+        policy: reject(request::keyring_policy(alg, &req.policy))?,
+        child: reject(request::child_policy(&req.child))?,
+        ttl_ns: reject(request::ttl_ns(req.ttl_ms))?,
+    };
+    let material = keyring::read_payload(req.serial)?;
+    reject(request::import_len(alg, material.len() as u32))?;
+    let key = h.vault().insert(nk, material, None, Origin::Keyring)?;
     info.key_id = key.id;
     req.key_id = key.id;
     publish(h, arg, &key, &req)

@@ -51,6 +51,7 @@ mod cbc;
 mod kdf;
 mod keys;
 mod mac;
+mod wrap;
 
 type Handler = fn(&Handle, &Arg<'_>, &mut OpInfo) -> Result;
 
@@ -67,6 +68,7 @@ fn route(cmd: u32) -> Option<Handler> {
         KV_IOC_REVOKE => keys::revoke,
         KV_IOC_GETINFO => keys::getinfo,
         KV_IOC_LIST => keys::list,
+        KV_IOC_IMPORT_KEYRING => keys::import_keyring,
         KV_IOC_AEAD_ENCRYPT => aead::encrypt,
         KV_IOC_AEAD_DECRYPT => aead::decrypt,
         KV_IOC_CBC_ENCRYPT => cbc::encrypt,
@@ -79,6 +81,8 @@ fn route(cmd: u32) -> Option<Handler> {
         KV_IOC_GET_PUBKEY => asym::get_pubkey,
         KV_IOC_DERIVE => kdf::derive,
         KV_IOC_KEYEXCHANGE => kdf::exchange,
+        KV_IOC_WRAP => wrap::wrap,
+        KV_IOC_UNWRAP => wrap::unwrap,
         _ => return None,
     })
 }
