@@ -10,6 +10,7 @@
 //! (CONFIG_FAULT_INJECTION and friends); elsewhere it says it is skipped.
 
 use crate::support::*;
+use keyvault::uapi::{KvPolicy, KV_ALG_AES256_GCM, KV_ALG_ED25519, KV_WRAP_NATIVE, KV_WRAP_RFC5649};
 use keyvault::{Algorithm, Caps, HashAlg, Kdf, KeyId, KeyOptions, Vault};
 use nix::errno::Errno;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -198,6 +199,34 @@ pub fn every_allocation_and_copy_failure_is_clean_and_leaves_nothing_behind() {
     count(
         "KEYEXCHANGE",
         walk(&nth, "KEYEXCHANGE", &mem, &on(Some(x)), || errno(v.exchange(x, &peer, &kdf, Algorithm::Aes128Gcm, &KeyOptions::default())), destroy),
+    );
+    let w = wrapping_key(&v);
+    let wrappable = import_with(&v, KV_ALG_ED25519, &[7; 32], WRAPPABLE).expect("IMPORT");
+    let raw = |r: Result<KeyId, Errno>| r;
+    for (name, format) in [("WRAP", KV_WRAP_NATIVE), ("WRAP (RFC 5649)", KV_WRAP_RFC5649)] {
+        let blob = wrap(&v, w, wrappable, format).expect("WRAP");
+        count(name, walk(&nth, name, &mem, &on(Some(w)), || wrap(&v, w, wrappable, format), drop));
+        let unwrap_name = if format == KV_WRAP_NATIVE { "UNWRAP" } else { "UNWRAP (RFC 5649)" };
+        count(
+            unwrap_name,
+            walk(
+                &nth,
+                unwrap_name,
+                &mem,
+                &on(Some(w)),
+                || raw(if format == KV_WRAP_NATIVE {
+                    unwrap(&v, w, &blob)
+                } else {
+                    unwrap_rfc5649(&v, w, &blob, KV_ALG_ED25519, KvPolicy::default())
+                }),
+                destroy,
+            ),
+        );
+    }
+    let serial = add_key("logon", "kv:faults", &[8; 32], PROCESS_KEYRING).expect("add_key");
+    count(
+        "IMPORT_KEYRING",
+        walk(&nth, "IMPORT_KEYRING", &mem, &on(None), || import_keyring(&v, KV_ALG_AES256_GCM, serial, KvPolicy::default()), destroy),
     );
     count("DUP", walk(&nth, "DUP", &mem, &on(None), || errno(v.dup(Caps::READONLY, Some(&[aes, hmac]))), drop));
     count("RESTRICT", {

@@ -16,6 +16,7 @@ mod faults;
 mod hardening;
 mod hostile;
 mod kdf;
+mod keyring;
 mod keys;
 mod lifecycle;
 mod lineage;
@@ -27,6 +28,7 @@ mod sharing;
 mod support;
 mod tracing;
 mod vectors;
+mod wrap;
 
 fn main() {
     // The module's counters live in debugfs.
@@ -52,6 +54,8 @@ fn main() {
     tests.extend(asym::tests());
     tests.extend(kdf::tests());
     tests.extend(lineage::tests());
+    tests.extend(wrap::tests());
+    tests.extend(keyring::tests());
     tests.extend(vectors::asym_wycheproof::tests());
     tests.extend(secrets::tests());
     tests.extend(hardening::tests());

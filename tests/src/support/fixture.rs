@@ -186,7 +186,8 @@ impl Fixture {
 /// Valid requests for every ioctl of `KV_IOCTLS`, over keys made in one
 /// vault: the crypto fixture's keys, an Ed25519 key (with a signature of the
 /// fixture's plaintext, made while the vault could sign), an X25519 key and
-/// a peer point, and one spare key each for DESTROY and REVOKE.
+/// a peer point, one spare key each for DESTROY and REVOKE, a wrapping key,
+/// a wrappable key and its native blob, and a `logon` keyring key.
 pub struct Every {
     pub crypto: Fixture,
     pub ed25519: KeyId,
@@ -195,6 +196,10 @@ pub struct Every {
     pub peer: [u8; 32],
     pub destroy: KeyId,
     pub revoke: KeyId,
+    pub wrapping: KeyId,
+    pub wrappable: KeyId,
+    pub blob: Vec<u8>,
+    pub keyring_serial: i32,
 }
 
 impl Every {
@@ -203,6 +208,11 @@ impl Every {
         let crypto = Fixture::new(v);
         let ed25519 = ok(v.generate(Algorithm::Ed25519));
         let sig = sign(v, ed25519, &crypto.pt).expect("SIGN");
+        let wrapping = wrapping_key(v);
+        let wrappable = import_with(v, KV_ALG_AES256_GCM, &FX_AEAD_KEY, WRAPPABLE).expect("IMPORT");
+        let blob = wrap(v, wrapping, wrappable, KV_WRAP_NATIVE).expect("WRAP");
+        let keyring_serial =
+            add_key("logon", "kv:fixture", &FX_AEAD_KEY, PROCESS_KEYRING).expect("add_key");
         Every {
             crypto,
             ed25519,
@@ -211,11 +221,16 @@ impl Every {
             peer: MontgomeryPoint::mul_base_clamped(array(5)).to_bytes(),
             destroy: ok(v.generate(Algorithm::Aes128Gcm)),
             revoke: ok(v.generate(Algorithm::Aes128Gcm)),
+            wrapping,
+            wrappable,
+            blob,
+            keyring_serial,
         }
     }
 
     /// Runs a valid request of `io` on `v` (a new fd from DUP is closed; a
-    /// new key from GENKEY, IMPORT, DERIVE or KEYEXCHANGE stays in `v`).
+    /// new key from GENKEY, IMPORT, IMPORT_KEYRING, DERIVE, KEYEXCHANGE or
+    /// UNWRAP stays in `v`).
     pub fn call(&self, v: &Vault, io: &KvIoctl) -> Result<i32, Errno> {
         let pt = &self.crypto.pt;
         let mut out = [0u8; 64];
@@ -283,6 +298,16 @@ impl Every {
                 io.cmd,
                 &mut exchange_req(self.x25519, &self.peer, &HMAC256),
             ),
+            KV_IOC_IMPORT_KEYRING => ioctl(
+                v,
+                io.cmd,
+                &mut keyring_req(KV_ALG_AES256_GCM, self.keyring_serial),
+            ),
+            KV_IOC_WRAP => {
+                let mut blob = [0u8; 128];
+                ioctl(v, io.cmd, &mut wrap_req(self.wrapping, self.wrappable, &mut blob, KV_WRAP_NATIVE))
+            }
+            KV_IOC_UNWRAP => ioctl(v, io.cmd, &mut unwrap_req(self.wrapping, &self.blob)),
             _ => panic!("{}: no valid request in support::fixture::Every", io.name),
         }
     }

@@ -2,13 +2,14 @@
 //! raw-request layer (raw: one builder per request struct and the raw
 //! calls), valid requests for every ioctl (fixture), memory for hostile
 //! pointers (mem), test data (data), host reference crypto (host),
-//! processes, users and fds (procs), the module's debugfs counters (stats)
+//! processes, users and fds (procs), the kernel keyring (keyring), the module's debugfs counters (stats)
 //! and tracepoint recording (trace). Test files `use crate::support::*`.
 
 pub mod data;
 pub mod fixture;
 pub mod harness;
 pub mod host;
+pub mod keyring;
 pub mod mem;
 pub mod procs;
 pub mod raw;
@@ -19,6 +20,7 @@ pub use data::*;
 pub use fixture::*;
 pub use harness::*;
 pub use host::*;
+pub use keyring::*;
 pub use mem::*;
 pub use procs::*;
 pub use raw::*;

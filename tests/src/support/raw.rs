@@ -114,6 +114,104 @@ pub fn import_req(alg: u32, key: &[u8]) -> KvImport {
     }
 }
 
+/// A raw IMPORT_KEYRING request of keyring key `serial` as `alg`.
+pub fn keyring_req(alg: u32, serial: i32) -> KvImportKeyring {
+    KvImportKeyring {
+        algorithm: alg,
+        serial,
+        ..Default::default()
+    }
+}
+
+/// KV_IOC_IMPORT_KEYRING of `serial` as `alg` with `policy`.
+pub fn import_keyring(v: &Vault, alg: u32, serial: i32, policy: KvPolicy) -> Result<KeyId, Errno> {
+    let mut r = KvImportKeyring {
+        policy,
+        ..keyring_req(alg, serial)
+    };
+    ioctl(v, KV_IOC_IMPORT_KEYRING, &mut r).map(|_| KeyId(r.key_id))
+}
+
+/// A raw WRAP request of `key` under `wrapping` into `blob`.
+pub fn wrap_req(wrapping: KeyId, key: KeyId, blob: &mut [u8], format: u32) -> KvWrap {
+    KvWrap {
+        wrapping_key_id: wrapping.0,
+        key_id: key.0,
+        blob_ptr: blob.as_mut_ptr() as u64,
+        blob_len: blob.len() as u32,
+        format,
+        ..Default::default()
+    }
+}
+
+/// KV_IOC_WRAP: the blob.
+pub fn wrap(v: &Vault, wrapping: KeyId, key: KeyId, format: u32) -> Result<Vec<u8>, Errno> {
+    let mut blob = vec![0u8; KV_WRAP_MAX_BLOB as usize];
+    let mut r = wrap_req(wrapping, key, &mut blob, format);
+    ioctl(v, KV_IOC_WRAP, &mut r)?;
+    blob.truncate(r.blob_len as usize);
+    Ok(blob)
+}
+
+/// A raw native UNWRAP request of `blob` under `wrapping`.
+pub fn unwrap_req(wrapping: KeyId, blob: &[u8]) -> KvUnwrap {
+    KvUnwrap {
+        wrapping_key_id: wrapping.0,
+        blob_ptr: blob.as_ptr() as u64,
+        blob_len: blob.len() as u32,
+        format: KV_WRAP_NATIVE,
+        ..Default::default()
+    }
+}
+
+/// KV_IOC_UNWRAP of a native blob: the new key.
+pub fn unwrap(v: &Vault, wrapping: KeyId, blob: &[u8]) -> Result<KeyId, Errno> {
+    let mut r = unwrap_req(wrapping, blob);
+    ioctl(v, KV_IOC_UNWRAP, &mut r).map(|_| KeyId(r.new_key_id))
+}
+
+/// KV_IOC_UNWRAP of an RFC 5649 blob as a key of `alg` with `policy`.
+pub fn unwrap_rfc5649(v: &Vault, wrapping: KeyId, blob: &[u8], alg: u32, policy: KvPolicy) -> Result<KeyId, Errno> {
+    let mut r = KvUnwrap {
+        format: KV_WRAP_RFC5649,
+        algorithm: alg,
+        policy,
+        ..unwrap_req(wrapping, blob)
+    };
+    ioctl(v, KV_IOC_UNWRAP, &mut r).map(|_| KeyId(r.new_key_id))
+}
+
+/// An IMPORT of `key` as `alg` with `policy` (raw, so any policy flag).
+pub fn import_with(v: &Vault, alg: u32, key: &[u8], policy: KvPolicy) -> Result<KeyId, Errno> {
+    let mut r = KvImport {
+        policy,
+        ..import_req(alg, key)
+    };
+    ioctl(v, KV_IOC_IMPORT, &mut r).map(|_| KeyId(r.key_id))
+}
+
+/// A wrapping key: AES-256-GCM made in the kernel, usage WRAP|UNWRAP.
+pub fn wrapping_key(v: &Vault) -> KeyId {
+    let mut r = KvGenkey {
+        algorithm: KV_ALG_AES256_GCM,
+        policy: KvPolicy {
+            usage: KV_USAGE_WRAPPING,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    ioctl(v, KV_IOC_GENKEY, &mut r).expect("GENKEY of a wrapping key");
+    KeyId(r.key_id)
+}
+
+/// The policy that only adds `KV_POLICY_WRAPPABLE`.
+pub const WRAPPABLE: KvPolicy = KvPolicy {
+    usage: 0,
+    flags: KV_POLICY_WRAPPABLE,
+    max_uses: 0,
+    max_bytes: 0,
+};
+
 /// A raw DUP request limited to `ids` (no pointer when empty).
 pub fn dup_req(caps: u32, ids: &[u64]) -> KvDup {
     KvDup {
