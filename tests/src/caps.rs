@@ -32,7 +32,7 @@ pub fn restrict_can_never_add_a_bit_back() {
 pub fn restrict_refuses_unknown_bits_and_reserved_with_einval() {
     let v = ok(Vault::open());
     let mut r = KvCaps {
-        caps: KV_CAP_ALL | 1 << 15,
+        caps: KV_CAP_ALL | 1 << 17,
         reserved: 0,
     };
     expect_raw(ioctl(&v, KV_IOC_RESTRICT, &mut r), Errno::EINVAL);
@@ -222,7 +222,7 @@ pub fn dup_refuses_unknown_caps_flags_reserved_and_a_nonzero_fd_with_einval_and_
     let base = dup_req(KV_CAP_READONLY, &[]);
     let mut bad = vec![
         KvDup {
-            caps: 1 << 15,
+            caps: 1 << 17,
             ..base
         },
         KvDup {
@@ -371,10 +371,10 @@ pub fn dup_limited_to_at_most_1024_keys_and_more_is_einval() {
     expect_raw(ioctl(&v, KV_IOC_DUP, &mut r), Errno::EINVAL);
 }
 
-pub fn key_limited_dup_with_genkey_import_derive_or_exchange_is_einval() {
+pub fn key_limited_dup_with_genkey_import_derive_exchange_or_unwrap_is_einval() {
     let v = ok(Vault::open());
     let a = ok(v.generate(Algorithm::HmacSha256));
-    for cap in [KV_CAP_GENKEY, KV_CAP_IMPORT, KV_CAP_DERIVE, KV_CAP_EXCHANGE] {
+    for cap in [KV_CAP_GENKEY, KV_CAP_IMPORT, KV_CAP_DERIVE, KV_CAP_EXCHANGE, KV_CAP_UNWRAP] {
         expect_raw(
             dup_fd(v.as_raw_fd(), KV_CAP_READONLY | cap, &[a]).map(|_| 0),
             Errno::EINVAL,
@@ -388,7 +388,7 @@ pub fn key_limited_dup_with_genkey_import_derive_or_exchange_is_einval() {
         Errno::EINVAL,
     );
     // Everything else may go with a key list.
-    let rest = KV_CAP_ALL & !(KV_CAP_GENKEY | KV_CAP_IMPORT | KV_CAP_DERIVE | KV_CAP_EXCHANGE);
+    let rest = KV_CAP_ALL & !(KV_CAP_GENKEY | KV_CAP_IMPORT | KV_CAP_DERIVE | KV_CAP_EXCHANGE | KV_CAP_UNWRAP);
     let (_, granted) = dup_fd(v.as_raw_fd(), rest, &[a]).expect("dup");
     assert_eq!(granted, rest);
     // The caps are checked after `& current`: asking for GENKEY through a
@@ -441,7 +441,7 @@ pub fn tests() -> Vec<crate::support::harness::Test> {
         dup_limited_to_keys_sees_uses_and_lists_only_those,
         dup_limited_to_a_missing_destroyed_foreign_or_invisible_id_is_enoent,
         dup_limited_to_at_most_1024_keys_and_more_is_einval,
-        key_limited_dup_with_genkey_import_derive_or_exchange_is_einval,
+        key_limited_dup_with_genkey_import_derive_exchange_or_unwrap_is_einval,
         dup_of_a_key_limited_handle_with_no_key_list_keeps_the_limit,
         an_unlimited_dup_sees_keys_made_later_through_the_original,
     ]

@@ -422,6 +422,25 @@ pub fn no_secret_is_left_on_the_kernel_stack_after_signing_encrypting_or_derivin
         },
         &[("HKDF PRK", &prk), ("HKDF output", &okm)],
     ));
+    // Wrapping and unwrapping: the wrapped key (AES-GCM and RFC 5649 run
+    // on it in heap buffers; the AES library's block state must not stay).
+    let material = pattern(9, 64);
+    let wk = crate::support::wrapping_key(&v);
+    let key = import_with(&v, KV_ALG_HMAC_SHA512, &material, WRAPPABLE).expect("IMPORT");
+    found.extend(left_behind(
+        &|| {
+            for format in [KV_WRAP_NATIVE, KV_WRAP_RFC5649] {
+                let blob = crate::support::wrap(&v, wk, key, format).expect("WRAP");
+                let u = if format == KV_WRAP_NATIVE {
+                    crate::support::unwrap(&v, wk, &blob)
+                } else {
+                    unwrap_rfc5649(&v, wk, &blob, KV_ALG_HMAC_SHA512, KvPolicy::default())
+                };
+                ok(v.destroy(u.expect("UNWRAP")));
+            }
+        },
+        &[("wrapped key", &material)],
+    ));
     assert!(found.is_empty(), "left on the kernel stack: {found:?}");
 }
 

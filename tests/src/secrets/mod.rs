@@ -65,6 +65,9 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
     let x_b = secret(10, 32);
     let k_short = secret(11, 32); // a short-lived ChaCha key
     let k_once = secret(12, 32); // an AES-256-GCM key with a use limit
+    let k_wrap = secret(13, 32); // a wrapping key
+    let k_wrappable = secret(14, 32); // a key that leaves only wrapped
+    let k_logon = secret(15, 32); // a keyring key
     let salt = b"keyvault secrets salt";
     let info = b"keyvault secrets info";
     let msg: Vec<u8> = (0..100u8).map(|i| i.wrapping_mul(7)).collect();
@@ -438,6 +441,33 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
         assert_eq!(rec.keyref(&v, KV_IOC_DESTROY, key), Err(Errno::ENOENT));
         assert_eq!(rec.info(&v, key).map(drop), Err(Errno::ENOENT));
     }
+    // WRAP and UNWRAP (both formats, and a forged blob), IMPORT_KEYRING:
+    // blobs and written-back requests hold no key byte.
+    let wrapping = rec.import(&v, KV_ALG_AES256_GCM, &k_wrap, 0, KvPolicy { usage: KV_USAGE_WRAPPING, ..none });
+    let wrappable = rec.import(&v, KV_ALG_HMAC_SHA256, &k_wrappable, 0, KvPolicy { flags: KV_POLICY_WRAPPABLE, ..none });
+    for format in [KV_WRAP_NATIVE, KV_WRAP_RFC5649] {
+        let mut blob = vec![FILL; 256];
+        let mut r = wrap_req(KeyId(wrapping), KeyId(wrappable), &mut blob, format);
+        rec.call(&v, KV_IOC_WRAP, &mut r).expect("wrap");
+        rec.keep(&blob);
+        blob.truncate(r.blob_len as usize);
+        let mut u = KvUnwrap {
+            format,
+            algorithm: if format == KV_WRAP_NATIVE { 0 } else { KV_ALG_HMAC_SHA256 },
+            ..unwrap_req(KeyId(wrapping), &blob)
+        };
+        rec.call(&v, KV_IOC_UNWRAP, &mut u).expect("unwrap");
+        rec.mac(&v, u.new_key_id, &msg, 64).0.expect("mac with the unwrapped key");
+        let last = blob.len() - 1;
+        blob[last] ^= 1;
+        let mut u = KvUnwrap { new_key_id: 0, ..u };
+        assert_eq!(rec.call(&v, KV_IOC_UNWRAP, &mut u), Err(Errno::EBADMSG));
+    }
+    let serial = add_key("logon", "kv:secrets", &k_logon, PROCESS_KEYRING).expect("add_key");
+    let mut r = keyring_req(KV_ALG_HMAC_SHA256, serial);
+    rec.call(&v, KV_IOC_IMPORT_KEYRING, &mut r).expect("import keyring");
+    rec.mac(&v, r.key_id, &msg, 64).0.expect("mac with the keyring key");
+
     for id in rec.list(&v) {
         rec.info(&v, id).expect("getinfo");
     }
@@ -472,6 +502,9 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
         ("X25519 scalar b", &x_b),
         ("short-lived key", &k_short),
         ("one-use key", &k_once),
+        ("wrapping key", &k_wrap),
+        ("wrappable key", &k_wrappable),
+        ("logon keyring key", &k_logon),
     ] {
         needles.secret(name, s);
     }
