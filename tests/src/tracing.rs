@@ -339,9 +339,30 @@ pub fn bpftrace_sees_every_keyvault_op_with_its_errno_if_installed() {
 }
 
 /// This file's tests, in order.
+/// UNWRAP and IMPORT_KEYRING make keys traced `how=unwrap` and
+/// `how=keyring`; WRAP and UNWRAP trace the wrapping key and the blob's length.
+pub fn unwrapped_and_keyring_keys_are_traced_with_their_origin() {
+    use keyvault::uapi::*;
+    let t = Trace::start();
+    let v = ok(Vault::open());
+    let w = wrapping_key(&v);
+    let k = import_with(&v, KV_ALG_HMAC_SHA256, &[1; 32], WRAPPABLE).expect("IMPORT");
+    let blob = wrap(&v, w, k, KV_WRAP_NATIVE).expect("WRAP");
+    let u = unwrap(&v, w, &blob).expect("UNWRAP");
+    let serial = add_key("logon", "kv:trace", &[2; 16], PROCESS_KEYRING).expect("add_key");
+    let r = import_keyring(&v, KV_ALG_AES128_GCM, serial, KvPolicy::default()).expect("IMPORT_KEYRING");
+    let text = t.text();
+    expect(&text, &format!("keyvault_key_create: key={u} alg=6 bits=256 how=unwrap parent=0 uid=0"));
+    expect(&text, &format!("keyvault_key_create: key={r} alg=1 bits=128 how=keyring parent=0 uid=0"));
+    expect(&text, &op_line(0x40, w.0, 0, 0, 0));
+    expect(&text, &op_line(0x41, w.0, blob.len() as u64, 0, 0));
+    expect(&text, &op_line(0x16, r.0, 0, 0, 0));
+}
+
 pub fn tests() -> Vec<crate::support::harness::Test> {
     crate::tests![
         every_key_event_and_ioctl_is_traced_with_its_fields,
+        unwrapped_and_keyring_keys_are_traced_with_their_origin,
         key_destroy_is_traced_when_the_last_operation_holding_the_key_ends,
         no_trace_event_carries_key_material_or_plaintext,
         bpftrace_sees_every_keyvault_op_with_its_errno_if_installed,
