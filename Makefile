@@ -4,10 +4,12 @@
 #   make KDIR=/path/build  build keyvault.ko against your own Rust-enabled kernel
 #   make run               boot the test VM with the module loaded, show it working
 #   make test              every test: host (cargo test), then the VM suite (real ioctls
-#                          + 30 s of the ioctl fuzzer) on the release kernel, the harness's
-#                          failure paths (a VM that panics, one that hangs), the packages
-#                          and the VM suite on Debian's own 7.3 kernel, and the debug kernel
-#   make test-quick        host + release kernel only (the quick loop while developing)
+#                          + 30 s of the ioctl fuzzer) on the release kernel, keys sealed by
+#                          a TPM across reboots (scripts/test-tpm, swtpm; release, Debian's
+#                          and debug kernels), the harness's failure paths (a VM that
+#                          panics, one that hangs), the packages and the VM suite on
+#                          Debian's own 7.3 kernel, and the debug kernel
+#   make test-quick        host + release kernel only, its TPM boots included (the quick loop)
 #   make test-debug        the VM suite on the KASAN + lockdep + kmemleak kernel (clang-built) only
 #   make test-distro       packages + DKMS install in a clean Debian 13, then the VM suite on
 #                          Debian's unmodified 7.3.4+deb13-amd64 kernel with that module

@@ -8,18 +8,20 @@
 # the run died), and on a kmemleak kernel `kmemleak-{boot,run,rmmod}`,
 # `keyvault.kallsyms` and `rmmod-failed`.
 #
-#   bash scripts/guest/run.sh [--load PARAMS] [--distro] [--kmemleak] [--interactive] -- DIR CMD [ARGS...]
+#   bash scripts/guest/run.sh [--load PARAMS] [--distro] [--modprobe 'MOD ...'] [--kmemleak] [--interactive] -- DIR CMD [ARGS...]
 #
 # --load: insmod ./keyvault.ko PARAMS (split on white space). --distro: the
 # kernel is Debian's; its modules come through $STATUS_DIR/modprobe (which
 # scripts/vm made from scripts/guest/modprobe), and the guest reports the
-# kernel and its taint. --kmemleak: scan and clear before loading (the boot's
+# kernel and its taint. --modprobe (distro): load these modules of that kernel
+# first (scripts/vm --tpm: the TPM driver and key types it builds as modules). --kmemleak: scan and clear before loading (the boot's
 # leaks are the kernel's), scan after the command and after rmmod.
-load=0 params='' distro=0 kmemleak=0 interactive=0
+load=0 params='' distro=0 kmemleak=0 interactive=0 modules=
 while [ "$1" != -- ]; do
   case "$1" in
     --load) load=1 params=$2; shift 2 ;;
     --distro) distro=1; shift ;;
+    --modprobe) modules=$2; shift 2 ;;
     --kmemleak) kmemleak=1; shift ;;
     --interactive) interactive=1; shift ;;
     *) echo "scripts/guest/run.sh: unknown option $1"; exit 2 ;;
@@ -49,6 +51,7 @@ if [ $distro = 1 ]; then
   # The kernel's own requests (AF_ALG's algif-*, crypto templates) go to
   # the same modprobe as keyvault.ko's dependencies (libchacha, ...).
   echo "$STATUS_DIR/modprobe" > /proc/sys/kernel/modprobe
+  for m in $modules; do "$STATUS_DIR/modprobe" "$m" || load_failed "modprobe $m"; done
   if [ $load = 1 ]; then
     for m in $(modinfo -F depends ./keyvault.ko | tr , " "); do "$STATUS_DIR/modprobe" $m || load_failed "modprobe $m"; done
   fi
