@@ -80,7 +80,7 @@ step() { # BOOT ROOT_SERIAL: keyvault's steps (see THE HOOK above)
 
 [ -e /dev/tpmrm0 ] || echo "no /dev/tpmrm0; the kernel said: $(dmesg | grep -i tpm | tail -3)"
 check "boot $boot: the TPM is there (/dev/tpmrm0, tpm2_getcap properties-fixed)" \
-  sh -c 'tpm2_getcap properties-fixed | grep -A1 TPM2_PT_FAMILY_INDICATOR | grep -q "value: \"2.0\""'
+  sh -c 'tpm2_getcap properties-fixed | grep -A2 TPM2_PT_FAMILY_INDICATOR | grep -q "value: \"2.0\""'
 type=$(cat "$work/root-type" 2>/dev/null || "$tpm_root" type)
 echo "boot $boot: root key type: $type ($(uname -r))"
 case "$boot" in
