@@ -8,14 +8,16 @@
 # the run died), and on a kmemleak kernel `kmemleak-{boot,run,rmmod}`,
 # `keyvault.kallsyms` and `rmmod-failed`.
 #
-#   bash scripts/guest/run.sh [--load PARAMS] [--distro] [--modprobe 'MOD ...'] [--kmemleak] [--interactive] -- DIR CMD [ARGS...]
+#   bash scripts/guest/run.sh [--load PARAMS] [--distro] [--modprobe 'MOD ...'] [--kmemleak]
+#                             [--interactive] -- DIR CMD [ARGS...]
 #
 # --load: insmod ./keyvault.ko PARAMS (split on white space). --distro: the
 # kernel is Debian's; its modules come through $STATUS_DIR/modprobe (which
 # scripts/vm made from scripts/guest/modprobe), and the guest reports the
-# kernel and its taint. --modprobe (distro): load these modules of that kernel
-# first (scripts/vm --tpm: the TPM driver and key types it builds as modules). --kmemleak: scan and clear before loading (the boot's
-# leaks are the kernel's), scan after the command and after rmmod.
+# kernel and its taint. --modprobe (with --distro): load these modules of that
+# kernel first (scripts/vm --tpm: the TPM driver and key types it builds as
+# modules). --kmemleak: scan and clear before loading (the boot's leaks are
+# the kernel's), scan after the command and after rmmod.
 load=0 params='' distro=0 kmemleak=0 interactive=0 modules=
 while [ "$1" != -- ]; do
   case "$1" in
