@@ -27,6 +27,10 @@ pub enum K {
     Max,
     /// A child policy's algorithm set.
     ChildAlgs,
+    /// A kernel keyring key's serial (`key_serial_t`).
+    Serial,
+    /// A wrapped-key format (`KV_WRAP_*`).
+    Format,
     Raw,
 }
 
@@ -130,6 +134,13 @@ pub const F_IMPORT: &[F] = fields![
     table![KvImport; key_id: Raw],
     child_fields!(KvImport),
 ];
+pub const F_IMPORT_KEYRING: &[F] = fields![
+    table![KvImportKeyring; algorithm: Alg, serial: Serial, ttl_ms: Ttl],
+    policy_fields!(KvImportKeyring, policy),
+    table![KvImportKeyring; key_id: Raw],
+    child_fields!(KvImportKeyring),
+    table![KvImportKeyring; reserved: Res],
+];
 pub const F_KEYREF: &[F] = &table![KvKeyref; key_id: KeyId, reserved: Res];
 pub const F_KEYINFO: &[F] = &table![KvKeyinfo; key_id: KeyId, algorithm: Raw, state: Raw,
     reserved0: Res, created_ms: Raw, uses: Raw, reserved: Res];
@@ -164,6 +175,15 @@ pub const F_EXCHANGE: &[F] = fields![
     table![KvExchange; new_key_id: Raw],
     child_fields!(KvExchange),
 ];
+pub const F_WRAP: &[F] = &table![KvWrap; wrapping_key_id: KeyId, key_id: KeyId,
+    blob_ptr: Ptr, blob_len: Len, format: Format, reserved: Res];
+pub const F_UNWRAP: &[F] = fields![
+    table![KvUnwrap; wrapping_key_id: KeyId, blob_ptr: Ptr, blob_len: Len, format: Format,
+        algorithm: Alg, reserved0: Res, ttl_ms: Ttl],
+    policy_fields!(KvUnwrap, policy),
+    child_fields!(KvUnwrap),
+    table![KvUnwrap; new_key_id: Raw, reserved: Res],
+];
 
 /// Key sizes in bytes: (min, max, default).
 pub fn key_sizes(alg: u32) -> (u32, u32, u32) {
@@ -175,13 +195,40 @@ pub fn key_sizes(alg: u32) -> (u32, u32, u32) {
     }
 }
 
-/// The operations a key of `alg` supports (KV_CAP_* bits).
+/// Whether a key of `len` bytes can be a key of `alg`.
+pub fn fits(alg: u32, len: usize) -> bool {
+    let (min, max, _) = key_sizes(alg);
+    (1..=9).contains(&alg) && (min as usize..=max as usize).contains(&len)
+}
+
+/// The operations a key of `alg` supports (KV_CAP_* bits): AES-256-GCM
+/// keys may instead be wrapping keys ([`WRAPPING_ALG`]).
 pub fn alg_usage(alg: u32) -> u32 {
+    match alg {
+        WRAPPING_ALG => default_usage(alg) | KV_USAGE_WRAPPING,
+        _ => default_usage(alg),
+    }
+}
+
+/// What usage 0 means for a key of `alg`: all it supports but wrapping.
+pub fn default_usage(alg: u32) -> u32 {
     match alg {
         1..=5 => KV_CAP_ENCRYPT | KV_CAP_DECRYPT,
         6 | 7 => KV_CAP_MAC | KV_CAP_DERIVE,
         8 => KV_CAP_SIGN | KV_CAP_VERIFY,
         _ => KV_CAP_EXCHANGE,
+    }
+}
+
+/// The one algorithm of wrapping keys (usage within `KV_USAGE_WRAPPING`).
+pub const WRAPPING_ALG: u32 = KV_ALG_AES256_GCM;
+
+/// The length of a blob of `format` for `key_len` bytes of key.
+pub fn blob_len(format: u32, key_len: usize) -> usize {
+    if format == KV_WRAP_NATIVE {
+        KV_WRAP_OVERHEAD as usize + key_len
+    } else {
+        8 + key_len.div_ceil(8) * 8
     }
 }
 

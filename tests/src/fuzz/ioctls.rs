@@ -30,8 +30,10 @@ pub const DUP: usize = op(KV_IOC_DUP);
 pub const GENKEY: usize = op(KV_IOC_GENKEY);
 pub const IMPORT: usize = op(KV_IOC_IMPORT);
 pub const DESTROY: usize = op(KV_IOC_DESTROY);
+pub const REVOKE: usize = op(KV_IOC_REVOKE);
 pub const GETINFO: usize = op(KV_IOC_GETINFO);
 pub const LIST: usize = op(KV_IOC_LIST);
+pub const IMPORT_KEYRING: usize = op(KV_IOC_IMPORT_KEYRING);
 pub const AEAD_ENC: usize = op(KV_IOC_AEAD_ENCRYPT);
 pub const AEAD_DEC: usize = op(KV_IOC_AEAD_DECRYPT);
 pub const CBC_ENC: usize = op(KV_IOC_CBC_ENCRYPT);
@@ -44,6 +46,8 @@ pub const VERIFY: usize = op(KV_IOC_VERIFY);
 pub const GET_PUBKEY: usize = op(KV_IOC_GET_PUBKEY);
 pub const DERIVE: usize = op(KV_IOC_DERIVE);
 pub const EXCHANGE: usize = op(KV_IOC_KEYEXCHANGE);
+pub const WRAP: usize = op(KV_IOC_WRAP);
+pub const UNWRAP: usize = op(KV_IOC_UNWRAP);
 /// Any other command number with the keyvault magic.
 pub const UNKNOWN: usize = KV_IOCTLS.len();
 /// Histogram buckets: the ioctls, then [`UNKNOWN`].
@@ -66,8 +70,12 @@ const fn cap(op: usize) -> u32 {
     KV_IOCTLS[op].cap
 }
 
-/// The capabilities of the ioctls that make keys.
-pub const MAKES_KEYS: u32 = cap(GENKEY) | cap(IMPORT) | cap(DERIVE) | cap(EXCHANGE);
+/// The capabilities of the ioctls that make keys (a key-limited DUP may
+/// have none of them).
+pub const MAKES_KEYS: u32 =
+    cap(GENKEY) | cap(IMPORT) | cap(IMPORT_KEYRING) | cap(DERIVE) | cap(EXCHANGE) | cap(UNWRAP);
+/// How many capability bits there are.
+pub const NCAPS: u64 = KV_CAP_ALL.count_ones() as u64;
 /// What seeding a fresh vault takes (GENKEY and IMPORT).
 pub const SEEDS_KEYS: u32 = cap(GENKEY) | cap(IMPORT);
 
@@ -99,6 +107,7 @@ pub const OPS: &[Op] = &ops! {
     KV_IOC_REVOKE, F_KEYREF, 1, |w, op| w.op_keyref(op);
     KV_IOC_GETINFO, F_KEYINFO, 5, |w, _| w.op_getinfo();
     KV_IOC_LIST, F_LIST, 4, |w, _| w.op_list();
+    KV_IOC_IMPORT_KEYRING, F_IMPORT_KEYRING, 3, |w, _| w.op_import_keyring();
     KV_IOC_AEAD_ENCRYPT, F_AEAD, 6, |w, op| w.op_aead(op);
     KV_IOC_AEAD_DECRYPT, F_AEAD, 5, |w, op| w.op_aead(op);
     KV_IOC_CBC_ENCRYPT, F_CBC, 4, |w, op| w.op_cbc(op);
@@ -111,6 +120,8 @@ pub const OPS: &[Op] = &ops! {
     KV_IOC_GET_PUBKEY, F_PUBKEY, 4, |w, _| w.op_pubkey();
     KV_IOC_DERIVE, F_DERIVE, 4, |w, _| w.op_derive();
     KV_IOC_KEYEXCHANGE, F_EXCHANGE, 4, |w, _| w.op_exchange();
+    KV_IOC_WRAP, F_WRAP, 4, |w, _| w.op_wrap();
+    KV_IOC_UNWRAP, F_UNWRAP, 4, |w, _| w.op_unwrap();
 };
 
 const _: () = {

@@ -3,6 +3,7 @@
 //! one (destroyed, revoked, another vault's, random), and keeping the pool
 //! up to date as keys are made, evicted, destroyed and fail.
 
+use super::fields::{ALL_ALGS, WRAPPING_ALG};
 use super::ioctls::{DESTROY, GENKEY};
 use super::push_capped;
 use super::worker::Worker;
@@ -72,19 +73,91 @@ impl Worker<'_> {
 
     /// A valid GENKEY of `alg` (default size, no limits) in the current group.
     pub fn make_key(&mut self, alg: u32) -> Option<u64> {
+        self.make_key_with(alg, KvPolicy::default())
+    }
+
+    /// A valid GENKEY of `alg` (default size) with `policy` in the current
+    /// group, kept in the pool.
+    pub fn make_key_with(&mut self, alg: u32, policy: KvPolicy) -> Option<u64> {
         let fd = self.w.groups[self.group].slots[0].load(Relaxed);
         if fd < 0 {
             return None;
         }
         let req = KvGenkey {
             algorithm: alg,
+            policy,
             ..Default::default()
         };
         let p = self.exact(size_of::<KvGenkey>());
         let o = self.exec(GENKEY, fd, &req, &p);
         let id = o.back?.key_id;
-        self.added(alg, id);
+        self.added_policy(alg, id, &policy);
         Some(id)
+    }
+
+    /// A wrapping key of the current group (made if there is none), or
+    /// (8%) a wrong one.
+    pub fn wrapping_key(&mut self) -> u64 {
+        if self.rng.chance(8) {
+            return self.wild_key();
+        }
+        let known = {
+            let pool = self.w.pool.lock().unwrap();
+            let list = &pool.wrapping[self.group];
+            (!list.is_empty()).then(|| list[self.rng.below(list.len() as u64) as usize])
+        };
+        let policy = KvPolicy {
+            usage: KV_USAGE_WRAPPING,
+            ..Default::default()
+        };
+        known
+            .or_else(|| self.make_key_with(WRAPPING_ALG, policy))
+            .unwrap_or_else(|| self.wild_key())
+    }
+
+    /// A wrappable key of the current group (made if there is none):
+    /// (id, alg); or (10%) any key of the pool, mostly not wrappable.
+    pub fn wrappable_key(&mut self) -> (u64, u32) {
+        if self.rng.chance(10) {
+            return self.key(&ALL_ALGS);
+        }
+        let known = {
+            let pool = self.w.pool.lock().unwrap();
+            let list = &pool.wrappable[self.group];
+            (!list.is_empty()).then(|| list[self.rng.below(list.len() as u64) as usize])
+        };
+        if let Some(k) = known {
+            return k;
+        }
+        let alg = self.rng.pick(&ALL_ALGS);
+        let policy = KvPolicy {
+            flags: KV_POLICY_WRAPPABLE,
+            ..Default::default()
+        };
+        match self.make_key_with(alg, policy) {
+            Some(id) => (id, alg),
+            None => (self.wild_key(), 0),
+        }
+    }
+
+    /// Puts a new key of `alg` made with `policy` (as asked) in the
+    /// current group's pool: a wrapping key in the wrapping keys, a
+    /// wrappable one in the wrappable keys too.
+    pub fn added_policy(&mut self, alg: u32, id: u64, policy: &KvPolicy) {
+        let wrapping = alg == WRAPPING_ALG && policy.usage & KV_USAGE_WRAPPING != 0;
+        if !wrapping {
+            self.added(alg, id);
+        }
+        if wrapping || policy.flags & KV_POLICY_WRAPPABLE != 0 {
+            let w = self.w;
+            let as_alg = (!wrapping).then_some(alg);
+            let evicted = w
+                .pool
+                .lock()
+                .unwrap()
+                .add_wrap(self.group, as_alg, id, &mut self.rng);
+            self.evicted(evicted);
+        }
     }
 
     /// Puts a new key of `alg` in the current group's pool; the key it
@@ -96,6 +169,12 @@ impl Worker<'_> {
             .lock()
             .unwrap()
             .add(self.group, alg, id, &mut self.rng);
+        self.evicted(evicted);
+    }
+
+    /// Destroys (mostly) a key evicted from the pool.
+    fn evicted(&mut self, evicted: Option<u64>) {
+        let w = self.w;
         if let Some(old) = evicted {
             if self.rng.chance(70) {
                 let fd = w.groups[self.group].slots[0].load(Relaxed);
@@ -147,8 +226,9 @@ impl Worker<'_> {
             4 => from(&pool.revoked),
             5 | 6 => {
                 let g = (r >> 8) as usize % pool.keys.len();
-                let alg = 1 + (r >> 16) as usize % 9;
-                from(&pool.keys[g][alg])
+                let alg = 1 + (r >> 16) as usize % 10;
+                // "Algorithm" 10: a wrapping key.
+                from(pool.keys[g].get(alg).unwrap_or(&pool.wrapping[g]))
             }
             7 => 1 + r % 50_000,
             _ => from(&pool.dead).wrapping_add(1),

@@ -29,7 +29,10 @@
 //! - the workers: worker.rs (the loop, fd churn), keys.rs (choosing fds and
 //!   keys), requests.rs (a request generator per ioctl), mutate.rs (placing
 //!   and mutating requests), oracle.rs (the errno oracle and every success
-//!   that cannot be), roundtrip.rs (round trips, writes out of bounds);
+//!   that cannot be), roundtrip.rs (round trips, writes out of bounds),
+//!   wraptrip.rs (the round trips of WRAP, UNWRAP and IMPORT_KEYRING, on a
+//!   private handle, every errno predicted); keyring.rs (the kernel keyring
+//!   keys IMPORT_KEYRING imports, made at start);
 //! - memory and randomness: mem.rs (arenas, shared statistics), rng.rs;
 //! - coverage: kcov.rs, corpus.rs, sites.rs; crash_report.rs.
 
@@ -40,6 +43,7 @@ mod crash_report;
 mod fields;
 mod ioctls;
 mod kcov;
+mod keyring;
 mod keys;
 mod mem;
 mod mutate;
@@ -51,6 +55,7 @@ mod roundtrip;
 mod sites;
 mod worker;
 mod world;
+mod wraptrip;
 
 use child::{child_main, send_to_child};
 use cli::{parse_args, Config, USAGE};
@@ -130,6 +135,11 @@ pub fn main() -> i32 {
         cfg.child_threads
     );
     let shared = Shared::new();
+    // Before any thread or fork: the whole run shares them.
+    let ring = keyring::setup(&mut rng::Rng::new(cfg.seed));
+    if !cfg.quiet {
+        println!("kv-fuzz: {ring} kernel keyring keys for IMPORT_KEYRING");
+    }
     let cov = kcov::setup(&cfg, PROBE_VAULT.load(Relaxed));
     let start = Instant::now();
 

@@ -197,7 +197,9 @@ impl Worker<'_> {
                 self.rng
                     .pick(&[0, KV_USAGE_ALL, r & KV_USAGE_ALL, 1 << (r % 32), u32::MAX])
             }
-            K::PFlags => self.rng.pick(&[0, 1, 2, u32::MAX]),
+            K::PFlags => self.rng.pick(&[0, 1, 2, 3, 4, u32::MAX]),
+            K::Serial => self.wild_serial() as u32,
+            K::Format => self.rng.pick(&[0, 1, 2, 3, 0x100, u32::MAX, r]),
             K::ChildAlgs => self.rng.pick(&[
                 0,
                 KV_CHILD_ALGS_ALL,

@@ -12,6 +12,7 @@
 
 use super::fields::*;
 use super::ioctls::*;
+use super::keyring::{self, RING_ERRNOS};
 use super::mem::{overlaps, Extra};
 use super::mutate::{Loc, Plan};
 use super::worker::{as_bytes, hex, Worker};
@@ -29,23 +30,37 @@ fn allowed(op: usize, e: Errno) -> bool {
         // keyvault fd (or a closed one) is ENOTTY (EBADF).
         UNKNOWN => matches!(e, ENOTTY | EBADF),
         GETCAPS => matches!(e, EFAULT | EBADF | ENOMEM),
-        _ => matches!(
-            e,
-            EPERM
-                | ENOENT
-                | EKEYREVOKED
-                | EKEYEXPIRED
-                | EINVAL
-                | EOPNOTSUPP
-                | EFAULT
-                | EBADMSG
-                | EDQUOT
-                | EMSGSIZE
-                | ENOSPC
-                | EBADF
-                | ENOMEM
-        ),
+        // No vault key is named; the keyring's own errnos (keyring.rs).
+        IMPORT_KEYRING => {
+            matches!(
+                e,
+                EPERM | EINVAL | EOPNOTSUPP | EFAULT | EDQUOT | EBADF | ENOMEM
+            ) || RING_ERRNOS.contains(&e)
+        }
+        WRAP => on_keys(e) || e == ENOSPC,
+        UNWRAP => on_keys(e) || e == EBADMSG,
+        _ => on_keys(e) || matches!(e, EBADMSG | EMSGSIZE | ENOSPC),
     }
+}
+
+/// What any ioctl on keys may fail with: a capability or usage missing, a
+/// key unknown, revoked, expired or of another type, a request invalid or
+/// unreadable, a limit reached, the fd closed under us, memory.
+fn on_keys(e: Errno) -> bool {
+    use Errno::*;
+    matches!(
+        e,
+        EPERM
+            | ENOENT
+            | EKEYREVOKED
+            | EKEYEXPIRED
+            | EINVAL
+            | EOPNOTSUPP
+            | EFAULT
+            | EDQUOT
+            | EBADF
+            | ENOMEM
+    )
 }
 
 /// The result of one request.
@@ -470,10 +485,174 @@ impl Worker<'_> {
         Some((kdf.algorithm, new_id))
     }
 
+    /// The (algorithm, id) of the key an IMPORT_KEYRING made, if it did and
+    /// could (reported if not); and whether a failure is one the serial's
+    /// lookup can give (keyring.rs: whatever else the request says, a
+    /// serial's keyring errnos are known).
+    pub fn check_import_keyring(&mut self, o: &Out<KvImportKeyring>) -> Option<(u32, u64)> {
+        let i = &o.input;
+        let (ring, can) = keyring::verdict(i.serial, i.algorithm);
+        let what = match (o.r, o.back) {
+            (Err(e), _) if RING_ERRNOS.contains(&e) && !ring.contains(&e) => {
+                format!("{e:?} for serial {}", i.serial)
+            }
+            (Ok(()), Some(b)) if b.key_id == 0 => "made key 0".into(),
+            (Ok(()), _) if i.policy.flags & KV_POLICY_WRAPPABLE != 0 => {
+                "made a keyring key wrappable".into()
+            }
+            (Ok(()), _) if !can => format!(
+                "imported serial {} as algorithm {}, which cannot be",
+                i.serial, i.algorithm
+            ),
+            (Ok(()), back) => return back.map(|b| (i.algorithm, b.key_id)),
+            _ => return None,
+        };
+        self.unexpected(IMPORT_KEYRING, &what, as_bytes(i));
+        None
+    }
+
+    /// Whether `len` bytes at `ptr` are this arena's to read back.
+    fn readable(&self, ptr: u64, len: usize) -> bool {
+        ptr >= self.a.rw
+            && ptr
+                .checked_add(len as u64)
+                .is_some_and(|end| end <= self.a.tail_guard)
+    }
+
+    /// The blob a WRAP made, if it did (read back when the pointer was not
+    /// mutated): its length fits its format, and a native header says what
+    /// a wrappable key is (reported if not).
+    pub fn check_wrap(&mut self, o: &Out<KvWrap>) -> Option<Vec<u8>> {
+        let (i, b) = (&o.input, o.back?);
+        let len = b.blob_len as usize;
+        let bad = if i.key_id == i.wrapping_key_id {
+            Some("wrapped a key under itself".to_string())
+        } else if i.format > KV_WRAP_RFC5649 {
+            Some(format!("format {}", i.format))
+        } else if !(16..=KV_MAX_KEY_BYTES as usize).any(|k| blob_len(i.format, k) == len) {
+            Some(format!("blob_len {len} for format {}", i.format))
+        } else {
+            None
+        };
+        if let Some(what) = bad {
+            self.unexpected(WRAP, &what, as_bytes(i));
+            return None;
+        }
+        if o.wild || !self.readable(i.blob_ptr, len) {
+            return Some(Vec::new());
+        }
+        let blob = self.a.read(i.blob_ptr, len);
+        if i.format == KV_WRAP_NATIVE {
+            if let Err(what) = native_header(&blob) {
+                self.unexpected(WRAP, &format!("native blob: {what}"), &blob);
+            }
+        }
+        Some(blob)
+    }
+
+    /// The (algorithm, id, policy) of the key an UNWRAP made, if it did and
+    /// could: from a blob that was not broken (`may_open`), in a known
+    /// format, of at most KV_WRAP_MAX_BLOB, a native one with no key fields
+    /// in the request (reported if not).
+    pub fn check_unwrap(
+        &mut self,
+        o: &Out<KvUnwrap>,
+        blob: &[u8],
+        may_open: bool,
+    ) -> Option<(u32, u64, KvPolicy)> {
+        let (i, b) = (&o.input, o.back?);
+        let native = i.format == KV_WRAP_NATIVE;
+        let what = if !may_open {
+            "accepted a broken blob"
+        } else if i.format > KV_WRAP_RFC5649 || i.blob_len > KV_WRAP_MAX_BLOB {
+            "accepted an unknown format or an oversized blob"
+        } else if native
+            && (i.algorithm != 0
+                || i.ttl_ms != 0
+                || i.policy != KvPolicy::default()
+                || i.child != KvChildPolicy::default())
+        {
+            "accepted a native blob with key fields in the request"
+        } else if b.new_key_id == 0 {
+            "made key 0"
+        } else if !native {
+            return Some((i.algorithm, b.new_key_id, i.policy));
+        } else {
+            let h = native_header(blob).ok()?;
+            return Some((h.0, b.new_key_id, h.1));
+        };
+        self.unexpected(UNWRAP, what, as_bytes(i));
+        None
+    }
+
+    /// Checks that `r` is `want`, or an errno of `world` (what other
+    /// workers may do under a round trip: destroy or revoke a key, or the
+    /// kernel run out of memory); reports anything else. Returns whether it
+    /// was `want`.
+    pub fn expect(
+        &mut self,
+        op: usize,
+        r: Result<(), Errno>,
+        want: Result<(), Errno>,
+        world: &[Errno],
+        what: &str,
+        req: &[u8],
+    ) -> bool {
+        if r == want {
+            self.st.extra(Extra::RoundTripChecks);
+            return true;
+        }
+        if let Err(e) = r {
+            if world.contains(&e) {
+                return false;
+            }
+        }
+        let show =
+            |r: Result<(), Errno>| r.map_or_else(|e| format!("{e:?}"), |()| "success".into());
+        self.unexpected(
+            op,
+            &format!("{what}: {} where {} was due", show(r), show(want)),
+            req,
+        );
+        false
+    }
+
     /// A command number that is none of the ABI's cannot succeed.
     pub fn check_unknown(&mut self, r: Result<(), Errno>, cmd: u32) {
         if r.is_ok() {
             self.unexpected(UNKNOWN, &format!("command {cmd:#x} succeeded"), &[]);
         }
+    }
+}
+
+/// What a native blob's header says (uapi/keyvault.h): (algorithm,
+/// policy, expires_ms, child policy as 4 x u32); or what is wrong with it.
+pub fn native_header(b: &[u8]) -> Result<(u32, KvPolicy, u64, [u32; 4]), String> {
+    if b.len() < KV_WRAP_OVERHEAD as usize {
+        return Err(format!("{} bytes", b.len()));
+    }
+    let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap());
+    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap());
+    let (alg, key_len) = (u32_at(8), u32_at(12) as usize);
+    let policy = KvPolicy {
+        usage: u32_at(16),
+        flags: u32_at(20),
+        max_uses: u64_at(24),
+        max_bytes: u64_at(32),
+    };
+    if &b[..4] != b"KVWK" || u32_at(4) != KV_WRAP_VERSION {
+        Err("magic or version".into())
+    } else if !fits(alg, key_len) || b.len() != blob_len(KV_WRAP_NATIVE, key_len) {
+        Err(format!(
+            "algorithm {alg}, key_len {key_len} in {} bytes",
+            b.len()
+        ))
+    } else if policy.flags & KV_POLICY_WRAPPABLE == 0
+        || policy.usage == 0
+        || policy.usage & !alg_usage(alg) != 0
+    {
+        Err(format!("policy {policy:?}"))
+    } else {
+        Ok((alg, policy, u64_at(40), [48, 52, 56, 60].map(u32_at)))
     }
 }

@@ -11,26 +11,38 @@ use super::lowest_free_fd;
 use super::mem::Extra;
 use super::mutate::Plan;
 use super::oracle::{Hkdf, Out};
-use super::worker::Worker;
+use super::push_capped;
+use super::worker::{Blob, Worker, BLOBS_KEPT};
 use keyvault::uapi::*;
 use nix::errno::Errno;
 use std::sync::atomic::Ordering::Relaxed;
 
 impl Worker<'_> {
-    /// A valid-looking creation policy for a key of `alg`: mostly none.
+    /// A valid-looking creation policy for a key of `alg`: mostly none;
+    /// sometimes (AES-256-GCM) a wrapping key's, or wrappable.
     pub fn policy(&mut self, alg: u32) -> KvPolicy {
-        let all = alg_usage(alg);
+        let wrapping = alg == WRAPPING_ALG && self.rng.chance(15);
+        let all = if wrapping {
+            KV_USAGE_WRAPPING
+        } else {
+            default_usage(alg)
+        };
+        let mut flags = 0;
+        if self.rng.chance(8) {
+            flags |= KV_POLICY_NO_CALLER_NONCE;
+        }
+        if self.rng.chance(25) {
+            flags |= KV_POLICY_WRAPPABLE;
+        }
         KvPolicy {
             usage: match self.rng.below(10) {
                 0 => all & self.rng.next() as u32,
                 1 => all,
+                // Usage 0 is never a wrapping key's.
+                _ if wrapping => all,
                 _ => 0,
             },
-            flags: if self.rng.chance(8) {
-                KV_POLICY_NO_CALLER_NONCE
-            } else {
-                0
-            },
+            flags,
             max_uses: if self.rng.chance(10) {
                 1 + self.rng.below(64)
             } else {
@@ -107,7 +119,7 @@ impl Worker<'_> {
             self.pick_fd(0)
         };
         let keep = if self.rng.chance(60) {
-            KV_CAP_ALL & !(1 << self.rng.below(15))
+            KV_CAP_ALL & !(1 << self.rng.below(NCAPS))
         } else {
             self.rng.next() as u32 & KV_CAP_ALL
         };
@@ -141,7 +153,7 @@ impl Worker<'_> {
         } else {
             match self.rng.below(10) {
                 0..=3 => KV_CAP_ALL,
-                4..=6 => KV_CAP_ALL & !(1 << self.rng.below(15)),
+                4..=6 => KV_CAP_ALL & !(1 << self.rng.below(NCAPS)),
                 _ => self.rng.next() as u32 & KV_CAP_ALL,
             }
         };
@@ -188,7 +200,7 @@ impl Worker<'_> {
         let p = self.plan(size_of::<KvGenkey>());
         let o = self.exec(GENKEY, fd, &req, &p);
         if let Some((alg, new)) = self.check_genkey(&o) {
-            self.added(alg, new);
+            self.added_policy(alg, new, &o.input.policy);
         } else if o.r == Err(Errno::EDQUOT) {
             self.maybe_rotate(5);
         }
@@ -211,7 +223,7 @@ impl Worker<'_> {
         };
         let o = self.exec(IMPORT, fd, &req, &p);
         if let Some((alg, new)) = self.check_import(&o) {
-            self.added(alg, new);
+            self.added_policy(alg, new, &o.input.policy);
         } else if o.r == Err(Errno::EDQUOT) {
             self.maybe_rotate(5);
         }
@@ -518,7 +530,7 @@ impl Worker<'_> {
     /// updates the pool for `id` if it failed.
     fn hkdf_result<T: Hkdf>(&mut self, op: usize, id: u64, o: &Out<T>) {
         match self.check_new_key(op, o) {
-            Some((alg, new)) => self.added(alg, new),
+            Some((alg, new)) => self.added_policy(alg, new, &o.input.kdf().policy),
             None if o.back.is_none() => self.key_failed(id, o.r),
             None => {}
         }
@@ -564,6 +576,183 @@ impl Worker<'_> {
         };
         let o = self.exec(EXCHANGE, fd, &req, &p);
         self.hkdf_result(EXCHANGE, id, &o);
+    }
+
+    pub fn op_import_keyring(&mut self) {
+        let fd = self.pick_fd(50);
+        let (serial, alg) = self.ring_serial();
+        let mut policy = self.policy(alg);
+        if !self.rng.chance(5) {
+            policy.flags &= !KV_POLICY_WRAPPABLE;
+        }
+        let req = KvImportKeyring {
+            algorithm: alg,
+            serial,
+            ttl_ms: self.ttl(),
+            policy,
+            ..Default::default()
+        };
+        let p = self.plan(size_of::<KvImportKeyring>());
+        let o = self.exec(IMPORT_KEYRING, fd, &req, &p);
+        if let Some((alg, new)) = self.check_import_keyring(&o) {
+            self.added_policy(alg, new, &o.input.policy);
+        } else if o.r == Err(Errno::EDQUOT) {
+            self.maybe_rotate(5);
+        }
+    }
+
+    /// A blob's capacity: mostly room for any key's blob, sometimes less
+    /// than `need`.
+    fn blob_room(&mut self, need: usize) -> u32 {
+        if self.rng.chance(10) {
+            self.rng.below(need as u64) as u32
+        } else {
+            KV_WRAP_OVERHEAD + KV_MAX_KEY_BYTES
+        }
+    }
+
+    pub fn op_wrap(&mut self) {
+        let fd = self.pick_fd(50);
+        let wrapping = self.wrapping_key();
+        let (key, alg) = if self.rng.chance(5) {
+            (wrapping, WRAPPING_ALG)
+        } else {
+            self.wrappable_key()
+        };
+        let format = if self.rng.chance(4) {
+            2 + self.rng.below(3) as u32
+        } else {
+            self.rng.below(2) as u32
+        };
+        let need = blob_len(format.min(1), key_sizes(alg).0 as usize);
+        let room = self.blob_room(need);
+        let p = self.plan(size_of::<KvWrap>());
+        let blob_ptr = self.a.alloc(room as usize, &mut self.rng);
+        let req = KvWrap {
+            wrapping_key_id: wrapping,
+            key_id: key,
+            blob_ptr,
+            blob_len: room,
+            format,
+            reserved: [0; 2],
+        };
+        let o = self.exec(WRAP, fd, &req, &p);
+        match self.check_wrap(&o) {
+            Some(bytes) if !p.mutate && !o.wild && alg != 0 => self.keep_blob(Blob {
+                group: self.group,
+                wrapping,
+                format,
+                alg,
+                bytes,
+            }),
+            Some(_) => {}
+            None => {
+                self.key_failed(wrapping, o.r);
+                self.key_failed(key, o.r);
+            }
+        }
+    }
+
+    /// Keeps a blob for UNWRAP.
+    pub fn keep_blob(&mut self, b: Blob) {
+        push_capped(&mut self.blobs, b, BLOBS_KEPT, &mut self.rng);
+    }
+
+    /// A blob of the current group for UNWRAP: one this worker kept, maybe
+    /// broken (bit flip, truncated, extended, another wrapping key, another
+    /// format), or random bytes. Returns it and whether it was broken.
+    fn unwrap_blob(&mut self) -> (Blob, bool) {
+        let g = self.group;
+        let mine: Vec<usize> = (0..self.blobs.len())
+            .filter(|&i| self.blobs[i].group == g)
+            .collect();
+        if mine.is_empty() || self.rng.chance(10) {
+            let len = self.rng.pick(&[0, 7, 8, 16, 24, 40, 92, 108, 140, 4096]);
+            let mut bytes = vec![0u8; len];
+            self.rng.fill(&mut bytes);
+            let b = Blob {
+                group: g,
+                wrapping: self.wrapping_key(),
+                format: self.rng.below(2) as u32,
+                alg: 1 + self.rng.below(9) as u32,
+                bytes,
+            };
+            return (b, len > 0);
+        }
+        let mut b = self.blobs[self.rng.pick(&mine)].clone();
+        let n = b.bytes.len();
+        let broken = match self.rng.below(12) {
+            0 => {
+                let i = self.rng.below(n as u64) as usize;
+                b.bytes[i] ^= 1 << self.rng.below(8);
+                true
+            }
+            1 => {
+                b.bytes.truncate(self.rng.below(n as u64) as usize);
+                true
+            }
+            2 => {
+                let mut more = vec![0u8; 1 + self.rng.below(24) as usize];
+                self.rng.fill(&mut more);
+                b.bytes.extend(more);
+                true
+            }
+            3 => {
+                // Another wrapping key: maybe the same material (a twin
+                // by UNWRAP or DERIVE), so not "broken" for sure.
+                b.wrapping = self.wrapping_key();
+                false
+            }
+            4 => {
+                b.format ^= 1;
+                false
+            }
+            _ => false,
+        };
+        (b, broken)
+    }
+
+    pub fn op_unwrap(&mut self) {
+        let fd = self.pick_fd(50);
+        let (b, broken) = self.unwrap_blob();
+        let native = b.format == KV_WRAP_NATIVE;
+        let mut req = KvUnwrap {
+            wrapping_key_id: b.wrapping,
+            blob_len: b.bytes.len() as u32,
+            format: if self.rng.chance(3) {
+                2 + self.rng.below(3) as u32
+            } else {
+                b.format
+            },
+            ..Default::default()
+        };
+        if !native || self.rng.chance(8) {
+            // RFC 5649: the new key's algorithm, policy and TTL (native:
+            // not allowed).
+            req.algorithm = if self.rng.chance(85) {
+                b.alg
+            } else {
+                1 + self.rng.below(9) as u32
+            };
+            req.ttl_ms = self.ttl();
+            req.policy = self.policy(req.algorithm);
+        }
+        if self.rng.chance(3) {
+            req.blob_len = self.rng.pick(&[KV_WRAP_MAX_BLOB + 1, 65536, u32::MAX]);
+        }
+        let p = self.plan(size_of::<KvUnwrap>());
+        let room = b.bytes.len().max(KV_WRAP_MAX_BLOB as usize + 1);
+        req.blob_ptr = self.a.alloc(room, &mut self.rng);
+        self.a.write(req.blob_ptr, &b.bytes);
+        let o = self.exec(UNWRAP, fd, &req, &p);
+        let may_open = !broken || p.mutate || o.wild;
+        if let Some((alg, new, policy)) = self.check_unwrap(&o, &b.bytes, may_open) {
+            self.added_policy(alg, new, &policy);
+        } else if o.r == Err(Errno::EDQUOT) {
+            self.maybe_rotate(5);
+        } else if o.back.is_none() {
+            self.key_failed(b.wrapping, o.r);
+        }
     }
 
     /// A command number with the keyvault magic that is none of the ABI's:

@@ -10,6 +10,7 @@ use super::fields::*;
 use super::ioctls::*;
 use super::mem::Extra;
 use super::mutate::Plan;
+use super::oracle::Out;
 use super::worker::{as_bytes, Worker};
 use keyvault::uapi::*;
 use nix::errno::Errno;
@@ -17,14 +18,14 @@ use std::mem::offset_of;
 
 impl Worker<'_> {
     /// An output buffer with 32-byte canaries on both sides.
-    fn guarded(&mut self, len: usize) -> u64 {
+    pub fn guarded(&mut self, len: usize) -> u64 {
         let base = self.a.alloc(len + 64, &mut self.rng);
         self.a.set(base, len + 64, 0xa5);
         base + 32
     }
 
     /// Checks that nothing was written around a [`Self::guarded`] buffer.
-    fn check_guard(&mut self, op: usize, p: u64, len: usize) {
+    pub fn check_guard(&mut self, op: usize, p: u64, len: usize) {
         self.st.extra(Extra::Canaries);
         let before = self.a.read(p - 32, 32);
         let after = self.a.read(p + len as u64, 32);
@@ -37,7 +38,7 @@ impl Worker<'_> {
         }
     }
 
-    fn is_untouched(&self, p: u64, len: usize) -> bool {
+    pub fn is_untouched(&self, p: u64, len: usize) -> bool {
         self.a.read(p, len).iter().all(|&b| b == 0xa5)
     }
 
@@ -53,7 +54,9 @@ impl Worker<'_> {
     /// One round trip of a random kind.
     pub fn roundtrip(&mut self) {
         self.st.extra(Extra::RoundTrips);
-        match self.rng.below(8) {
+        match self.rng.below(10) {
+            8 => self.rt_wrap(),
+            9 => self.rt_keyring(),
             0 => self.rt_aead(),
             1 => self.rt_cbc(),
             2 => self.rt_mac(),
@@ -66,7 +69,7 @@ impl Worker<'_> {
     }
 
     /// Counts a check that a round trip got to make.
-    fn checked(&mut self) {
+    pub fn checked(&mut self) {
         self.st.extra(Extra::RoundTripChecks);
     }
 
@@ -574,45 +577,137 @@ impl Worker<'_> {
     }
 
     /// Two new keys of `alg` that `what` made, kept in the pool, are the
-    /// same key: what one seals, the other opens.
+    /// same key.
     fn same_key(&mut self, fd: i32, alg: u32, [k1, k2]: [u64; 2], what: usize) {
         self.added(alg, k1);
         self.added(alg, k2);
+        self.twins(fd, alg, k1, k2, what);
+    }
+
+    /// Whether keys `k1` and `k2` of `alg` act as one key: what one seals
+    /// the other opens (AEAD, CBC), they make the same MAC, they have the
+    /// same public key. `what` made `k2`: a difference is reported against
+    /// it. False if nothing could be compared (a request failed: a key's
+    /// usage or limits, or the world under the round trip).
+    pub fn twins(&mut self, fd: i32, alg: u32, k1: u64, k2: u64, what: usize) -> bool {
         let len = self.rng.below(100) as u32;
         let pt = self.data(len);
-        let ct = self.a.alloc(len as usize, &mut self.rng);
-        let out = self.a.alloc(len as usize, &mut self.rng);
-        let nt = self.data(28);
-        let mut req = KvAead {
-            key_id: k1,
-            in_ptr: pt,
-            out_ptr: ct,
-            nonce_ptr: nt,
-            tag_ptr: nt + 12,
-            in_len: len,
-            out_len: len,
-            ..Default::default()
-        };
-        let p = self.more(size_of::<KvAead>());
-        if self.exec(AEAD_ENC, fd, &req, &p).r.is_err() {
-            return;
-        }
-        req.key_id = k2;
-        req.in_ptr = ct;
-        req.out_ptr = out;
-        let p = self.more(size_of::<KvAead>());
-        match self.exec(AEAD_DEC, fd, &req, &p).r {
-            Ok(()) => {
-                self.checked();
-                if self.a.read(out, len as usize) != self.a.read(pt, len as usize) {
-                    self.unexpected(what, "the two derived keys disagree", as_bytes(&req));
+        let same = match alg {
+            1..=3 => {
+                let ct = self.a.alloc(len as usize, &mut self.rng);
+                let out = self.a.alloc(len as usize, &mut self.rng);
+                let nt = self.data(28);
+                let mut req = KvAead {
+                    key_id: k1,
+                    in_ptr: pt,
+                    out_ptr: ct,
+                    nonce_ptr: nt,
+                    tag_ptr: nt + 12,
+                    in_len: len,
+                    out_len: len,
+                    flags: KV_AEAD_GEN_NONCE,
+                    ..Default::default()
+                };
+                let p = self.more(size_of::<KvAead>());
+                if self.exec(AEAD_ENC, fd, &req, &p).r.is_err() {
+                    return false;
+                }
+                req.key_id = k2;
+                req.in_ptr = ct;
+                req.out_ptr = out;
+                req.flags = 0;
+                let p = self.more(size_of::<KvAead>());
+                match self.exec(AEAD_DEC, fd, &req, &p).r {
+                    Ok(()) => self.a.read(out, len as usize) == self.a.read(pt, len as usize),
+                    Err(Errno::EBADMSG) => false,
+                    Err(_) => return false,
                 }
             }
-            Err(Errno::EBADMSG) => {
-                self.unexpected(what, "the two sides derived different keys", as_bytes(&req))
+            4 | 5 => {
+                let need = (len / 16 + 1) * 16;
+                let ct = self.a.alloc(need as usize, &mut self.rng);
+                let out = self.a.alloc(need as usize, &mut self.rng);
+                let iv = self.data(16);
+                let mut req = KvCbc {
+                    key_id: k1,
+                    in_ptr: pt,
+                    out_ptr: ct,
+                    iv_ptr: iv,
+                    in_len: len,
+                    out_len: need,
+                    flags: KV_CBC_GEN_IV,
+                    ..Default::default()
+                };
+                let p = self.more(size_of::<KvCbc>());
+                if self.exec(CBC_ENC, fd, &req, &p).r.is_err() {
+                    return false;
+                }
+                req.key_id = k2;
+                req.in_ptr = ct;
+                req.out_ptr = out;
+                req.in_len = need;
+                req.flags = 0;
+                let p = self.more(size_of::<KvCbc>());
+                match self.exec(CBC_DEC, fd, &req, &p) {
+                    Out { back: Some(b), .. } => {
+                        b.out_len == len
+                            && self.a.read(out, len as usize) == self.a.read(pt, len as usize)
+                    }
+                    Out {
+                        r: Err(Errno::EBADMSG),
+                        ..
+                    } => false,
+                    _ => return false,
+                }
             }
-            Err(_) => {}
+            6 | 7 => {
+                let mut macs = Vec::new();
+                for k in [k1, k2] {
+                    let mac = self.a.alloc(64, &mut self.rng);
+                    let req = KvMac {
+                        key_id: k,
+                        data_ptr: pt,
+                        mac_ptr: mac,
+                        data_len: len,
+                        mac_len: 64,
+                        reserved: [0; 2],
+                    };
+                    let p = self.more(size_of::<KvMac>());
+                    let Some(b) = self.exec(MAC, fd, &req, &p).back else {
+                        return false;
+                    };
+                    macs.push(self.a.read(mac, b.mac_len.min(64) as usize));
+                }
+                macs[0] == macs[1]
+            }
+            _ => {
+                let mut pubs = Vec::new();
+                for k in [k1, k2] {
+                    let pk = self.a.alloc(32, &mut self.rng);
+                    let req = KvPubkey {
+                        key_id: k,
+                        pubkey_ptr: pk,
+                        pubkey_len: 32,
+                        ..Default::default()
+                    };
+                    let p = self.more(size_of::<KvPubkey>());
+                    if self.exec(GET_PUBKEY, fd, &req, &p).r.is_err() {
+                        return false;
+                    }
+                    pubs.push(self.a.read(pk, 32));
+                }
+                pubs[0] == pubs[1]
+            }
+        };
+        self.checked();
+        if !same {
+            self.unexpected(
+                what,
+                &format!("key {k2} should act as key {k1} (algorithm {alg}) but does not"),
+                &[],
+            );
         }
+        true
     }
 
     /// The same DERIVE twice gives the same key (deterministic HKDF).

@@ -31,7 +31,26 @@ pub struct Worker<'w> {
     pub max_data: u32,
     /// The largest valid data length used (the arena holds it).
     pub big_cap: u32,
+    /// Blobs WRAP made, for UNWRAP (kept here, not in the pool: the
+    /// worker mutates them).
+    pub blobs: Vec<Blob>,
 }
+
+/// A blob WRAP made.
+#[derive(Clone)]
+pub struct Blob {
+    pub group: usize,
+    /// The wrapping key that made it.
+    pub wrapping: u64,
+    /// `KV_WRAP_*`.
+    pub format: u32,
+    /// The algorithm of the key wrapped.
+    pub alg: u32,
+    pub bytes: Vec<u8>,
+}
+
+/// Blobs a worker keeps.
+pub const BLOBS_KEPT: usize = 16;
 /// A worker thread: fuzzes until the run is over.
 pub fn worker(world: &World, id: usize) {
     let mut rng = Rng::new(
@@ -52,6 +71,7 @@ pub fn worker(world: &World, id: usize) {
         group: 0,
         max_data: world.cfg.max_data,
         big_cap,
+        blobs: Vec::new(),
     };
     let mut guide = Guide::new(world, id);
     if id == 0 || (world.child && id == world.cfg.threads) {
@@ -235,9 +255,21 @@ impl Worker<'_> {
                 ..Default::default()
             };
             if let Some(b) = self.exec(IMPORT, fd, &req, &p).back {
-                self.added(alg, b.key_id);
+                self.added_policy(alg, b.key_id, &req.policy);
             }
         }
+        // A wrapping key, and a wrappable key of a random algorithm.
+        let wrapping = KvPolicy {
+            usage: KV_USAGE_WRAPPING,
+            ..Default::default()
+        };
+        self.make_key_with(WRAPPING_ALG, wrapping);
+        let wrappable = KvPolicy {
+            flags: KV_POLICY_WRAPPABLE,
+            ..Default::default()
+        };
+        let alg = self.rng.pick(&ALL_ALGS);
+        self.make_key_with(alg, wrappable);
     }
 
     /// The first worker of each process opens its vaults and seeds them.

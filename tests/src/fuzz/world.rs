@@ -79,6 +79,12 @@ pub struct Pool {
     /// Public keys read back with GET_PUBKEY: Ed25519, X25519.
     pub ed_pub: Vec<[u8; 32]>,
     pub x_pub: Vec<[u8; 32]>,
+    /// Per group: wrapping keys (AES-256-GCM, usage within WRAP|UNWRAP),
+    /// which are in no list of `keys`.
+    pub wrapping: Vec<Vec<u64>>,
+    /// Per group: keys with KV_POLICY_WRAPPABLE (also in `keys`), and
+    /// their algorithms.
+    pub wrappable: Vec<Vec<(u64, u32)>>,
 }
 
 /// Adds `x` to `v`, replacing a random element once `v` holds `cap`.
@@ -105,11 +111,50 @@ impl Pool {
         Some(old)
     }
 
+    /// Adds a wrapping key (`wrappable` false) or a wrappable one to
+    /// `group`; returns an evicted one (to destroy) when the list was full.
+    pub fn add_wrap(
+        &mut self,
+        group: usize,
+        wrappable: Option<u32>,
+        id: u64,
+        rng: &mut Rng,
+    ) -> Option<u64> {
+        let old = match wrappable {
+            None => {
+                let list = &mut self.wrapping[group];
+                if list.len() < POOL_PER_ALG {
+                    list.push(id);
+                    return None;
+                }
+                let i = rng.below(list.len() as u64) as usize;
+                std::mem::replace(&mut list[i], id)
+            }
+            Some(alg) => {
+                let list = &mut self.wrappable[group];
+                if list.len() < 2 * POOL_PER_ALG {
+                    list.push((id, alg));
+                    return None;
+                }
+                let i = rng.below(list.len() as u64) as usize;
+                std::mem::replace(&mut list[i], (id, alg)).0
+            }
+        };
+        self.remove(old, true, rng);
+        Some(old)
+    }
+
     pub fn remove(&mut self, id: u64, dead: bool, rng: &mut Rng) {
         for g in self.keys.iter_mut() {
             for list in g.iter_mut() {
                 list.retain(|k| *k != id);
             }
+        }
+        for list in self.wrapping.iter_mut() {
+            list.retain(|k| *k != id);
+        }
+        for list in self.wrappable.iter_mut() {
+            list.retain(|k| k.0 != id);
         }
         let to = if dead {
             &mut self.dead
@@ -121,7 +166,9 @@ impl Pool {
 
     pub fn retire_group(&mut self, group: usize, rng: &mut Rng) {
         let lists = std::mem::take(&mut self.keys[group]);
-        for id in lists.into_iter().flatten() {
+        let wrapping = std::mem::take(&mut self.wrapping[group]);
+        self.wrappable[group].clear();
+        for id in lists.into_iter().flatten().chain(wrapping) {
             push_capped(&mut self.dead, id, DEAD_MAX, rng);
         }
     }
@@ -167,6 +214,8 @@ impl World {
             fd_lock: Mutex::new(()),
             pool: Mutex::new(Pool {
                 keys: (0..ngroups).map(|_| Default::default()).collect(),
+                wrapping: vec![Vec::new(); ngroups],
+                wrappable: vec![Vec::new(); ngroups],
                 ..Default::default()
             }),
             shared,
