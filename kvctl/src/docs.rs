@@ -3,6 +3,7 @@
 //! OUTDIR/man/kvctl-SUBCOMMAND.1 per subcommand, and
 //! OUTDIR/completions/{kvctl.bash,_kvctl,kvctl.fish}.
 
+use crate::keystore::{EXT, KEYS_ENV, KEY_ENV_PREFIX};
 use crate::{Cli, FD_ENV};
 use clap::{Command, CommandFactory};
 use clap_complete::Shell;
@@ -31,7 +32,13 @@ fn description() -> String {
          that is gone when it exits, so to keep keys across commands either \
          run several in one process (kvctl batch), or open one vault and hand \
          it to a child (kvctl exec -- CMD): every kvctl run inside CMD uses it \
-         through ${FD_ENV}."
+         through ${FD_ENV}.\n\
+         \n\
+         A key made --wrappable can leave the kernel, encrypted under a \
+         wrapping key (kvctl wrap, kvctl unwrap); a keystore directory keeps \
+         such keys across reboots, wrapped under a key derived from a root in \
+         the kernel keyring (kvctl keystore add; kvctl exec --keystore DIR \
+         --root KEY loads them). No key byte passes through kvctl."
     )
 }
 
@@ -46,11 +53,28 @@ fn environment_and_files() -> Roff {
          vault instead of opening a new one. kvctl exec sets it for the command \
          it runs.",
     )]);
+    r.control("TP", []);
+    r.text([
+        bold(format!("{KEY_ENV_PREFIX}NAME")),
+        roman(", "),
+        bold(KEYS_ENV),
+    ]);
+    r.text([roman(
+        "Set by kvctl exec --keystore for the command it runs: the id of each \
+         key it loaded from the keystore (NAME in upper case, - as _), and all \
+         of them as NAME=ID pairs separated by spaces.",
+    )]);
     r.control("SH", ["FILES"]);
     r.control("TP", []);
     r.text([bold("/dev/keyvault")]);
     r.text([roman(
         "The keyvault device. Each open of it is a new, empty vault.",
+    )]);
+    r.control("TP", []);
+    r.text([bold(format!("DIR/NAME.{EXT}"))]);
+    r.text([roman(
+        "A keystore's keys (kvctl keystore): native blobs, each the key NAME \
+         wrapped under the keystore's wrapping key.",
     )]);
     r
 }
@@ -125,7 +149,11 @@ fn write_pages(
     date: &str,
     written: &mut Vec<PathBuf>,
 ) -> io::Result<()> {
-    let subs: Vec<&Command> = cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
+    // No page for `help`, at any level (clap adds it to `kvctl keystore` too).
+    let subs: Vec<&Command> = cmd
+        .get_subcommands()
+        .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        .collect();
     let see_also: Vec<&str> = parent
         .into_iter()
         .chain(subs.iter().map(|s| page_name(s)))
@@ -296,12 +324,39 @@ mod tests {
         Some(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 
+    /// The page of subcommand `sub` (`genkey`, `keystore-add`) and its
+    /// title, checked for the sections every subcommand page has.
+    fn sub_page(tmp: &TempDir, sub: &str) -> (String, String) {
+        let page = tmp.read(&format!("man/kvctl-{sub}.1"));
+        let title = format!("KVCTL-{}", sub.to_uppercase());
+        check_roff(
+            &page,
+            &title,
+            &["NAME", "SYNOPSIS", "DESCRIPTION", "SEE ALSO"],
+        );
+        (page, title)
+    }
+
     #[test]
     fn docs_have_a_page_and_completions_for_every_subcommand() {
         let tmp = TempDir::new("docs");
         let written = generate(&tmp.0).unwrap();
         let subs = subcommands();
-        assert_eq!(written.len(), 3 + 1 + subs.len(), "{written:?}");
+        // `kvctl keystore` has subcommands of its own, with pages of their own.
+        let nested = ["keystore-add", "keystore-list"];
+        assert_eq!(
+            written.len(),
+            3 + 1 + subs.len() + nested.len(),
+            "{written:?}"
+        );
+        for sub in nested {
+            let (page, title) = sub_page(&tmp, sub);
+            assert!(
+                page.contains("\\fBkvctl\\-keystore\\fR(1)"),
+                "{title}: SEE ALSO"
+            );
+        }
+        assert!(!tmp.0.join("man/kvctl-keystore-help.1").exists());
         for f in &written {
             assert!(f.starts_with(&tmp.0) && f.is_file(), "{}", f.display());
         }
@@ -337,13 +392,7 @@ mod tests {
                 "kvctl.1 has no {sub} in SEE ALSO"
             );
 
-            let page = tmp.read(&format!("man/kvctl-{sub}.1"));
-            let title = format!("KVCTL-{}", sub.to_uppercase());
-            check_roff(
-                &page,
-                &title,
-                &["NAME", "SYNOPSIS", "DESCRIPTION", "SEE ALSO"],
-            );
+            let (page, title) = sub_page(&tmp, sub);
             assert!(
                 page.contains(&format!("\\fBkvctl {roff_name}\\fR")),
                 "{title}: synopsis"

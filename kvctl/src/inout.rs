@@ -116,6 +116,18 @@ pub fn write_output(path: Option<&str>, bytes: &[u8], private: bool) -> Result<(
     }
 }
 
+/// Refuses to write `what`, binary data, to stdout when stdout is a
+/// terminal (it would garble it, and be lost).
+pub fn refuse_binary_to_terminal(what: &str) -> Result<(), String> {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        return Err(format!(
+            "{what} is binary: write it to a file with -o FILE, or redirect stdout"
+        ));
+    }
+    Ok(())
+}
+
 /// Reports the verdict of a check made by the kernel (a signature, a MAC):
 /// `{"<field>": true|false}` with --json, otherwise `OK` when it holds (and
 /// nothing when it does not); a verdict that does not hold becomes the error

@@ -8,6 +8,12 @@
 //! restricted handle on the same vault instead (the current one keeps its
 //! capabilities and does not reach CMD).
 //!
+//! Keys made `--wrappable` can leave the kernel encrypted (`wrap`,
+//! `unwrap`), and a keystore directory keeps such keys across reboots,
+//! wrapped under a key derived from a root in the kernel keyring:
+//! `kvctl keystore add` stores one, `kvctl exec --keystore DIR --root KEY`
+//! loads them all into the vault it hands CMD.
+//!
 //! All of kvctl is in this library: the `kvctl` binary only calls [`run`], and
 //! `kvctl-docs` makes the man pages and shell completions from the same `Cli`.
 
@@ -17,6 +23,9 @@ pub mod docs;
 mod envelope;
 mod inout;
 mod kdf_cmds;
+mod keyring;
+mod keystore;
+mod wrap_cmds;
 
 use clap::{Parser, Subcommand};
 use keyvault::{Algorithm, Caps, KeyId, KeyInfo, KeyOptions, Vault};
@@ -47,17 +56,22 @@ struct Cli {
     cmd: Cmd,
 }
 
-#[derive(clap::Args, Clone, Debug, Default)]
+#[derive(clap::Args, Clone, Debug, Default, PartialEq)]
 struct PolicyArgs {
     /// Lifetime, e.g. 90s, 15m, 2h, 500ms.
     #[arg(long, value_parser = parse_duration)]
     ttl: Option<Duration>,
-    /// Operations the key may be used for, e.g. encrypt,decrypt (default: all it supports).
+    /// Operations the key may be used for, e.g. encrypt,decrypt (default: all it
+    /// supports but wrapping); a wrapping key (aes256-gcm) has wrap,unwrap and nothing else.
     #[arg(long)]
     usage: Option<Caps>,
     /// Refuse caller-chosen nonces/IVs for this key.
     #[arg(long)]
     no_caller_nonce: bool,
+    /// Let the key leave the kernel, only encrypted under a wrapping key
+    /// (`kvctl wrap`); fixed now: without it the key never leaves.
+    #[arg(long)]
+    wrappable: bool,
     /// Most operations the key may perform.
     #[arg(long, default_value_t = 0)]
     max_uses: u64,
@@ -85,6 +99,7 @@ impl PolicyArgs {
             ttl: self.ttl,
             usage: self.usage.unwrap_or(Caps::empty()),
             no_caller_nonce: self.no_caller_nonce,
+            wrappable: self.wrappable,
             max_uses: self.max_uses,
             max_bytes: self.max_bytes,
             children: keyvault::ChildPolicy {
@@ -109,16 +124,24 @@ enum Cmd {
         #[command(flatten)]
         policy: PolicyArgs,
     },
-    /// Import raw key bytes (from a file, `-` for stdin, or hex); prints the id.
+    /// Import a key: raw bytes (from a file, `-` for stdin, or hex), or a
+    /// kernel keyring key's payload, read by the kernel itself; prints the id.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["key_file", "hex", "keyring"])))]
     Import {
         /// Algorithm (see `kvctl algorithms`).
         alg: Algorithm,
         /// File with the raw key bytes (`-`: stdin).
-        #[arg(long, conflicts_with = "hex", required_unless_present = "hex")]
+        #[arg(long)]
         key_file: Option<String>,
         /// The key as hex.
         #[arg(long)]
         hex: Option<String>,
+        /// A kernel keyring key (types logon, user, encrypted, trusted): its
+        /// serial, or %TYPE:DESC (e.g. %logon:myapp), searched like keyctl in the
+        /// session, user and user-session keyrings, in that order. The key must be
+        /// searchable by kvctl; its bytes never reach it. Never --wrappable.
+        #[arg(long, value_name = "KEY")]
+        keyring: Option<keyring::KeyringRef>,
         #[command(flatten)]
         policy: PolicyArgs,
     },
@@ -168,6 +191,24 @@ enum Cmd {
     /// The shared secret never leaves the kernel; both sides derive the same
     /// key when they use the same --to, --bits, --hash, --salt and --info.
     Exchange(kdf_cmds::ExchangeArgs),
+    /// Export a --wrappable key encrypted under a wrapping key; writes the blob (binary).
+    ///
+    /// The wrapping key is an aes256-gcm key with usage wrap (and unwrap),
+    /// in the same vault: `kvctl genkey aes256-gcm --usage wrap,unwrap`.
+    Wrap(wrap_cmds::WrapArgs),
+    /// Make a key from a blob made by `wrap` (or an RFC 5649 blob); prints its id.
+    Unwrap(wrap_cmds::UnwrapArgs),
+    /// Keys that survive a reboot: a directory of blobs wrapped under a key
+    /// derived from a root in the kernel keyring (see `kvctl exec --keystore`).
+    ///
+    /// The wrapping key is HKDF-SHA256 of the root (imported with
+    /// IMPORT_KEYRING, never readable), no salt, info "keyvault keystore
+    /// wrapping key v1": an aes256-gcm key with usage wrap,unwrap. Each key
+    /// is DIR/NAME.kvblob, a native blob.
+    Keystore {
+        #[command(subcommand)]
+        cmd: keystore::KeystoreCmd,
+    },
     /// Run commands, one per line, on one vault (`-` or no FILE: stdin).
     /// `@last` stands for the id of the last key made; `#` starts a comment.
     Batch {
@@ -181,6 +222,13 @@ enum Cmd {
     /// With --caps or --keys, CMD gets a new handle on the same vault with
     /// only those capabilities and keys; the current handle keeps its own
     /// and is not passed on.
+    ///
+    /// With --keystore DIR --root KEY, every DIR/NAME.kvblob is unwrapped
+    /// into the vault first (all or none), and CMD finds the id of key NAME
+    /// in $KEYVAULT_KEY_NAME (upper case, - as _) and all of them in
+    /// $KEYVAULT_KEYS ("NAME=ID NAME=ID ..."). The root and the wrapping key
+    /// are destroyed before CMD starts. Keystore keys are wrappable: give CMD
+    /// --caps readonly unless it must make or export keys.
     Exec {
         /// Give CMD a handle with only these capabilities, e.g. readonly or sign,getinfo
         /// (default with --keys: all but genkey, import, derive, exchange).
@@ -189,6 +237,8 @@ enum Cmd {
         /// Give CMD a handle that sees only these keys (comma-separated ids).
         #[arg(long, value_name = "ID,...", value_delimiter = ',')]
         keys: Option<Vec<KeyId>>,
+        #[command(flatten)]
+        store: keystore::ExecStoreArgs,
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
         cmd: Vec<String>,
     },
@@ -252,6 +302,7 @@ fn info_json(i: &KeyInfo) -> Value {
         "expires_ms": i.expires.map(ms),
         "usage": i.usage.names(),
         "no_caller_nonce": i.no_caller_nonce,
+        "wrappable": i.wrappable,
         "max_uses": i.max_uses,
         "max_bytes": i.max_bytes,
         "uses": i.uses,
@@ -303,12 +354,19 @@ impl Session {
                 alg,
                 key_file,
                 hex,
+                keyring,
                 policy,
             } => {
-                let key = self.read_key(key_file.as_deref(), hex.as_deref())?;
-                let id = v
-                    .import(alg, &key, &policy.options(0))
-                    .map_err(|e| e.to_string())?;
+                let opts = policy.options(0);
+                let id = match keyring {
+                    Some(k) => v
+                        .import_from_keyring(k.serial()?, alg, &opts)
+                        .map_err(|e| format!("{k}: {e}"))?,
+                    None => {
+                        let key = self.read_key(key_file.as_deref(), hex.as_deref())?;
+                        v.import(alg, &key, &opts).map_err(|e| e.to_string())?
+                    }
+                };
                 self.made(id);
             }
             Cmd::Info { id } => {
@@ -325,6 +383,9 @@ impl Session {
                             i.state,
                             i.usage.names()
                         );
+                        if i.wrappable {
+                            s += ", wrappable";
+                        }
                         if let Some(exp) = i.expires {
                             let left = exp
                                 .duration_since(std::time::SystemTime::now())
@@ -380,6 +441,9 @@ impl Session {
             Cmd::Pubkey(a) => self.pubkey(&a)?,
             Cmd::Derive(a) => self.derive(&a)?,
             Cmd::Exchange(a) => self.exchange(&a)?,
+            Cmd::Wrap(a) => self.wrap(&a)?,
+            Cmd::Unwrap(a) => self.unwrap(&a)?,
+            Cmd::Keystore { cmd } => self.keystore(&cmd)?,
             Cmd::Algorithms => print_algorithms(),
             Cmd::Batch { .. } | Cmd::Exec { .. } => {
                 return Err("batch and exec cannot be nested in a batch".into())
@@ -480,7 +544,8 @@ fn batch(s: &mut Session, file: Option<&str>, keep_going: bool) -> Result<(), St
 const MAKES_KEYS: Caps = Caps::GENKEY
     .union(Caps::IMPORT)
     .union(Caps::DERIVE)
-    .union(Caps::EXCHANGE);
+    .union(Caps::EXCHANGE)
+    .union(Caps::UNWRAP);
 
 /// The capabilities to ask DUP for, for `exec --caps CAPS --keys IDS`.
 fn exec_caps(caps: Option<Caps>, keys: Option<&[KeyId]>) -> Result<Caps, String> {
@@ -499,8 +564,13 @@ fn exec(
     v: Vault,
     caps: Option<Caps>,
     keys: Option<&[KeyId]>,
+    store: Option<&keystore::StoreArgs>,
     cmd: &[String],
 ) -> Result<(), String> {
+    let key_env = match store {
+        Some(s) => keystore::env(&keystore::load(&v, s)?),
+        None => Vec::new(),
+    };
     let v = if caps.is_none() && keys.is_none() {
         v
     } else {
@@ -523,6 +593,7 @@ fn exec(
     let err = std::process::Command::new(&cmd[0])
         .args(&cmd[1..])
         .env(FD_ENV, fd.as_raw_fd().to_string())
+        .envs(key_env)
         .exec();
     Err(format!("{}: {err}", cmd[0]))
 }
@@ -541,7 +612,12 @@ pub fn run() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let result = vault().and_then(|vault| match cli.cmd {
-        Cmd::Exec { caps, keys, cmd } => exec(vault, caps, keys.as_deref(), &cmd),
+        Cmd::Exec {
+            caps,
+            keys,
+            store,
+            cmd,
+        } => exec(vault, caps, keys.as_deref(), store.store().as_ref(), &cmd),
         Cmd::Batch { file, keep_going } => batch(
             &mut Session::new(vault, cli.json),
             file.as_deref(),
@@ -635,7 +711,10 @@ mod tests {
             "--keys", "1",
         ])
         .unwrap();
-        let Cmd::Exec { caps, keys, cmd } = cli.cmd else {
+        let Cmd::Exec {
+            caps, keys, cmd, ..
+        } = cli.cmd
+        else {
             panic!("wrong command")
         };
         assert_eq!(caps, Some(Caps::READONLY));
@@ -663,7 +742,7 @@ mod tests {
         assert!(!limited.intersects(MAKES_KEYS));
         assert!(limited.contains(Caps::READONLY | Caps::REVOKE | Caps::RESTRICT));
         let e = exec_caps(Some(Caps::all()), Some(&ids)).unwrap_err();
-        assert!(e.contains("genkey,derive,exchange,import"), "{e}");
+        assert!(e.contains("genkey,derive,exchange,import,unwrap"), "{e}");
         assert_eq!(exec_caps(Some(Caps::all()), None), Ok(Caps::all()));
     }
 
@@ -672,25 +751,61 @@ mod tests {
         // On /dev/null DUP fails, and the failure is DUP's (RESTRICT would
         // have changed the handle every holder of the fd shares).
         let v = Vault::open_path("/dev/null").unwrap();
-        let e = exec(v, Some(Caps::READONLY), None, &["true".into()]).unwrap_err();
+        let e = exec(v, Some(Caps::READONLY), None, None, &["true".into()]).unwrap_err();
         assert!(e.starts_with("keyvault dup:"), "{e}");
         let v = Vault::open_path("/dev/null").unwrap();
-        let e = exec(v, Some(Caps::GENKEY), Some(&[KeyId(1)]), &["true".into()]).unwrap_err();
+        let e = exec(
+            v,
+            Some(Caps::GENKEY),
+            Some(&[KeyId(1)]),
+            None,
+            &["true".into()],
+        )
+        .unwrap_err();
         assert!(e.contains("cannot make keys"), "{e}");
     }
 
     #[test]
     fn import_needs_a_key_source() {
         assert!(Cli::try_parse_from(["kvctl", "import", "aes128-gcm"]).is_err());
-        assert!(Cli::try_parse_from([
+        // One source only: bytes from a file, as hex, or from the keyring.
+        for other in [["--key-file", "f"], ["--keyring", "1"]] {
+            let mut args = vec!["kvctl", "import", "aes128-gcm", "--hex", "00"];
+            args.extend(other);
+            assert!(Cli::try_parse_from(args).is_err(), "{other:?}");
+        }
+        let cli = Cli::try_parse_from([
             "kvctl",
             "import",
-            "aes128-gcm",
-            "--hex",
-            "00",
-            "--key-file",
-            "f"
+            "hmac-sha256",
+            "--keyring",
+            "%logon:app",
+            "--usage",
+            "derive",
         ])
-        .is_err());
+        .unwrap();
+        let Cmd::Import {
+            keyring: Some(k), ..
+        } = cli.cmd
+        else {
+            panic!("import --keyring")
+        };
+        assert_eq!(k.to_string(), "%logon:app");
+    }
+
+    #[test]
+    fn policies_take_wrappable_and_the_wrapping_usage() {
+        let cli = Cli::try_parse_from(["kvctl", "genkey", "aes256-gcm", "--usage", "wrap,unwrap"])
+            .unwrap();
+        let Cmd::Genkey { policy, .. } = cli.cmd else {
+            panic!("genkey")
+        };
+        assert_eq!(policy.options(0).usage, Caps::WRAPPING);
+        assert!(!policy.options(0).wrappable);
+        let cli = Cli::try_parse_from(["kvctl", "genkey", "ed25519", "--wrappable"]).unwrap();
+        let Cmd::Genkey { policy, .. } = cli.cmd else {
+            panic!("genkey")
+        };
+        assert!(policy.options(0).wrappable);
     }
 }

@@ -48,6 +48,15 @@ impl Error {
                  allow it, or the new key is outside what the parent key's child policy allows \
                  (algorithm, usage, max uses/bytes)"
             }
+            Errno::EPERM if self.op == "wrap" => {
+                "not permitted: the key is not wrappable (it was made without the wrappable \
+                 policy, so it can never leave the kernel), the wrapping key's usage does not \
+                 include wrap, or this vault handle lacks the wrap capability"
+            }
+            Errno::EPERM if self.op == "import-keyring" => {
+                "not permitted: a key made from the kernel keyring can never be wrappable, or \
+                 this vault handle lacks the import capability"
+            }
             Errno::EPERM => "this vault handle lacks the capability for the operation",
             Errno::EOVERFLOW => {
                 "the key has used all 2^32 of its kernel nonces: make a new key (caller nonces still work)"
@@ -58,10 +67,24 @@ impl Error {
             Errno::EACCES if self.op == "open" => {
                 "no permission to open /dev/keyvault (see the README for the udev rule)"
             }
+            Errno::ENOKEY => "no such key in the kernel keyring (or a negative one)",
+            Errno::EACCES if self.op == "import-keyring" => {
+                "the kernel keyring key is not searchable by this process (possess it, e.g. in \
+                 the session or user keyring, or grant it search permission)"
+            }
             Errno::ENOENT => {
                 "no such key in this vault (never existed, destroyed, or not visible through this handle)"
             }
+            Errno::EKEYREVOKED if self.op == "import-keyring" => {
+                "the kernel keyring key was revoked"
+            }
+            Errno::EKEYEXPIRED if self.op == "import-keyring" => {
+                "the kernel keyring key has expired"
+            }
             Errno::EKEYREVOKED => "the key, or a key it was derived from, was revoked",
+            Errno::EKEYEXPIRED if self.op == "unwrap" => {
+                "the wrapping key's lifetime has ended, or the wrapped key's expiry has passed"
+            }
             Errno::EKEYEXPIRED => "the key's lifetime has ended",
             Errno::EINVAL if self.op == "dup" => {
                 "invalid request: a handle limited to some keys cannot have genkey, import, \
@@ -75,8 +98,26 @@ impl Error {
                 "invalid request: a low-order peer public key (no shared secret), or the new \
                  key is not symmetric or of a valid size, or salt/info longer than 1024 bytes"
             }
+            Errno::EINVAL if self.op == "wrap" => {
+                "invalid request: unknown format, or a key wrapped under itself"
+            }
+            Errno::EINVAL if self.op == "unwrap" => {
+                "invalid request: unknown format or blob version, a blob longer than 4096 bytes, \
+                 or (RFC 5649) an algorithm, size or policy the new key cannot have"
+            }
+            Errno::EINVAL if self.op == "import-keyring" => {
+                "invalid request: the keyring key's payload is not a key size of the algorithm, \
+                 or a bad policy"
+            }
             Errno::EINVAL => {
                 "invalid request: unknown algorithm, bad size, bad policy, or a nonzero reserved field"
+            }
+            Errno::EOPNOTSUPP if self.op == "import-keyring" => {
+                "the kernel keyring key is not of a type keyvault reads (logon, user, encrypted, \
+                 trusted)"
+            }
+            Errno::EOPNOTSUPP if self.op == "wrap" || self.op == "unwrap" => {
+                "the wrapping key is not an AES-256-GCM key"
             }
             Errno::EOPNOTSUPP => "the key's algorithm cannot do this operation",
             Errno::EFAULT => "a buffer address is not valid",
@@ -86,6 +127,10 @@ impl Error {
             }
             Errno::EBADMSG if self.op == "verify" => {
                 "the signature does not verify with this key and message"
+            }
+            Errno::EBADMSG if self.op == "unwrap" => {
+                "the blob does not open under this wrapping key: it was made under another \
+                 wrapping key (another root), or it was altered or truncated"
             }
             Errno::EBADMSG => "authentication failed: the data, tag, nonce or AAD is wrong",
             Errno::EDQUOT => "a quota is exhausted (keys or key bytes in this vault)",
@@ -133,6 +178,12 @@ mod tests {
         assert!(explain("derive", Errno::EPERM).contains("child policy"));
         assert!(explain("aead-encrypt", Errno::EOVERFLOW).contains("2^32"));
         assert!(explain("aead-decrypt", Errno::EBADMSG).contains("authentication"));
+        assert!(explain("wrap", Errno::EPERM).contains("not wrappable"));
+        assert!(explain("unwrap", Errno::EBADMSG).contains("another wrapping key"));
+        assert!(explain("unwrap", Errno::EINVAL).contains(&limit(abi::KV_WRAP_MAX_BLOB)));
+        assert!(explain("import-keyring", Errno::EPERM).contains("never be wrappable"));
+        assert!(explain("import-keyring", Errno::EOPNOTSUPP).contains("logon, user"));
+        assert!(explain("import-keyring", Errno::ENOKEY).contains("keyring"));
         let e = Error::new("sign", Errno::EPERM);
         assert_eq!(
             e.to_string(),

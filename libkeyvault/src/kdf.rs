@@ -166,6 +166,7 @@ mod tests {
             ttl: Some(Duration::from_secs(2)),
             usage: Caps::MAC,
             no_caller_nonce: true,
+            wrappable: true,
             max_uses: 3,
             max_bytes: 4,
             children: crate::ChildPolicy {
@@ -184,7 +185,10 @@ mod tests {
                 max_bytes: 6,
             }
         );
-        assert_eq!(crate::ChildPolicy::from_raw(&opts.children.to_raw()), opts.children);
+        assert_eq!(
+            crate::ChildPolicy::from_raw(&opts.children.to_raw()),
+            opts.children
+        );
         let r = kdf.to_raw("derive", Algorithm::HmacSha256, &opts).unwrap();
         assert_eq!(r.hash, abi::KV_HASH_SHA512);
         assert_eq!(r.algorithm, abi::KV_ALG_HMAC_SHA256);
@@ -196,7 +200,7 @@ mod tests {
             r.policy,
             abi::KvPolicy {
                 usage: abi::KV_CAP_MAC,
-                flags: abi::KV_POLICY_NO_CALLER_NONCE,
+                flags: abi::KV_POLICY_NO_CALLER_NONCE | abi::KV_POLICY_WRAPPABLE,
                 max_uses: 3,
                 max_bytes: 4,
             }

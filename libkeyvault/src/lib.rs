@@ -17,7 +17,11 @@
 //! keys with [`Vault::aead_key`] (see [`AeadKey`]), [`signature`] for
 //! Ed25519 keys with [`Vault::signing_key`] (see [`SigningKey`]). New keys
 //! can be made from old ones in the kernel: [`Vault::derive`] (HKDF) and
-//! [`Vault::exchange`] (X25519 + HKDF), both shaped by a [`Kdf`].
+//! [`Vault::exchange`] (X25519 + HKDF), both shaped by a [`Kdf`]. A key
+//! made [`wrappable`](KeyOptions::wrappable) can leave the kernel encrypted
+//! under a wrapping key ([`Vault::wrap`], [`Vault::unwrap`]), and a key can
+//! be made from a kernel keyring key without its bytes passing through
+//! userspace ([`Vault::import_from_keyring`]).
 //!
 //! A [`Vault`] owns one open file description: the keys live as long as any
 //! fd on it (dup, fork and `SCM_RIGHTS` share it), and are destroyed and
@@ -36,6 +40,7 @@ mod crypto;
 mod error;
 mod kdf;
 mod types;
+mod wrap;
 
 /// The RustCrypto `aead` crate (0.5) that [`AeadKey`] implements, re-exported
 /// (as `aes_gcm::aead` is) so callers use the same version of the traits.
@@ -53,6 +58,7 @@ pub use error::{Error, Result};
 pub use kdf::Kdf;
 pub use keyvault_uapi as uapi;
 pub use types::{Algorithm, Caps, ChildPolicy, KeyId, KeyInfo, KeyOptions, KeyState, ListPage};
+pub use wrap::{BlobError, BlobInfo, WrapFormat};
 
 /// Raw access to the ioctls, for callers (and tests) that need to pass
 /// arbitrary arguments.
@@ -243,6 +249,44 @@ impl Vault {
         Ok(KeyId(r.key_id))
     }
 
+    /// A new key of `alg` from the payload of the kernel keyring key
+    /// `serial` (`key_serial_t`; types `logon`, `user`, `encrypted`,
+    /// `trusted`), which must be searchable by this process (possessed, or
+    /// search granted by its permissions; read permission is not needed).
+    /// The kernel copies the payload straight into the new key: its bytes
+    /// never reach userspace. Needs the IMPORT capability; the payload must
+    /// be a key size of `alg` (`EINVAL`), and the key can never be
+    /// [`wrappable`](KeyOptions::wrappable) (`EPERM`). The keyring's own
+    /// errors come back: `ENOKEY`, `EACCES`, `EKEYREVOKED`, `EKEYEXPIRED`,
+    /// and `EOPNOTSUPP` for another key type.
+    ///
+    /// ```no_run
+    /// use keyvault::{Algorithm, Caps, KeyOptions, Vault};
+    ///
+    /// let vault = Vault::open()?;
+    /// # let serial = 123_456_789; // from `keyctl add trusted kvroot "new 32" @u`
+    /// let opts = KeyOptions { usage: Caps::DERIVE, ..Default::default() };
+    /// let root = vault.import_from_keyring(serial, Algorithm::HmacSha256, &opts)?;
+    /// # Ok::<(), keyvault::Error>(())
+    /// ```
+    pub fn import_from_keyring(
+        &self,
+        serial: i32,
+        alg: Algorithm,
+        opts: &KeyOptions,
+    ) -> Result<KeyId> {
+        let mut r = abi::KvImportKeyring {
+            algorithm: alg.to_raw(),
+            serial,
+            ttl_ms: opts.ttl_ms(),
+            policy: opts.policy(),
+            child: opts.children.to_raw(),
+            ..Default::default()
+        };
+        self.ioctl("import-keyring", abi::KV_IOC_IMPORT_KEYRING, &mut r)?;
+        Ok(KeyId(r.key_id))
+    }
+
     /// Destroys a key now (operations in flight finish first; the kernel
     /// wipes the material when the last one does).
     pub fn destroy(&self, key: KeyId) -> Result<()> {
@@ -349,5 +393,15 @@ mod tests {
         // Would mean "every key" to the kernel: refused here.
         let e = vault.dup(Caps::SIGN, Some(&[])).unwrap_err();
         assert_eq!((e.op(), e.errno()), ("dup", Errno::EINVAL));
+    }
+
+    #[test]
+    fn import_from_keyring_reports_the_kernel_error_under_its_op() {
+        let vault = Vault::open_path("/dev/null").expect("open /dev/null");
+        let opts = KeyOptions::default();
+        let e = vault
+            .import_from_keyring(42, Algorithm::HmacSha256, &opts)
+            .unwrap_err();
+        assert_eq!((e.op(), e.errno()), ("import-keyring", Errno::ENOTTY));
     }
 }

@@ -118,14 +118,22 @@ bitflags::bitflags! {
         const DERIVE = abi::KV_CAP_DERIVE;
         /// Key exchange.
         const EXCHANGE = abi::KV_CAP_EXCHANGE;
-        /// Import keys.
+        /// Import keys (raw bytes, or from the kernel keyring).
         const IMPORT = abi::KV_CAP_IMPORT;
+        /// Export wrappable keys, encrypted under a wrapping key.
+        const WRAP = abi::KV_CAP_WRAP;
+        /// Make keys from wrapped blobs.
+        const UNWRAP = abi::KV_CAP_UNWRAP;
     }
 }
 
 impl Caps {
     /// Use keys, but never create, destroy, revoke or restrict.
     pub const READONLY: Caps = Caps::from_bits_truncate(abi::KV_CAP_READONLY);
+
+    /// The usage of a wrapping key (`KV_USAGE_WRAPPING`): an AES-256-GCM key
+    /// with WRAP and/or UNWRAP, and nothing else.
+    pub const WRAPPING: Caps = Caps::from_bits_truncate(abi::KV_USAGE_WRAPPING);
 
     /// Lower-case names of the set bits, `|`-separated (`encrypt|decrypt`).
     pub fn names(self) -> String {
@@ -144,7 +152,8 @@ impl Caps {
 
 impl FromStr for Caps {
     type Err = String;
-    /// Parses `all`, `readonly`, `none`, or names joined by `,` or `|`.
+    /// Parses `all`, `readonly`, `none`, `wrapping` (wrap and unwrap), or
+    /// names joined by `,` or `|`.
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         let mut caps = Caps::empty();
         for part in s.split([',', '|']).map(str::trim).filter(|p| !p.is_empty()) {
@@ -152,6 +161,7 @@ impl FromStr for Caps {
                 "all" => Caps::all(),
                 "readonly" => Caps::READONLY,
                 "none" => Caps::empty(),
+                "wrapping" => Caps::WRAPPING,
                 name => Caps::from_name(&name.to_ascii_uppercase())
                     .ok_or_else(|| format!("unknown capability '{part}'"))?,
             };
@@ -172,6 +182,12 @@ pub struct KeyOptions {
     pub usage: Caps,
     /// Refuse caller-chosen nonces/IVs for this key.
     pub no_caller_nonce: bool,
+    /// The key may leave the kernel, only encrypted under a wrapping key of
+    /// the same vault ([`Vault::wrap`](crate::Vault::wrap)). Fixed at
+    /// creation; without it the key never leaves in any form. A derived key
+    /// may have it only if its parent has it, a key imported from the
+    /// kernel keyring never (`EPERM`).
+    pub wrappable: bool,
     /// Most operations (0: unlimited).
     pub max_uses: u64,
     /// Most input bytes (0: unlimited).
@@ -200,7 +216,10 @@ pub struct ChildPolicy {
 impl ChildPolicy {
     pub(crate) fn to_raw(&self) -> abi::KvChildPolicy {
         abi::KvChildPolicy {
-            algorithms: self.algorithms.iter().fold(0, |m, a| m | 1u32.checked_shl(a.to_raw()).unwrap_or(0)),
+            algorithms: self
+                .algorithms
+                .iter()
+                .fold(0, |m, a| m | 1u32.checked_shl(a.to_raw()).unwrap_or(0)),
             usage: self.usage.bits(),
             max_uses: self.max_uses,
             max_bytes: self.max_bytes,
@@ -231,14 +250,19 @@ impl KeyOptions {
     pub(crate) fn policy(&self) -> abi::KvPolicy {
         abi::KvPolicy {
             usage: self.usage.bits(),
-            flags: if self.no_caller_nonce {
-                abi::KV_POLICY_NO_CALLER_NONCE
-            } else {
-                0
-            },
+            flags: flag(self.no_caller_nonce, abi::KV_POLICY_NO_CALLER_NONCE)
+                | flag(self.wrappable, abi::KV_POLICY_WRAPPABLE),
             max_uses: self.max_uses,
             max_bytes: self.max_bytes,
         }
+    }
+}
+
+fn flag(on: bool, bit: u32) -> u32 {
+    if on {
+        bit
+    } else {
+        0
     }
 }
 
@@ -284,6 +308,8 @@ pub struct KeyInfo {
     pub usage: Caps,
     /// Kernel nonces only.
     pub no_caller_nonce: bool,
+    /// May leave the kernel as a wrapped blob.
+    pub wrappable: bool,
     /// Most operations (0: unlimited).
     pub max_uses: u64,
     /// Most input bytes (0: unlimited).
@@ -313,6 +339,7 @@ impl KeyInfo {
             expires: (r.expires_ms != 0).then(|| at(r.expires_ms)),
             usage: Caps::from_bits_truncate(r.policy.usage),
             no_caller_nonce: r.policy.flags & abi::KV_POLICY_NO_CALLER_NONCE != 0,
+            wrappable: r.policy.flags & abi::KV_POLICY_WRAPPABLE != 0,
             max_uses: r.policy.max_uses,
             max_bytes: r.policy.max_bytes,
             uses: r.uses,
