@@ -22,7 +22,7 @@
 # keyring, the step command runs as
 #     STEP BOOT ROOT_SERIAL WORKDIR
 # where STEP is $KV_TPM_STEP if set (scripts/vm passes KV_* variables on),
-# else target/release/kv-tpm-step if that binary exists, else nothing. Its
+# else scripts/guest/kv-tpm-step (keyvault's steps) if it exists, else nothing. Its
 # output is shown; its last `N passed, N failed` line adds to the counts (no
 # such line and a non-zero status: one failure). It runs in the repository
 # (the module scripts/vm loaded is ./keyvault.ko of the directory scripts/vm
@@ -68,7 +68,7 @@ enc_serial() { keyctl search @u encrypted kv-enc; }
 enc_load() { keyctl add encrypted kv-enc "load $(cat "$work/kv-enc.blob")" @u; }
 step() { # BOOT ROOT_SERIAL: keyvault's steps (see THE HOOK above)
   local cmd=${KV_TPM_STEP:-}
-  [ -n "$cmd" ] || { [ -x "$KV_ROOT/target/release/kv-tpm-step" ] && cmd=$KV_ROOT/target/release/kv-tpm-step; }
+  [ -n "$cmd" ] || { [ -x "$KV_ROOT/scripts/guest/kv-tpm-step" ] && cmd=$KV_ROOT/scripts/guest/kv-tpm-step; }
   [ -n "$cmd" ] || return 0
   local log rc p f; log=$(mktemp)
   echo "keyvault steps of boot $1: $cmd $1 $2 $work"
