@@ -110,9 +110,11 @@ pub fn an_encrypted_key_imports_its_decrypted_payload_the_same_after_a_reload() 
     let v = ok(Vault::open());
     // encrypted keys under a user master key (the kernel decrypts them;
     // userspace sees only the encrypted blob).
-    let master = must(add_key("user", "kv-master", &[7; 32], PROCESS_KEYRING), "add_key master");
-    let _ = master;
-    let serial = keyctl(&["add", "encrypted", "kv-enc", "new default user:kv-master 32", "@p"])
+    // In the user keyring: keyctl (a child process) must find the master,
+    // and this process the keys keyctl makes (a process keyring dies with
+    // its process).
+    must(add_key("user", "kv-master", &[7; 32], USER_KEYRING), "add_key master");
+    let serial = keyctl(&["add", "encrypted", "kv-enc", "new default user:kv-master 32", "@u"])
         .unwrap_or_else(|e| panic!("keyctl add encrypted (a kernel without CONFIG_ENCRYPTED_KEYS?): {e}"));
     let serial: i32 = serial.parse().unwrap();
     let a = must(import(&v, KV_ALG_HMAC_SHA256, serial), "IMPORT_KEYRING of an encrypted key");
@@ -120,7 +122,7 @@ pub fn an_encrypted_key_imports_its_decrypted_payload_the_same_after_a_reload() 
     // The encrypted blob, loaded again as another key: the same payload.
     let blob = keyctl(&["pipe", &serial.to_string()]).expect("keyctl pipe");
     assert!(!blob.is_empty());
-    let again = keyctl(&["add", "encrypted", "kv-enc2", &format!("load {blob}"), "@p"]).expect("keyctl add encrypted load");
+    let again = keyctl(&["add", "encrypted", "kv-enc2", &format!("load {blob}"), "@u"]).expect("keyctl add encrypted load");
     let b = must(import(&v, KV_ALG_HMAC_SHA256, again.parse().unwrap()), "IMPORT_KEYRING of the reloaded key");
     assert_eq!(ok(v.mac(b, b"the same key")), mac);
     // And not the master's bytes, nor anything userspace ever held.

@@ -215,7 +215,13 @@ fn python_kwp(unwrap: bool, inputs: &[Vec<u8>]) -> Vec<Vec<u8>> {
         .args(inputs.iter().map(|i| hex_string(i)))
         .output()
         .expect("python3");
-    assert!(out.status.success(), "python3: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "python3 exited with {}: {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8(out.stdout).unwrap().lines().map(hex).collect()
 }
 

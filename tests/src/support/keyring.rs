@@ -7,6 +7,9 @@ use std::ffi::CString;
 
 /// `KEY_SPEC_PROCESS_KEYRING`: this process's keyring (possessed: searchable).
 pub const PROCESS_KEYRING: i32 = -2;
+/// `KEY_SPEC_USER_KEYRING`: this user's keyring (possessed through the
+/// session keyring, and shared with child processes such as keyctl).
+pub const USER_KEYRING: i32 = -4;
 
 const KEYCTL_REVOKE: libc::c_long = 3;
 const KEYCTL_SETPERM: libc::c_long = 5;
