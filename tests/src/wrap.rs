@@ -198,7 +198,7 @@ pub fn wycheproof_aes_256_kwp_vectors_unwrap_in_the_kernel_or_fail() {
     assert_eq!(n_keys(&v), 0, "no failed UNWRAP left a key");
 }
 
-/// Python 3's `cryptography` package (the host's python3, seen in the VM):
+/// Python 3's `cryptography` package (the host's /usr/bin/python3, seen in the VM):
 /// `aes_key_wrap_with_padding` (or `aes_key_unwrap_with_padding` with
 /// `unwrap`) under `KEK` of each input, in one process (it takes seconds to
 /// start under TCG).
@@ -208,7 +208,9 @@ fn python_kwp(unwrap: bool, inputs: &[Vec<u8>]) -> Vec<Vec<u8>> {
         "import sys\nfrom cryptography.hazmat.primitives.keywrap import {f} as f\n\
          for x in sys.argv[2:]: print(f(bytes.fromhex(sys.argv[1]), bytes.fromhex(x)).hex())"
     );
-    let out = Command::new("python3")
+    // Debian's python3 (python3-cryptography, scripts/deps), not the
+    // harness's virtme-ng venv that scripts/common.sh puts first in PATH.
+    let out = Command::new("/usr/bin/python3")
         .arg("-c")
         .arg(code)
         .arg(hex_string(&KEK))
