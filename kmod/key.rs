@@ -44,8 +44,6 @@ use crate::{
     },
     crypto::{
         fill_random,
-        kwp_unwrap,
-        kwp_wrap,
         real_time_ms,
         x25519,
         Engine,
@@ -264,7 +262,7 @@ impl Key {
             },
             GFP_KERNEL_ACCOUNT,
         )?;
-        let engine = Engine::new(new.alg, material.bytes())?;
+        let engine = Engine::new(new.alg, new.policy.usage, material.bytes())?;
         Ok(Unborn {
             slot: UniqueArc::new_uninit(GFP_KERNEL_ACCOUNT)?,
             quota_slot: quota::Slot::new()?,
@@ -457,7 +455,7 @@ impl Key {
             }
             Format::Rfc5649 => {
                 blob.bytes_mut()[..len].copy_from_slice(key.material.bytes());
-                kwp_wrap(self.material.bytes(), blob.bytes_mut(), len)?;
+                self.engine.kwp_wrap(blob.bytes_mut(), len)?;
             }
         }
         Ok(blob)
@@ -482,7 +480,7 @@ impl Key {
 
     /// Unwraps an RFC 5649 blob with this wrapping key: the material.
     pub(crate) fn unwrap_rfc5649(&self, blob: &mut [u8]) -> Result<Secret> {
-        let len = kwp_unwrap(self.material.bytes(), blob)?;
+        let len = self.engine.kwp_unwrap(blob)?;
         let mut material = Secret::zeroed(len)?;
         material.bytes_mut().copy_from_slice(&blob[8..8 + len]);
         Ok(material)

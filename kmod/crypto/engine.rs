@@ -28,9 +28,14 @@ use super::{
     Nonce,
     Tag,
 };
-use crate::pure::{
-    alg::Alg,
-    ed25519, //
+use crate::{
+    abi::KV_USAGE_WRAPPING,
+    pure::{
+        alg::Alg,
+        ed25519,
+        kwp, //
+    },
+    uapi::reject,
 };
 
 /// Messages at least this long use the crypto API's `gcm(aes)` (see
@@ -83,6 +88,15 @@ pub(crate) enum Engine {
     /// Ed25519: the expanded secret (clamped scalar, nonce prefix, public
     /// key), computed once from the seed; wiped when dropped.
     Ed25519(KBox<ed25519::ExpandedSecret>),
+    /// A wrapping key (AES-256-GCM, usage WRAP/UNWRAP only): prepared once
+    /// for native blobs (AES-GCM; blobs are short, so the library's, never a
+    /// `gcm(aes)` transform) and for RFC 5649 (AES both ways).
+    Wrapping {
+        /// Native blobs.
+        gcm: Prepared<AesGcmKind>,
+        /// RFC 5649 blobs.
+        aes: Prepared<AesKind>,
+    },
     /// X25519: the scalar is the material; the public key is kept.
     X25519 {
         /// The public key.
@@ -91,8 +105,16 @@ pub(crate) enum Engine {
 }
 
 impl Engine {
-    /// Prepares the engine for a key of `alg` with material `key`.
-    pub(crate) fn new(alg: Alg, key: &[u8]) -> Result<Self> {
+    /// Prepares the engine for a key of `alg` with material `key`, whose
+    /// policy allows `usage` (a wrapping key's differs from an AEAD key's).
+    pub(crate) fn new(alg: Alg, usage: u32, key: &[u8]) -> Result<Self> {
+        if usage & KV_USAGE_WRAPPING != 0 {
+            // `request::policy` lets only AES-256-GCM keys wrap.
+            return Ok(Engine::Wrapping {
+                gcm: Prepared::new(key)?,
+                aes: Prepared::new(key)?,
+            });
+        }
         Ok(match alg {
             Alg::Aes128Gcm | Alg::Aes256Gcm => Engine::AesGcm(AesGcm {
                 lib: Prepared::new(key)?,
@@ -122,6 +144,7 @@ impl Engine {
                 Some(tfm) => tfm.seal(buf, aad, nonce),
                 None => Ok(k.lib.seal(buf, aad, nonce)),
             },
+            Engine::Wrapping { gcm, .. } => Ok(gcm.seal(buf, aad, nonce)),
             Engine::ChaCha20Poly1305 => chacha20poly1305_seal(material, buf, aad, nonce),
             _ => Err(EOPNOTSUPP),
         }
@@ -136,7 +159,26 @@ impl Engine {
                 Some(tfm) => tfm.open(buf, aad, nonce, tag),
                 None => k.lib.open(buf, aad, nonce, tag),
             },
+            Engine::Wrapping { gcm, .. } => gcm.open(buf, aad, nonce, tag),
             Engine::ChaCha20Poly1305 => chacha20poly1305_open(material, buf, aad, nonce, tag),
+            _ => Err(EOPNOTSUPP),
+        }
+    }
+
+    /// RFC 5649: wraps the `len` key bytes at the start of `buf` (exactly
+    /// `kwp::wrapped_len(len)` long) in place.
+    pub(crate) fn kwp_wrap(&self, buf: &mut [u8], len: usize) -> Result {
+        match self {
+            Engine::Wrapping { aes, .. } => reject(kwp::wrap(aes, buf, len)),
+            _ => Err(EOPNOTSUPP),
+        }
+    }
+
+    /// RFC 5649: unwraps `buf` in place; the key is then `buf[8..8 + len]`.
+    /// `EBADMSG` if it does not authenticate, `EINVAL` for an impossible length.
+    pub(crate) fn kwp_unwrap(&self, buf: &mut [u8]) -> Result<usize> {
+        match self {
+            Engine::Wrapping { aes, .. } => reject(kwp::unwrap(aes, buf)),
             _ => Err(EOPNOTSUPP),
         }
     }

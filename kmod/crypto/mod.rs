@@ -8,7 +8,6 @@
 //!   (used by `Key` only);
 //! - `primitives.rs`: crypto without a key object (ChaCha20-Poly1305,
 //!   SHA-2, HMAC for HKDF, X25519, Ed25519 verification);
-//! - `keywrap.rs`: RFC 5649 key wrap (`pure::kwp`) on the library's AES;
 //! - `helpers.rs`: wiping, constant-time comparison, the CSPRNG, the clock.
 //!
 //! Everything above works with slices and `Result`s.
@@ -16,7 +15,6 @@
 mod engine;
 mod ffi;
 mod helpers;
-mod keywrap;
 mod prepared;
 mod primitives;
 
@@ -28,10 +26,6 @@ pub(crate) use helpers::{
     memzero_allocation,
     real_time_ms,
     wait_for_random, //
-};
-pub(crate) use keywrap::{
-    kwp_unwrap,
-    kwp_wrap, //
 };
 pub(crate) use primitives::{
     ed25519_verify,
