@@ -15,14 +15,13 @@ use super::worker::Worker;
 use nix::errno::Errno;
 use std::sync::OnceLock;
 
-const KEY_SPEC_SESSION_KEYRING: i32 = -3;
-const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
-const KEYCTL_REVOKE: libc::c_long = 3;
-const KEYCTL_SETPERM: libc::c_long = 5;
+#[allow(dead_code)] // kv-vmtests' helpers, shared by path: the fuzzer needs some
+#[path = "../support/keyring.rs"]
+mod sys;
+
 const KEYCTL_DESCRIBE: libc::c_long = 6;
-const KEYCTL_SET_TIMEOUT: libc::c_long = 15;
 /// Possessor: view and setattr, not search; user: view.
-const PERM_NO_SEARCH: libc::c_long = 0x2100_0000 | 0x0001_0000;
+const PERM_NO_SEARCH: u32 = 0x2100_0000 | 0x0001_0000;
 
 /// What a keyring key is, for IMPORT_KEYRING.
 #[derive(Clone)]
@@ -51,49 +50,18 @@ pub fn keys() -> &'static [RingKey] {
     KEYS.get().map_or(&[], |k| k.as_slice())
 }
 
+/// add_key(2) into our session keyring; None (said on stderr) if refused.
 fn add_key(kind: &str, desc: &str, payload: &[u8]) -> Option<i32> {
-    let t = std::ffi::CString::new(kind).unwrap();
-    let d = std::ffi::CString::new(desc).unwrap();
-    // SAFETY: add_key(2) with NUL-terminated type and description and a
-    // payload of the length given (null and 0 for a keyring).
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_add_key,
-            t.as_ptr(),
-            d.as_ptr(),
-            if payload.is_empty() {
-                std::ptr::null()
-            } else {
-                payload.as_ptr()
-            },
-            payload.len(),
-            KEY_SPEC_SESSION_KEYRING,
-        )
-    };
-    if r < 0 {
-        eprintln!(
-            "kv-fuzz: add_key {kind} {desc}: {}",
-            std::io::Error::last_os_error()
-        );
-        return None;
-    }
-    Some(r as i32)
-}
-
-fn keyctl(op: libc::c_long, a: libc::c_long, b: libc::c_long) -> bool {
-    // SAFETY: keyctl(2) operations on integers only.
-    unsafe { libc::syscall(libc::SYS_keyctl, op, a, b, 0, 0) >= 0 }
+    sys::add_key(kind, desc, payload, sys::SESSION_KEYRING)
+        .inspect_err(|e| eprintln!("kv-fuzz: add_key {kind} {desc}: {e}"))
+        .ok()
 }
 
 /// Makes the keys, in a new session keyring. Call before any thread or
 /// fork. Returns how many.
 pub fn setup(rng: &mut Rng) -> usize {
-    // SAFETY: keyctl(2) with a null name: a new anonymous session keyring.
-    if unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, 0) } < 0 {
-        eprintln!(
-            "kv-fuzz: no session keyring ({}): IMPORT_KEYRING gets no keyring keys",
-            std::io::Error::last_os_error()
-        );
+    if let Err(e) = sys::join_new_session_keyring() {
+        eprintln!("kv-fuzz: no session keyring ({e}): IMPORT_KEYRING gets no keyring keys");
         let _ = KEYS.set(Vec::new());
         return 0;
     }
@@ -124,7 +92,7 @@ pub fn setup(rng: &mut Rng) -> usize {
     }
     let p = bytes(32);
     if let Some(s) = add_key("user", "kvfuzz-expiring", &p) {
-        if keyctl(KEYCTL_SET_TIMEOUT, s.into(), 1) {
+        if sys::set_key_timeout(s, 1).is_ok() {
             keys.push(RingKey {
                 serial: s,
                 kind: Kind::Expiring(p),
@@ -132,7 +100,7 @@ pub fn setup(rng: &mut Rng) -> usize {
         }
     }
     if let Some(s) = add_key("user", "kvfuzz-revoked", &bytes(32)) {
-        if keyctl(KEYCTL_REVOKE, s.into(), 0) {
+        if sys::revoke_key(s).is_ok() {
             keys.push(RingKey {
                 serial: s,
                 kind: Kind::Revoked,
@@ -140,7 +108,7 @@ pub fn setup(rng: &mut Rng) -> usize {
         }
     }
     if let Some(s) = add_key("logon", "kvfuzz:nosearch", &bytes(32)) {
-        if keyctl(KEYCTL_SETPERM, s.into(), PERM_NO_SEARCH) {
+        if sys::set_key_perm(s, PERM_NO_SEARCH).is_ok() {
             keys.push(RingKey {
                 serial: s,
                 kind: Kind::NoSearch,
