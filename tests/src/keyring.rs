@@ -97,6 +97,18 @@ pub fn keyring_errnos_are_the_keyrings_own_and_a_wrong_size_or_type_is_refused()
     assert_eq!(n_keys(&v), keys + 1, "only the HMAC key was made");
 }
 
+/// An IMPORT_KEYRING whose new key id cannot be written back (a read-only
+/// request) is EFAULT and leaves no key.
+pub fn import_keyring_whose_result_cannot_be_written_back_leaves_no_key() {
+    let v = ok(Vault::open());
+    let serial = must(add_key("logon", "kv:readonly", &[9; 32], PROCESS_KEYRING), "add_key");
+    let m = Mapping::new(4096);
+    let p = m.put(keyring_req(KV_ALG_AES256_GCM, serial));
+    m.read_only();
+    expect_raw(ioctl_addr(&v, KV_IOC_IMPORT_KEYRING, p as usize), Errno::EFAULT);
+    assert_eq!(n_keys(&v), 0, "a key whose id never reached the caller was left");
+}
+
 /// Runs keyctl with `args`; its trimmed stdout.
 fn keyctl(args: &[&str]) -> Result<String, String> {
     let out = Command::new("keyctl").args(args).output().map_err(|e| e.to_string())?;
@@ -136,5 +148,6 @@ pub fn tests() -> Vec<crate::support::harness::Test> {
         logon_and_user_keys_become_vault_keys_with_their_payload,
         keyring_errnos_are_the_keyrings_own_and_a_wrong_size_or_type_is_refused,
         an_encrypted_key_imports_its_decrypted_payload_the_same_after_a_reload,
+        import_keyring_whose_result_cannot_be_written_back_leaves_no_key,
     ]
 }

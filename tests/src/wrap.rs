@@ -469,6 +469,26 @@ pub fn unwrap_is_refused_by_a_full_vault_with_edquot_and_spends_nothing() {
     assert_eq!(n_keys(&v), 4096);
 }
 
+/// An UNWRAP whose new key id cannot be written back (a read-only request)
+/// is EFAULT and leaves no key; a WRAP whose length cannot be written back
+/// is EFAULT too.
+pub fn unwrap_whose_result_cannot_be_written_back_leaves_no_key() {
+    let v = ok(Vault::open());
+    let w = wrapping_key(&v);
+    let k = must(import_with(&v, KV_ALG_AES128_GCM, &[1; 16], WRAPPABLE), "IMPORT");
+    let blob = must(wrap(&v, w, k, KV_WRAP_NATIVE), "WRAP");
+    let m = Mapping::new(4096);
+    let p = m.put(unwrap_req(w, &blob));
+    m.read_only();
+    expect_raw(ioctl_addr(&v, KV_IOC_UNWRAP, p as usize), Errno::EFAULT);
+    let mut out = vec![0u8; 128];
+    let m = Mapping::new(4096);
+    let p = m.put(wrap_req(w, k, &mut out, KV_WRAP_NATIVE));
+    m.read_only();
+    expect_raw(ioctl_addr(&v, KV_IOC_WRAP, p as usize), Errno::EFAULT);
+    assert_eq!(n_keys(&v), 2, "a key whose id never reached the caller was left");
+}
+
 /// WRAP and UNWRAP walk README's order like every key ioctl
 /// (hardening::every_key_ioctl_checks_in_the_documented_order): EINVAL,
 /// ENOENT, EOPNOTSUPP, EKEYREVOKED, EPERM, ENOSPC, EDQUOT, each step's
@@ -545,5 +565,6 @@ pub fn tests() -> Vec<crate::support::harness::Test> {
         a_native_blob_keeps_its_expiry_and_past_it_unwraps_to_ekeyexpired,
         unwrap_is_refused_by_a_full_vault_with_edquot_and_spends_nothing,
         wrap_and_unwrap_check_in_the_documented_order,
+        unwrap_whose_result_cannot_be_written_back_leaves_no_key,
     ]
 }
