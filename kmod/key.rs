@@ -171,6 +171,10 @@ pub(crate) struct NewKey {
     pub(crate) child: KvChildPolicy,
     /// Its lifetime from now (None: unlimited).
     pub(crate) ttl_ns: Option<i64>,
+    /// The wall-clock expiry it shows, when it is a key restored from a
+    /// blob (UNWRAP): the blob's, exactly, not now + `ttl_ns` (which the
+    /// clock has moved past by the time the key is made).
+    pub(crate) expires_ms: Option<u64>,
 }
 
 /// Everything a new key needs, allocated and computed, and counted
@@ -247,8 +251,10 @@ impl Key {
             new.ttl_ns = Some(new.ttl_ns.map_or(left, |t| t.min(left)));
         }
         let created_real_ms = real_time_ms();
-        let own_expiry = new.ttl_ns.map_or(0, |ns| {
-            created_real_ms.saturating_add(u64::try_from(ns / 1_000_000).unwrap_or(u64::MAX))
+        let own_expiry = new.expires_ms.unwrap_or_else(|| {
+            new.ttl_ns.map_or(0, |ns| {
+                created_real_ms.saturating_add(u64::try_from(ns / 1_000_000).unwrap_or(u64::MAX))
+            })
         });
         let expires_real_ms = match parent.map(|p| p.expires_real_ms) {
             Some(pe) if pe != 0 && (own_expiry == 0 || pe < own_expiry) => pe,

@@ -45,6 +45,7 @@ fn child_of(parent: &Key, d: &Derived, kdf: &KvKdf, child: &KvChildPolicy) -> Re
         policy: reject(request::derived_policy(d.alg, &kdf.policy, &parent.policy, &parent.child))?,
         child: reject(request::narrowed_child(&parent.child, child))?,
         ttl_ns: d.ttl_ns,
+        expires_ms: None,
     })
 }
 

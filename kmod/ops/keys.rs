@@ -20,6 +20,7 @@ pub(super) fn new_key(algorithm: u32, policy: &KvPolicy, child: &KvChildPolicy, 
         policy: reject(request::policy(alg, policy))?,
         child: reject(request::child_policy(child))?,
         ttl_ns: reject(request::ttl_ns(ttl_ms))?,
+        expires_ms: None,
     })
 }
 
@@ -65,6 +66,7 @@ pub(super) fn import_keyring(h: &Handle, arg: &Arg<'_>, info: &mut OpInfo) -> Re
         policy: reject(request::keyring_policy(alg, &req.policy))?,
         child: reject(request::child_policy(&req.child))?,
         ttl_ns: reject(request::ttl_ns(req.ttl_ms))?,
+        expires_ms: None,
     };
     let material = keyring::read_payload(req.serial)?;
     reject(request::import_len(alg, material.len() as u32))?;

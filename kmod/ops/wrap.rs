@@ -58,6 +58,7 @@ fn restored(header: &Header) -> Result<NewKey> {
         policy: header.policy,
         child: header.child,
         ttl_ns: ttl_until(header.expires_ms)?,
+        expires_ms: (header.expires_ms != 0).then_some(header.expires_ms),
     })
 }
 
