@@ -5,7 +5,7 @@ use crate::inout::{self, Encoding, IoArgs};
 use crate::Session;
 use keyvault::uapi::{KV_MAX_DIGEST_SIZE, KV_MIN_MAC_VERIFY_SIZE};
 use keyvault::{Algorithm, HashAlg, Iv, KeyId, Nonce};
-use nix::errno::Errno;
+use keyvault::ErrorKind;
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -150,7 +150,7 @@ impl Session {
     /// The algorithm of key `id`.
     pub(crate) fn key_alg(&self, id: KeyId) -> Result<Algorithm, String> {
         let info = self.vault.info(id).map_err(|e| {
-            if e.errno() == Errno::EPERM {
+            if e.kind() == ErrorKind::PermissionDenied {
                 format!("{e} (kvctl looks up the key's algorithm: the handle needs getinfo)")
             } else {
                 e.to_string()

@@ -5,7 +5,7 @@
 use crate::inout::{self, Encoding};
 use crate::{PolicyArgs, Session};
 use keyvault::{Algorithm, BlobInfo, Caps, KeyId, WrapFormat};
-use nix::errno::Errno;
+use keyvault::ErrorKind;
 use serde_json::json;
 
 #[derive(clap::Args, Clone, Debug, PartialEq)]
@@ -66,14 +66,14 @@ impl Session {
     /// The wrap error, made precise when it is EPERM and GETINFO can say
     /// which rule refused it.
     fn why_not_wrapped(&self, a: &WrapArgs, e: keyvault::Error) -> String {
-        if e.errno() == Errno::EPERM {
+        if e.kind() == ErrorKind::PermissionDenied {
             if let Ok(info) = self.vault.info(a.id) {
                 if !info.wrappable {
                     return format!(
                         "key {} is not wrappable: it was made without --wrappable, so it can \
                          never leave the kernel ({})",
                         a.id,
-                        e.errno()
+                        nix::errno::Errno::from_raw(e.errno())
                     );
                 }
             }
@@ -83,7 +83,7 @@ impl Session {
                         "key {} is not a wrapping key: its usage is {}, not wrap ({})",
                         a.wrapping,
                         w.usage.names(),
-                        e.errno()
+                        nix::errno::Errno::from_raw(e.errno())
                     );
                 }
             }

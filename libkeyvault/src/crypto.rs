@@ -120,7 +120,7 @@ impl Io {
 /// risk leaving part of a plaintext in it.
 fn wipe_unless_badmsg(r: Result<()>, out: &mut [u8]) -> Result<()> {
     if let Err(e) = r {
-        if e.errno() != Errno::EBADMSG {
+        if e.errno() != libc::EBADMSG {
             out.zeroize();
         }
     }
@@ -401,7 +401,7 @@ mod tests {
     fn verify_mac_reports_the_kernel_error_under_the_op_a_mismatch_is_recognised_by() {
         let vault = Vault::open_path("/dev/null").expect("open /dev/null");
         let e = vault.verify_mac(KeyId(1), b"m", &[0; 16]).unwrap_err();
-        assert_eq!((e.op(), e.errno()), ("verify-mac", Errno::ENOTTY));
+        assert_eq!((e.op(), e.errno()), ("verify-mac", libc::ENOTTY));
         assert!(!e.is_verification_failure());
         // The kernel's answer to a wrong tag, from this same call.
         assert!(Error::new(e.op(), Errno::EBADMSG).is_verification_failure());

@@ -3,11 +3,59 @@
 use nix::errno::Errno;
 use std::fmt;
 
-/// A failed keyvault operation.
+/// A failed keyvault operation: which operation, and the errno the kernel
+/// (or the C library) returned. [`Error::kind`] sorts it into what a caller
+/// acts on; [`Error::explain`] says what it means for keyvault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Error {
     op: &'static str,
     errno: Errno,
+}
+
+/// What a failed operation means to its caller, from [`Error::kind`].
+///
+/// ```
+/// use keyvault::{ErrorKind, Vault};
+/// // /dev/null is not a keyvault device: every request is ENOTTY.
+/// let v = Vault::open_path("/dev/null")?;
+/// assert_eq!(v.caps().unwrap_err().kind(), ErrorKind::NoDevice);
+/// # Ok::<(), keyvault::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// A signature, MAC or AEAD tag did not verify, CBC padding was wrong, or
+    /// a wrapped blob did not open (`EBADMSG`).
+    VerificationFailed,
+    /// No keyvault device: the module is not loaded, the path is not
+    /// `/dev/keyvault`, or the fd is not a vault (`ENOENT`/`ENODEV`/`ENXIO`
+    /// on open, `ENOTTY`).
+    NoDevice,
+    /// Not permitted (`EPERM`/`EACCES`): this handle lacks the capability,
+    /// the key's usage or policy forbids it, or the device's permissions.
+    PermissionDenied,
+    /// No such key in this vault (or visible through this handle), or no
+    /// such kernel keyring key (`ENOENT`, `ENOKEY`).
+    KeyNotFound,
+    /// The key (or a key it was derived from) was revoked (`EKEYREVOKED`).
+    KeyRevoked,
+    /// The key's lifetime has ended (`EKEYEXPIRED`).
+    KeyExpired,
+    /// A quota is exhausted (`EDQUOT`): the vault's or the user's keys or key
+    /// bytes, or the key's own max uses/bytes.
+    QuotaExceeded,
+    /// The input is larger than the module's per-operation limit
+    /// (`EMSGSIZE`), see [`Vault::limits`](crate::Vault::limits).
+    TooLarge,
+    /// The key's 2^32 kernel nonces are used up (`EOVERFLOW`).
+    NoncesExhausted,
+    /// The key's algorithm cannot do this (`EOPNOTSUPP`).
+    Unsupported,
+    /// A request the kernel refused as malformed (`EINVAL`, `ENOSPC`,
+    /// `EFAULT`).
+    InvalidRequest,
+    /// Anything else (out of memory, I/O, ...); see [`Error::errno`].
+    Other,
 }
 
 /// `Result` with [`Error`].
@@ -18,9 +66,30 @@ impl Error {
         Self { op, errno }
     }
 
-    /// The errno the kernel returned.
-    pub fn errno(&self) -> Errno {
-        self.errno
+    /// The errno the kernel returned (a `libc::E*` value).
+    pub fn errno(&self) -> i32 {
+        self.errno as i32
+    }
+
+    /// What the error means to the caller.
+    pub fn kind(&self) -> ErrorKind {
+        match self.errno {
+            Errno::EBADMSG => ErrorKind::VerificationFailed,
+            Errno::ENOENT | Errno::ENODEV | Errno::ENXIO if self.op == "open" => {
+                ErrorKind::NoDevice
+            }
+            Errno::ENOTTY => ErrorKind::NoDevice,
+            Errno::EPERM | Errno::EACCES => ErrorKind::PermissionDenied,
+            Errno::ENOENT | Errno::ENOKEY => ErrorKind::KeyNotFound,
+            Errno::EKEYREVOKED => ErrorKind::KeyRevoked,
+            Errno::EKEYEXPIRED => ErrorKind::KeyExpired,
+            Errno::EDQUOT => ErrorKind::QuotaExceeded,
+            Errno::EMSGSIZE => ErrorKind::TooLarge,
+            Errno::EOVERFLOW => ErrorKind::NoncesExhausted,
+            Errno::EOPNOTSUPP => ErrorKind::Unsupported,
+            Errno::EINVAL | Errno::ENOSPC | Errno::EFAULT => ErrorKind::InvalidRequest,
+            _ => ErrorKind::Other,
+        }
     }
 
     /// The operation that failed (e.g. `"genkey"`).
@@ -161,6 +230,11 @@ impl From<Error> for std::io::Error {
     }
 }
 
+/// The errno of an I/O error from the C library (EIO when it has none).
+pub(crate) fn errno_of(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +263,28 @@ mod tests {
             e.to_string(),
             "keyvault sign: this vault handle lacks the capability for the operation (EPERM: Operation not permitted)"
         );
+    }
+
+    #[test]
+    fn kinds_sort_errnos_into_what_a_caller_acts_on() {
+        let kind = |op, errno| Error::new(op, errno).kind();
+        assert_eq!(kind("open", Errno::ENOENT), ErrorKind::NoDevice);
+        assert_eq!(kind("genkey", Errno::ENOTTY), ErrorKind::NoDevice);
+        assert_eq!(kind("sign", Errno::ENOENT), ErrorKind::KeyNotFound);
+        assert_eq!(kind("import-keyring", Errno::ENOKEY), ErrorKind::KeyNotFound);
+        assert_eq!(kind("verify", Errno::EBADMSG), ErrorKind::VerificationFailed);
+        assert_eq!(kind("aead-decrypt", Errno::EBADMSG), ErrorKind::VerificationFailed);
+        assert_eq!(kind("sign", Errno::EPERM), ErrorKind::PermissionDenied);
+        assert_eq!(kind("open", Errno::EACCES), ErrorKind::PermissionDenied);
+        assert_eq!(kind("mac", Errno::EKEYREVOKED), ErrorKind::KeyRevoked);
+        assert_eq!(kind("mac", Errno::EKEYEXPIRED), ErrorKind::KeyExpired);
+        assert_eq!(kind("genkey", Errno::EDQUOT), ErrorKind::QuotaExceeded);
+        assert_eq!(kind("hash", Errno::EMSGSIZE), ErrorKind::TooLarge);
+        assert_eq!(kind("aead-encrypt", Errno::EOVERFLOW), ErrorKind::NoncesExhausted);
+        assert_eq!(kind("sign", Errno::EOPNOTSUPP), ErrorKind::Unsupported);
+        assert_eq!(kind("genkey", Errno::EINVAL), ErrorKind::InvalidRequest);
+        assert_eq!(kind("genkey", Errno::ENOMEM), ErrorKind::Other);
+        assert_eq!(Error::new("x", Errno::EPERM).errno(), libc::EPERM);
     }
 
     #[test]

@@ -155,7 +155,6 @@ impl Vault {
 mod tests {
     use super::*;
     use crate::Caps;
-    use nix::errno::Errno;
     use std::time::Duration;
 
     #[test]
@@ -228,10 +227,10 @@ mod tests {
         let e = vault
             .derive(KeyId(1), &kdf, Algorithm::Aes256Gcm, &opts)
             .unwrap_err();
-        assert_eq!((e.op(), e.errno()), ("derive", Errno::ENOTTY));
+        assert_eq!((e.op(), e.errno()), ("derive", libc::ENOTTY));
         let e = vault
             .exchange(KeyId(1), &[9; 32], &kdf, Algorithm::Aes256Gcm, &opts)
             .unwrap_err();
-        assert_eq!((e.op(), e.errno()), ("exchange", Errno::ENOTTY));
+        assert_eq!((e.op(), e.errno()), ("exchange", libc::ENOTTY));
     }
 }

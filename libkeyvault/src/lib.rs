@@ -30,6 +30,7 @@
 //! optionally fewer keys), to hand to a less trusted process.
 
 use keyvault_uapi as abi;
+use error::errno_of;
 use nix::errno::Errno;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -54,7 +55,7 @@ pub use ::signature;
 pub use aead_key::{AeadKey, AeadNonce, AeadTag};
 pub use asym::{PublicKey, SignatureBytes, SigningKey};
 pub use crypto::{HashAlg, Iv, Nonce, Sealed, Tag};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use kdf::Kdf;
 pub use keyvault_uapi as uapi;
 pub use types::{Algorithm, Caps, ChildPolicy, KeyId, KeyInfo, KeyOptions, KeyState, ListPage};
@@ -65,20 +66,21 @@ pub use wrap::{BlobError, BlobInfo, WrapFormat};
 pub mod raw {
     use super::*;
 
-    /// `ioctl(fd, cmd, arg)`; returns the ioctl's value or its errno.
+    /// `ioctl(fd, cmd, arg)`; returns the ioctl's value, or its errno as an
+    /// [`std::io::Error`] (`raw_os_error()`).
     ///
     /// # Safety
     /// `arg` must be what `cmd` expects: the kernel reads and writes through
     /// it (a bad pointer is caught by the kernel as `EFAULT`, but a valid
     /// pointer to the wrong object gets overwritten).
-    pub unsafe fn ioctl<T>(
-        fd: BorrowedFd<'_>,
-        cmd: u32,
-        arg: *mut T,
-    ) -> std::result::Result<i32, Errno> {
+    pub unsafe fn ioctl<T>(fd: BorrowedFd<'_>, cmd: u32, arg: *mut T) -> std::io::Result<i32> {
         // SAFETY: forwarded to the caller.
         let r = unsafe { libc::ioctl(fd.as_raw_fd(), cmd as _, arg) };
-        Errno::result(r)
+        if r < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(r)
+        }
     }
 }
 
@@ -135,7 +137,7 @@ impl Vault {
         // SAFETY: every call site passes the struct that `cmd` encodes.
         unsafe { raw::ioctl(self.fd.as_fd(), cmd, arg as *mut T) }
             .map(drop)
-            .map_err(|e| Error::new(op, e))
+            .map_err(|e| Error::new(op, errno_of(&e)))
     }
 
     /// This handle's capabilities.
@@ -182,7 +184,7 @@ impl Vault {
     /// assert_eq!(worker.caps()?, Caps::SIGN);
     /// worker.sign(signing, b"job 1")?;
     /// let e = worker.sign(other, b"job 2").unwrap_err();
-    /// assert_eq!(e.errno(), nix::errno::Errno::ENOENT); // not one of its keys
+    /// assert_eq!(e.errno(), libc::ENOENT); // not one of its keys
     /// assert!(vault.caps()?.contains(Caps::GENKEY)); // this handle is unchanged
     /// // Hand it over: worker.into_fd(), sent with SCM_RIGHTS or inherited.
     /// # Ok::<(), keyvault::Error>(())
@@ -349,10 +351,6 @@ impl Vault {
     }
 }
 
-fn errno_of(e: &std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
-}
-
 impl AsFd for Vault {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
@@ -385,14 +383,14 @@ mod tests {
     fn dup_reaches_the_kernel_but_never_with_an_empty_key_list() {
         let vault = Vault::open_path("/dev/null").expect("open /dev/null");
         let e = vault.dup(Caps::READONLY, None).unwrap_err();
-        assert_eq!((e.op(), e.errno()), ("dup", Errno::ENOTTY));
+        assert_eq!((e.op(), e.errno()), ("dup", libc::ENOTTY));
         let e = vault
             .dup(Caps::SIGN, Some(&[KeyId(3), KeyId(4)]))
             .unwrap_err();
-        assert_eq!(e.errno(), Errno::ENOTTY);
+        assert_eq!(e.errno(), libc::ENOTTY);
         // Would mean "every key" to the kernel: refused here.
         let e = vault.dup(Caps::SIGN, Some(&[])).unwrap_err();
-        assert_eq!((e.op(), e.errno()), ("dup", Errno::EINVAL));
+        assert_eq!((e.op(), e.errno()), ("dup", libc::EINVAL));
     }
 
     #[test]
@@ -402,6 +400,6 @@ mod tests {
         let e = vault
             .import_from_keyring(42, Algorithm::HmacSha256, &opts)
             .unwrap_err();
-        assert_eq!((e.op(), e.errno()), ("import-keyring", Errno::ENOTTY));
+        assert_eq!((e.op(), e.errno()), ("import-keyring", libc::ENOTTY));
     }
 }

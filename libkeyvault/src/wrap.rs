@@ -220,7 +220,7 @@ impl Vault {
                     blob.truncate(r.blob_len as usize);
                     return Ok(blob);
                 }
-                Err(e) if e.errno() == Errno::ENOSPC && r.blob_len as usize > blob.len() => {
+                Err(e) if e.errno() == libc::ENOSPC && r.blob_len as usize > blob.len() => {
                     blob.resize(r.blob_len as usize, 0);
                 }
                 Err(e) => return Err(e),
@@ -386,9 +386,9 @@ mod tests {
         let e = vault
             .wrap(KeyId(1), KeyId(2), WrapFormat::Native)
             .unwrap_err();
-        assert_eq!((e.op(), e.errno()), ("wrap", Errno::ENOTTY));
+        assert_eq!((e.op(), e.errno()), ("wrap", libc::ENOTTY));
         let e = vault.unwrap(KeyId(1), &blob(32)).unwrap_err();
-        assert_eq!((e.op(), e.errno()), ("unwrap", Errno::ENOTTY));
+        assert_eq!((e.op(), e.errno()), ("unwrap", libc::ENOTTY));
         let e = vault
             .unwrap_rfc5649(
                 KeyId(1),
@@ -397,6 +397,6 @@ mod tests {
                 &KeyOptions::default(),
             )
             .unwrap_err();
-        assert_eq!((e.op(), e.errno()), ("unwrap", Errno::ENOTTY));
+        assert_eq!((e.op(), e.errno()), ("unwrap", libc::ENOTTY));
     }
 }

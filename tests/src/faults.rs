@@ -120,7 +120,7 @@ fn walk<T>(
 }
 
 fn errno<T>(r: keyvault::Result<T>) -> Result<T, Errno> {
-    r.map_err(|e| e.errno())
+    r.map_err(|e| Errno::from_raw(e.errno()))
 }
 
 pub fn every_allocation_and_copy_failure_is_clean_and_leaves_nothing_behind() {

@@ -162,7 +162,7 @@ pub fn the_key_count_quota_is_edquot_and_frees_up_on_destroy() {
                 last = Some(id);
             }
             Err(e) => {
-                assert_eq!(e.errno(), Errno::EDQUOT, "{e}");
+                assert_eq!(Errno::from_raw(e.errno()), Errno::EDQUOT, "{e}");
                 break;
             }
         }

@@ -92,7 +92,7 @@ fn assert_revoked(v: &Vault, id: KeyId, what: &str) {
         v.mac(id, MSG).map(drop)
     };
     match r {
-        Err(e) if e.errno() == Errno::EKEYREVOKED => {}
+        Err(e) if Errno::from_raw(e.errno()) == Errno::EKEYREVOKED => {}
         other => panic!("{what}: expected EKEYREVOKED, got {other:?}"),
     }
     if info.algorithm != KV_ALG_AES256_GCM {

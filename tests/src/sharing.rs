@@ -66,7 +66,7 @@ pub fn scm_rights_passes_the_same_vault_and_its_caps() {
         let mut id = [0u8; 8];
         let got = Vault::from_fd(recv_fd(&s2, &mut id));
         let k = KeyId(u64::from_ne_bytes(id));
-        let denied = |r: keyvault::Result<()>| r.map_err(|e| e.errno()) == Err(Errno::EPERM);
+        let denied = |r: keyvault::Result<()>| r.map_err(|e| Errno::from_raw(e.errno())) == Err(Errno::EPERM);
         let checks = [
             got.info(k).is_ok(),
             got.list().is_ok_and(|l| l == vec![k]),

@@ -532,7 +532,7 @@ pub fn ed25519_libkeyvault_verify_rejects_a_forgery_as_a_verification_failure() 
     // A check that could not be made is an error too, but not a verdict.
     let no_verify = without(&v, KV_CAP_VERIFY);
     let e = no_verify.verify(id, &msg, &sig).unwrap_err();
-    assert_eq!(e.errno(), Errno::EPERM);
+    assert_eq!(Errno::from_raw(e.errno()), Errno::EPERM);
     assert!(!e.is_verification_failure(), "EPERM taken for a forgery");
 
     // Through the RustCrypto trait: a forgery is an error without a source,

@@ -235,7 +235,7 @@ pub fn derived_and_exchanged_keys_count_against_the_vault_key_quota() {
         match v.generate(Algorithm::Aes128Gcm) {
             Ok(id) => last = Some(id),
             Err(e) => {
-                assert_eq!(e.errno(), Errno::EDQUOT, "{e}");
+                assert_eq!(Errno::from_raw(e.errno()), Errno::EDQUOT, "{e}");
                 break;
             }
         }

@@ -130,7 +130,7 @@ pub fn revoking_a_parent_key_while_threads_use_it_and_its_derived_key_gives_succ
                     tally.bad(format!("state {}", info.state));
                     Ok(())
                 }
-                Err(e) => Err(e.errno()),
+                Err(e) => Err(Errno::from_raw(e.errno())),
             },
         ];
         let revoke = || ok(v.revoke(parent));
@@ -199,7 +199,7 @@ pub fn creating_destroying_and_listing_other_keys_never_disturbs_threads_using_a
                         let _ = tally.record("churn destroy", errno(v.destroy(k)), &[]);
                     }
                     Err(e) => {
-                        let _ = tally.record("churn genkey", Err(e.errno()), &[]);
+                        let _ = tally.record("churn genkey", Err(Errno::from_raw(e.errno())), &[]);
                     }
                 }
             }
@@ -225,7 +225,7 @@ pub fn creating_destroying_and_listing_other_keys_never_disturbs_threads_using_a
                         }
                     }
                     Err(e) => {
-                        let _ = tally.record("list", Err(e.errno()), &[]);
+                        let _ = tally.record("list", Err(Errno::from_raw(e.errno())), &[]);
                     }
                 }
             }

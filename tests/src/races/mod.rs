@@ -84,7 +84,7 @@ impl fmt::Display for Tally {
 }
 
 fn errno<T>(r: keyvault::Result<T>) -> Result<(), Errno> {
-    r.map(drop).map_err(|e| e.errno())
+    r.map(drop).map_err(|e| Errno::from_raw(e.errno()))
 }
 
 /// Asserts no key outlived its vault's last fd.

@@ -26,7 +26,7 @@ macro_rules! tests {
 pub fn errno<T: std::fmt::Debug>(r: Result<T>) -> Errno {
     match r {
         Ok(v) => panic!("expected an error, got Ok({v:?})"),
-        Err(e) => e.errno(),
+        Err(e) => Errno::from_raw(e.errno()),
     }
 }
 
@@ -107,7 +107,7 @@ pub fn run(tests: Vec<Test>, filter: Option<&str>) -> (usize, usize) {
 pub fn expect_err<T: std::fmt::Debug>(r: keyvault::Result<T>, want: Errno, what: &str) {
     match r {
         Ok(v) => panic!("{what}: expected {want}, got Ok({v:?})"),
-        Err(e) => assert_eq!(e.errno(), want, "{what}: expected {want}, got {e}"),
+        Err(e) => assert_eq!(Errno::from_raw(e.errno()), want, "{what}: expected {want}, got {e}"),
     }
 }
 

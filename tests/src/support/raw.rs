@@ -12,14 +12,19 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 pub fn ioctl<T>(v: &Vault, cmd: u32, arg: &mut T) -> Result<i32, Errno> {
     // SAFETY: the tests pass the struct the command encodes, or deliberately
     // a wrong one whose every byte the kernel may overwrite.
-    unsafe { raw::ioctl(v.as_fd(), cmd, arg as *mut T) }
+    errno(unsafe { raw::ioctl(v.as_fd(), cmd, arg as *mut T) })
 }
 
 /// A raw ioctl with an arbitrary address (bad pointers on purpose).
 pub fn ioctl_addr(v: &Vault, cmd: u32, addr: usize) -> Result<i32, Errno> {
     // SAFETY: the address is either unmapped/invalid (the kernel must return
     // EFAULT) or owned by the test.
-    unsafe { raw::ioctl(v.as_fd(), cmd, addr as *mut u8) }
+    errno(unsafe { raw::ioctl(v.as_fd(), cmd, addr as *mut u8) })
+}
+
+/// The library's raw call reports a std I/O error; the tests compare errnos.
+fn errno(r: std::io::Result<i32>) -> Result<i32, Errno> {
+    r.map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
 }
 
 /// An address that is never mapped in userspace (kernel half).
