@@ -4,7 +4,7 @@
 # the host, whose filesystem the VM sees):
 #
 #   scripts/build-userspace && make &&
-#     flock /tmp/kv-build.lock scripts/vm -- bash scripts/guest/kvctl-keystore-check
+#     flock /tmp/kv-build.lock scripts/vm -- bash tests/kvctl/run.sh keystore
 #
 # The root is a `logon` key (and a `user` key for import by serial): the
 # test kernel has no TPM, so no `trusted` key. Vault A is this script's
@@ -12,43 +12,16 @@
 # --keystore` without $KEYVAULT_FD, is the next boot. Each check prints
 # `ok   NAME` or `FAIL NAME: why`; the last line is `N passed, N failed`.
 self=$(realpath "$0")
-source "$(dirname "$0")/../common.sh"
-set +e
-trap - ERR
-cd "$KV_ROOT" || exit 1
-export KVCTL=${KVCTL:-$KV_ROOT/target/release/kvctl}
+source "$(dirname "$0")/lib.sh"
 
 if [ "${1:-}" != --in-vault ]; then
   for need in "$KVCTL" /dev/keyvault "$(command -v keyctl)"; do
     [ -e "$need" ] || { echo "FAIL setup: no $need (keyctl: apt-get install keyutils on the host)"; finish 0 1; }
   done
+  rm -rf "$tmp"
   exec "$KVCTL" exec -- bash "$self" --in-vault
 fi
 
-kvctl() { "$KVCTL" "$@"; }
-passed=0 failed=0
-ok() { echo "ok   $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1${2:+: $2}"; failed=$((failed + 1)); }
-# expect NAME WANT GOT: ok when they are equal.
-expect() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
-# run NAME CMD...: ok when CMD succeeds; its stdout is in $out.
-run() {
-  local name=$1; shift
-  if out=$("$@" 2> "$tmp/err"); then ok "$name"; else fail "$name" "$(cat "$tmp/err")"; fi
-}
-# refused NAME PATTERN CMD...: ok when CMD fails and its error says PATTERN
-# (shown, indented: these are the messages users see).
-refused() {
-  local name=$1 pattern=$2; shift 2
-  if out=$("$@" 2>&1); then fail "$name" "succeeded: $out"
-  elif grep -q -- "$pattern" <<< "$out"; then ok "$name"; indent <<< "$out"
-  else fail "$name" "no '$pattern' in: $out"; fi
-}
-indent() { sed 's/^/       /'; }
-hex_to_bin() { printf '%b' "$(sed 's/../\\x&/g' <<< "$1")"; }
-random_hex() { head -c "$1" /dev/urandom | od -An -v -tx1 | tr -d ' \n'; }
-
-tmp=$(mktemp -d /tmp/kvctl-keystore.XXXXXX)
 ks=$tmp/keystore
 mkdir "$ks"
 tag=kvcheck$$

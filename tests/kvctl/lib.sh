@@ -1,0 +1,44 @@
+# Shared by the kvctl checks (tests/kvctl/*.sh), sourced: the checks run
+# kvctl as a user would, inside the test VM with keyvault.ko loaded (the
+# host's filesystem is the VM's, so kvctl, keyctl, ssh-keygen, openssl ...
+# are the host's). Each check prints `ok   NAME` or `FAIL NAME: why`; a
+# script ends with `finish "$passed" "$failed"` (`N passed, N failed`).
+# shellcheck shell=bash
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/common.sh"
+set +e
+trap - ERR
+cd "$KV_ROOT" || exit 1
+export KVCTL=${KVCTL:-$KV_ROOT/target/release/kvctl}
+kvctl() { "$KVCTL" "$@"; }
+passed=0 failed=0
+ok() { echo "ok   $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1${2:+: $2}"; failed=$((failed + 1)); }
+# expect NAME WANT GOT: ok when they are equal.
+expect() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected '$2', got '$3'"; fi; }
+# run NAME CMD...: ok when CMD succeeds; its stdout is in $out.
+run() {
+  local name=$1; shift
+  if out=$("$@" 2> "$tmp/err"); then ok "$name"; else fail "$name" "$(cat "$tmp/err")"; fi
+}
+# refused NAME PATTERN CMD...: ok when CMD fails and its error says PATTERN
+# (shown, indented: these are the messages users see).
+refused() {
+  local name=$1 pattern=$2; shift 2
+  if out=$("$@" 2>&1); then fail "$name" "succeeded: $out"
+  elif grep -q -- "$pattern" <<< "$out"; then ok "$name"; indent <<< "$out"
+  else fail "$name" "no '$pattern' in: $out"; fi
+}
+# status NAME WANT CMD...: ok when CMD exits with status WANT (its stdout
+# and stderr together are in $out).
+status() {
+  local name=$1 want=$2 rc; shift 2
+  out=$("$@" 2>&1); rc=$?
+  if [ "$rc" = "$want" ]; then ok "$name"; else fail "$name" "exit status $rc, expected $want: $out"; fi
+}
+indent() { sed 's/^/       /'; }
+hex_to_bin() { printf '%b' "$(sed 's/../\\x&/g' <<< "$1")"; }
+random_hex() { head -c "$1" /dev/urandom | od -An -v -tx1 | tr -d ' \n'; }
+# A scratch directory, removed at exit (a script with its own EXIT trap
+# removes it there).
+tmp=$(mktemp -d "/tmp/kvctl-$(basename "$0" .sh).XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
