@@ -3,7 +3,7 @@
 //! debugfs counters), the C example, and unloading.
 
 use crate::support::*;
-use keyvault::{Algorithm, Caps, KeyState, Vault};
+use keyvault::{Algorithm, Caps, HashAlg, KeyState, Vault};
 use nix::errno::Errno;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -100,6 +100,72 @@ pub fn a_user_whose_every_key_is_refused_by_the_quota_holds_no_quota_entry() {
         stat("users"),
         users0,
         "the entry goes with the user's last key"
+    );
+}
+
+/// LIMITS reports the parameters the module was loaded with, and after an
+/// `EDQUOT` shows which quota is full: the vault's, or its owner's across
+/// vaults.
+pub fn limits_reports_the_load_time_parameters_and_which_quota_is_full() {
+    reload(&[
+        "max_keys_per_vault=3",
+        "max_key_bytes_per_vault=1000",
+        "max_keys_per_user=5",
+        "max_key_bytes_per_user=2000",
+        "max_data_bytes=4096",
+    ]);
+    let a = ok(Vault::open());
+    let l = ok(a.limits());
+    assert_eq!(
+        [
+            l.max_data_bytes,
+            l.max_keys_per_vault,
+            l.max_key_bytes_per_vault,
+            l.max_keys_per_user,
+            l.max_key_bytes_per_user,
+        ],
+        [4096, 3, 1000, 5, 2000]
+    );
+    assert_eq!(
+        (l.vault_keys, l.user_keys),
+        (0, 0),
+        "a fresh module charges nobody"
+    );
+    expect_errno(a.hash(HashAlg::Sha256, &[0; 4097]), Errno::EMSGSIZE);
+    for _ in 0..3 {
+        ok(a.generate(Algorithm::Aes128Gcm));
+    }
+    expect_errno(a.generate(Algorithm::Aes128Gcm), Errno::EDQUOT);
+    let l = ok(a.limits());
+    assert_eq!(
+        (l.vault_keys, l.vault_key_bytes),
+        (3, 48),
+        "this vault's quota is full"
+    );
+    assert_eq!((l.user_keys, l.user_key_bytes), (3, 48));
+    let b = ok(Vault::open());
+    for _ in 0..2 {
+        ok(b.generate(Algorithm::Aes128Gcm));
+    }
+    expect_errno(b.generate(Algorithm::Aes128Gcm), Errno::EDQUOT);
+    let l = ok(b.limits());
+    assert_eq!(
+        (l.vault_keys, l.vault_key_bytes),
+        (2, 32),
+        "room in this vault..."
+    );
+    assert_eq!(
+        (l.user_keys, l.user_key_bytes),
+        (5, 80),
+        "...but the user's quota is full"
+    );
+    drop((a, b));
+    reload(&[]);
+    let l = ok(ok(Vault::open()).limits());
+    assert_eq!(
+        (l.max_keys_per_vault, l.max_data_bytes),
+        (4096, 1 << 20),
+        "the defaults again"
     );
 }
 
@@ -303,6 +369,7 @@ pub fn last() -> Vec<crate::support::harness::Test> {
         destroy_frees_the_key_at_once_when_no_operation_holds_it,
         the_c_example_runs_against_the_module,
         a_user_whose_every_key_is_refused_by_the_quota_holds_no_quota_entry,
+        limits_reports_the_load_time_parameters_and_which_quota_is_full,
         rmmod_is_refused_while_open_and_works_once_all_fds_are_closed,
     ]
 }
