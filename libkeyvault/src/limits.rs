@@ -84,35 +84,4 @@ mod tests {
             Error::new("limits", Errno::ENOTTY)
         );
     }
-
-    #[test]
-    fn limits_takes_every_field_from_the_kernel() {
-        let raw = abi::KvLimits {
-            max_data_bytes: 1,
-            max_keys_per_vault: 2,
-            max_key_bytes_per_vault: 3,
-            max_keys_per_user: 4,
-            max_key_bytes_per_user: 5,
-            vault_keys: 6,
-            vault_key_bytes: 7,
-            user_keys: 8,
-            user_key_bytes: 9,
-            reserved: [0; 4],
-        };
-        let l = Limits::from_raw(&raw);
-        assert_eq!(
-            [
-                l.max_data_bytes,
-                l.max_keys_per_vault,
-                l.max_key_bytes_per_vault,
-                l.max_keys_per_user,
-                l.max_key_bytes_per_user,
-                l.vault_keys,
-                l.vault_key_bytes,
-                l.user_keys,
-                l.user_key_bytes,
-            ],
-            [1, 2, 3, 4, 5, 6, 7, 8, 9]
-        );
-    }
 }

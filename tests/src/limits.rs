@@ -7,32 +7,40 @@ use keyvault::uapi::*;
 use keyvault::{Algorithm, Caps, KeyOptions, Limits, Vault};
 use nix::errno::Errno;
 
+/// The module parameters' documented defaults (README), as [`maxima`].
+pub const DEFAULTS: [u64; 5] = [1 << 20, 4096, 262_144, 16_384, 1 << 20];
+
+/// The five limits, in the order of the module's parameters (max_data,
+/// then keys and key bytes per vault, per user).
+pub fn maxima(l: &Limits) -> [u64; 5] {
+    [
+        l.max_data_bytes,
+        l.max_keys_per_vault,
+        l.max_key_bytes_per_vault,
+        l.max_keys_per_user,
+        l.max_key_bytes_per_user,
+    ]
+}
+
 /// (vault keys, vault key bytes).
-fn vault_usage(l: &Limits) -> (u64, u64) {
+pub fn vault_usage(l: &Limits) -> (u64, u64) {
     (l.vault_keys, l.vault_key_bytes)
+}
+
+/// (user keys, user key bytes).
+pub fn user_usage(l: &Limits) -> (u64, u64) {
+    (l.user_keys, l.user_key_bytes)
 }
 
 /// (user keys, user key bytes) since `before`.
 fn user_delta(before: &Limits, now: &Limits) -> (u64, u64) {
-    (
-        now.user_keys - before.user_keys,
-        now.user_key_bytes - before.user_key_bytes,
-    )
+    let ((k0, b0), (k, b)) = (user_usage(before), user_usage(now));
+    (k - k0, b - b0)
 }
 
 pub fn limits_reports_the_module_parameters_the_suite_loaded_it_with_the_defaults() {
     let l = ok(ok(Vault::open()).limits());
-    assert_eq!(
-        [
-            l.max_data_bytes,
-            l.max_keys_per_vault,
-            l.max_key_bytes_per_vault,
-            l.max_keys_per_user,
-            l.max_key_bytes_per_user,
-        ],
-        [1 << 20, 4096, 262_144, 16_384, 1 << 20],
-        "the documented defaults (README, module parameters)"
-    );
+    assert_eq!(maxima(&l), DEFAULTS, "the documented defaults");
     assert_eq!(vault_usage(&l), (0, 0), "a new vault holds nothing");
 }
 
@@ -104,38 +112,29 @@ pub fn a_handle_restricted_to_nothing_or_to_some_keys_reports_the_whole_vault() 
 pub fn limits_writes_every_field_and_zero_reserved_words() {
     let v = ok(Vault::open());
     ok(v.generate(Algorithm::HmacSha256));
-    // What was there before is overwritten, whatever it was.
+    // Every word starts as all ones, which no field can be.
     let mut r = KvLimits {
+        max_data_bytes: u64::MAX,
+        max_keys_per_vault: u64::MAX,
+        max_key_bytes_per_vault: u64::MAX,
+        max_keys_per_user: u64::MAX,
+        max_key_bytes_per_user: u64::MAX,
         vault_keys: u64::MAX,
+        vault_key_bytes: u64::MAX,
+        user_keys: u64::MAX,
+        user_key_bytes: u64::MAX,
         reserved: [u64::MAX; 4],
-        ..Default::default()
     };
     assert_eq!(ioctl(&v, KV_IOC_LIMITS, &mut r), Ok(0));
     assert_eq!(r.reserved, [0; 4]);
-    let l = ok(v.limits());
+    let words = bytes_of(&r);
+    assert!(
+        words.chunks(8).all(|w| w != [0xff; 8]),
+        "a field not written: {r:?}"
+    );
     assert_eq!(
-        [
-            r.max_data_bytes,
-            r.max_keys_per_vault,
-            r.max_key_bytes_per_vault,
-            r.max_keys_per_user,
-            r.max_key_bytes_per_user,
-            r.vault_keys,
-            r.vault_key_bytes,
-            r.user_keys,
-            r.user_key_bytes
-        ],
-        [
-            l.max_data_bytes,
-            l.max_keys_per_vault,
-            l.max_key_bytes_per_vault,
-            l.max_keys_per_user,
-            l.max_key_bytes_per_user,
-            1,
-            32,
-            l.user_keys,
-            l.user_key_bytes
-        ],
+        (r.vault_keys, r.vault_key_bytes, r.max_keys_per_vault),
+        (1, 32, 4096)
     );
 }
 

@@ -2,6 +2,7 @@
 //! group keyvault, key destruction on close (seen through the module's
 //! debugfs counters), the C example, and unloading.
 
+use crate::limits::{maxima, user_usage, vault_usage, DEFAULTS};
 use crate::support::*;
 use keyvault::{Algorithm, Caps, HashAlg, KeyState, Vault};
 use nix::errno::Errno;
@@ -116,57 +117,28 @@ pub fn limits_reports_the_load_time_parameters_and_which_quota_is_full() {
     ]);
     let a = ok(Vault::open());
     let l = ok(a.limits());
-    assert_eq!(
-        [
-            l.max_data_bytes,
-            l.max_keys_per_vault,
-            l.max_key_bytes_per_vault,
-            l.max_keys_per_user,
-            l.max_key_bytes_per_user,
-        ],
-        [4096, 3, 1000, 5, 2000]
-    );
-    assert_eq!(
-        (l.vault_keys, l.user_keys),
-        (0, 0),
-        "a fresh module charges nobody"
-    );
+    assert_eq!(maxima(&l), [4096, 3, 1000, 5, 2000]);
+    assert_eq!(user_usage(&l), (0, 0), "a fresh module charges nobody");
     expect_errno(a.hash(HashAlg::Sha256, &[0; 4097]), Errno::EMSGSIZE);
     for _ in 0..3 {
         ok(a.generate(Algorithm::Aes128Gcm));
     }
     expect_errno(a.generate(Algorithm::Aes128Gcm), Errno::EDQUOT);
     let l = ok(a.limits());
-    assert_eq!(
-        (l.vault_keys, l.vault_key_bytes),
-        (3, 48),
-        "this vault's quota is full"
-    );
-    assert_eq!((l.user_keys, l.user_key_bytes), (3, 48));
+    assert_eq!(vault_usage(&l), (3, 48), "this vault's quota is full");
+    assert_eq!(user_usage(&l), (3, 48));
     let b = ok(Vault::open());
     for _ in 0..2 {
         ok(b.generate(Algorithm::Aes128Gcm));
     }
     expect_errno(b.generate(Algorithm::Aes128Gcm), Errno::EDQUOT);
     let l = ok(b.limits());
-    assert_eq!(
-        (l.vault_keys, l.vault_key_bytes),
-        (2, 32),
-        "room in this vault..."
-    );
-    assert_eq!(
-        (l.user_keys, l.user_key_bytes),
-        (5, 80),
-        "...but the user's quota is full"
-    );
+    assert_eq!(vault_usage(&l), (2, 32), "room in this vault...");
+    assert_eq!(user_usage(&l), (5, 80), "...but the user's quota is full");
     drop((a, b));
     reload(&[]);
     let l = ok(ok(Vault::open()).limits());
-    assert_eq!(
-        (l.max_keys_per_vault, l.max_data_bytes),
-        (4096, 1 << 20),
-        "the defaults again"
-    );
+    assert_eq!(maxima(&l), DEFAULTS, "the defaults again");
 }
 
 /// Runs last: unloads the module (refused while a vault is open) and loads it again.
