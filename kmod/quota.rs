@@ -128,6 +128,16 @@ pub(crate) fn release(owner: Owner, bytes: usize) {
     }
 }
 
+/// What `owner` holds now: (keys, key bytes).
+pub(crate) fn usage(owner: Owner) -> (usize, usize) {
+    let users = USAGE.lock();
+    users
+        .tree
+        .as_ref()
+        .and_then(|t| t.get(&owner.0))
+        .map_or((0, 0), |u| (u.keys, u.bytes))
+}
+
 /// Writes each user's holding, `user UID: keys N bytes N`, one per line
 /// (debugfs; how the tests see a charge go to the opener and come back).
 pub(crate) fn show(f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {

@@ -76,6 +76,8 @@ macro_rules! plain_old_data {
 plain_old_data!(KvPolicy);
 plain_old_data!(KvChildPolicy);
 plain_old_data!(KvKdf);
+// Only written (LIMITS is `_IOR`): no reserved words to check.
+plain_old_data!(KvLimits);
 request!(KvCaps, reserved [reserved]);
 request!(KvDup, reserved [flags, reserved]);
 request!(KvGenkey, reserved []);

@@ -104,6 +104,17 @@ impl Vault {
         &self.limits
     }
 
+    /// Who its keys are charged to.
+    pub(crate) fn owner(&self) -> quota::Owner {
+        self.owner
+    }
+
+    /// What it holds now: (keys, key bytes), every key of the table.
+    pub(crate) fn usage(&self) -> (usize, usize) {
+        let t = self.table.lock();
+        (t.count, t.key_bytes)
+    }
+
     /// The key with this id, or `ENOENT`.
     pub(crate) fn get(&self, id: u64) -> Result<Arc<Key>> {
         self.table.lock().keys.get(&id).cloned().ok_or(ENOENT)

@@ -195,6 +195,26 @@ struct kv_dup {
 	__u64 reserved[2];	/* must be 0 */
 };
 
+/*
+ * KV_IOC_LIMITS (out; needs no capability): the limits that apply to this
+ * handle's vault (the module parameters, fixed at load) and what is used of
+ * them now, so a caller can tell which quota an EDQUOT is about. The usage
+ * is a snapshot: other handles on the vault and other vaults of the same
+ * owner change it at any time.
+ */
+struct kv_limits {
+	__u64 max_data_bytes;		/* most input bytes of one operation (more: EMSGSIZE) */
+	__u64 max_keys_per_vault;	/* most keys one vault may hold (more: EDQUOT) */
+	__u64 max_key_bytes_per_vault;	/* most key material bytes one vault may hold */
+	__u64 max_keys_per_user;	/* most keys one user may hold across all their vaults */
+	__u64 max_key_bytes_per_user;	/* most key material bytes one user may hold, all vaults */
+	__u64 vault_keys;		/* keys in this vault now (also those this handle does not see) */
+	__u64 vault_key_bytes;		/* key material bytes in this vault now */
+	__u64 user_keys;		/* keys charged to the vault's owner (euid at open), all vaults */
+	__u64 user_key_bytes;		/* key material bytes charged to the vault's owner */
+	__u64 reserved[4];		/* out: 0 (room for more limits) */
+};
+
 /* KV_IOC_GENKEY: make a random key in the kernel. */
 struct kv_genkey {
 	__u32 algorithm;	/* in: KV_ALG_* */
@@ -457,6 +477,7 @@ struct kv_unwrap {
 #define KV_IOC_GETCAPS		_IOR(KV_IOC_MAGIC, 0x01, struct kv_caps)
 #define KV_IOC_RESTRICT		_IOWR(KV_IOC_MAGIC, 0x02, struct kv_caps)
 #define KV_IOC_DUP		_IOWR(KV_IOC_MAGIC, 0x03, struct kv_dup)
+#define KV_IOC_LIMITS		_IOR(KV_IOC_MAGIC, 0x04, struct kv_limits)
 #define KV_IOC_GENKEY		_IOWR(KV_IOC_MAGIC, 0x10, struct kv_genkey)
 #define KV_IOC_IMPORT		_IOWR(KV_IOC_MAGIC, 0x11, struct kv_import)
 #define KV_IOC_DESTROY		_IOW(KV_IOC_MAGIC, 0x12, struct kv_keyref)

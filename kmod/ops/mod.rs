@@ -50,6 +50,7 @@ mod caps;
 mod cbc;
 mod kdf;
 mod keys;
+mod limits;
 mod mac;
 mod wrap;
 
@@ -62,6 +63,7 @@ fn route(cmd: u32) -> Option<Handler> {
         KV_IOC_GETCAPS => caps::getcaps,
         KV_IOC_RESTRICT => caps::restrict,
         KV_IOC_DUP => caps::dup,
+        KV_IOC_LIMITS => limits::limits,
         KV_IOC_GENKEY => keys::genkey,
         KV_IOC_IMPORT => keys::import,
         KV_IOC_DESTROY => keys::destroy,

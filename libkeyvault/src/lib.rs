@@ -40,6 +40,7 @@ mod asym;
 mod crypto;
 mod error;
 mod kdf;
+mod limits;
 mod types;
 mod wrap;
 
@@ -58,6 +59,7 @@ pub use crypto::{HashAlg, Iv, Nonce, Sealed, Tag};
 pub use error::{Error, ErrorKind, Result};
 pub use kdf::Kdf;
 pub use keyvault_uapi as uapi;
+pub use limits::Limits;
 pub use types::{Algorithm, Caps, ChildPolicy, KeyId, KeyInfo, KeyOptions, KeyState, ListPage};
 pub use wrap::{BlobError, BlobInfo, WrapFormat};
 

@@ -156,6 +156,7 @@ pub fn every_allocation_and_copy_failure_is_clean_and_leaves_nothing_behind() {
     let mut count = |name: &str, n: u32| report.push(format!("{name} {n}"));
 
     count("GETCAPS", walk(&nth, "GETCAPS", &mem, &on(None), || errno(v.caps()), drop));
+    count("LIMITS", walk(&nth, "LIMITS", &mem, &on(None), || errno(v.limits()), drop));
     count("GENKEY", walk(&nth, "GENKEY", &mem, &on(None), || errno(v.generate(Algorithm::Ed25519)), destroy));
     count(
         "IMPORT",

@@ -19,6 +19,7 @@ mod kdf;
 mod keyring;
 mod keys;
 mod lifecycle;
+mod limits;
 mod lineage;
 mod mac;
 mod module;
@@ -40,6 +41,7 @@ fn main() {
     let mut tests = module::first();
     tests.extend(keys::tests());
     tests.extend(caps::tests());
+    tests.extend(limits::tests());
     tests.extend(sharing::tests());
     tests.extend(hostile::tests());
     tests.extend(aead::tests());

@@ -2,8 +2,9 @@
 //! group keyvault, key destruction on close (seen through the module's
 //! debugfs counters), the C example, and unloading.
 
+use crate::limits::{maxima, user_usage, vault_usage, DEFAULTS};
 use crate::support::*;
-use keyvault::{Algorithm, Caps, KeyState, Vault};
+use keyvault::{Algorithm, Caps, HashAlg, KeyState, Vault};
 use nix::errno::Errno;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
@@ -101,6 +102,43 @@ pub fn a_user_whose_every_key_is_refused_by_the_quota_holds_no_quota_entry() {
         users0,
         "the entry goes with the user's last key"
     );
+}
+
+/// LIMITS reports the parameters the module was loaded with, and after an
+/// `EDQUOT` shows which quota is full: the vault's, or its owner's across
+/// vaults.
+pub fn limits_reports_the_load_time_parameters_and_which_quota_is_full() {
+    reload(&[
+        "max_keys_per_vault=3",
+        "max_key_bytes_per_vault=1000",
+        "max_keys_per_user=5",
+        "max_key_bytes_per_user=2000",
+        "max_data_bytes=4096",
+    ]);
+    let a = ok(Vault::open());
+    let l = ok(a.limits());
+    assert_eq!(maxima(&l), [4096, 3, 1000, 5, 2000]);
+    assert_eq!(user_usage(&l), (0, 0), "a fresh module charges nobody");
+    expect_errno(a.hash(HashAlg::Sha256, &[0; 4097]), Errno::EMSGSIZE);
+    for _ in 0..3 {
+        ok(a.generate(Algorithm::Aes128Gcm));
+    }
+    expect_errno(a.generate(Algorithm::Aes128Gcm), Errno::EDQUOT);
+    let l = ok(a.limits());
+    assert_eq!(vault_usage(&l), (3, 48), "this vault's quota is full");
+    assert_eq!(user_usage(&l), (3, 48));
+    let b = ok(Vault::open());
+    for _ in 0..2 {
+        ok(b.generate(Algorithm::Aes128Gcm));
+    }
+    expect_errno(b.generate(Algorithm::Aes128Gcm), Errno::EDQUOT);
+    let l = ok(b.limits());
+    assert_eq!(vault_usage(&l), (2, 32), "room in this vault...");
+    assert_eq!(user_usage(&l), (5, 80), "...but the user's quota is full");
+    drop((a, b));
+    reload(&[]);
+    let l = ok(ok(Vault::open()).limits());
+    assert_eq!(maxima(&l), DEFAULTS, "the defaults again");
 }
 
 /// Runs last: unloads the module (refused while a vault is open) and loads it again.
@@ -303,6 +341,7 @@ pub fn last() -> Vec<crate::support::harness::Test> {
         destroy_frees_the_key_at_once_when_no_operation_holds_it,
         the_c_example_runs_against_the_module,
         a_user_whose_every_key_is_refused_by_the_quota_holds_no_quota_entry,
+        limits_reports_the_load_time_parameters_and_which_quota_is_full,
         rmmod_is_refused_while_open_and_works_once_all_fds_are_closed,
     ]
 }

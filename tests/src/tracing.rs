@@ -50,6 +50,7 @@ pub fn every_key_event_and_ioctl_is_traced_with_its_fields() {
     let d = derive_with(&v, i, KV_ALG_AES128_GCM, KvPolicy::default()).expect("derive");
     ok(v.aead_encrypt(g, &[0u8; 100], b"", None));
     ok(v.mac(i, &[0u8; 33]));
+    ok(v.limits());
     // Failures: an unknown key, an unknown ioctl, a missing capability.
     let missing = KeyId(u64::MAX - 7);
     expect_errno(v.info(missing), Errno::ENOENT);
@@ -111,6 +112,7 @@ pub fn every_key_event_and_ioctl_is_traced_with_its_fields() {
     expect(&t1, &op_line(0x33, i.0, 0, 0, 0));
     expect(&t1, &op_line(0x20, g.0, 100, 0, 0));
     expect(&t1, &op_line(0x24, i.0, 33, 0, 0));
+    expect(&t1, &op_line(0x04, 0, 0, 0, 0));
     expect(&t1, &op_line(0x14, missing.0, 0, neg(Errno::ENOENT), 0));
     expect(&t1, &op_line(0x7f, 0, 0, neg(Errno::ENOTTY), 0));
     expect(&t1, &op_line(0x03, 0, 0, 0, 0));

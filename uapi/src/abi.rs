@@ -210,6 +210,40 @@ pub struct KvCaps {
     pub reserved: u32,
 }
 
+/// `KV_IOC_LIMITS` (out): the limits that apply to this handle's vault
+/// (the module's parameters, fixed when it was loaded) and what is used of
+/// them now, so a caller can tell which quota an `EDQUOT` is about. The
+/// usage is a snapshot: other handles on the vault and other vaults of the
+/// same owner change it at any time.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KvLimits {
+    /// Most input bytes of one operation (`max_data_bytes`; more: `EMSGSIZE`).
+    pub max_data_bytes: u64,
+    /// Most keys one vault may hold (`max_keys_per_vault`; more: `EDQUOT`).
+    pub max_keys_per_vault: u64,
+    /// Most key material bytes one vault may hold (`max_key_bytes_per_vault`).
+    pub max_key_bytes_per_vault: u64,
+    /// Most keys one user may hold across all their vaults (`max_keys_per_user`).
+    pub max_keys_per_user: u64,
+    /// Most key material bytes one user may hold across all their vaults
+    /// (`max_key_bytes_per_user`).
+    pub max_key_bytes_per_user: u64,
+    /// Keys in this vault now (every key, also those a key-limited handle
+    /// does not see: the quota counts them all).
+    pub vault_keys: u64,
+    /// Key material bytes in this vault now.
+    pub vault_key_bytes: u64,
+    /// Keys charged to the vault's owner (the effective uid that opened the
+    /// vault, whoever made the keys), across all of the owner's vaults. A
+    /// destroyed key still counts until an operation in flight on it ends.
+    pub user_keys: u64,
+    /// Key material bytes charged to the vault's owner.
+    pub user_key_bytes: u64,
+    /// Out: 0 (room for more limits).
+    pub reserved: [u64; 4],
+}
+
 /// `KV_IOC_DUP`: a new fd on the same vault with fewer capabilities and,
 /// optionally, fewer keys.
 #[repr(C)]
@@ -643,6 +677,9 @@ macro_rules! kv_ioctl_list {
             KV_IOC_RESTRICT = _IOWR(0x02, KvCaps), KV_CAP_RESTRICT;
             /// A restricted new fd on the same vault.
             KV_IOC_DUP = _IOWR(0x03, KvDup), KV_CAP_RESTRICT;
+            /// The module's limits and this vault's and its owner's use of
+            /// them. Needs no capability.
+            KV_IOC_LIMITS = _IOR(0x04, KvLimits), 0;
             /// Generate a key.
             KV_IOC_GENKEY = _IOWR(0x10, KvGenkey), KV_CAP_GENKEY;
             /// Import a key.

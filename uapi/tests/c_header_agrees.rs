@@ -28,6 +28,9 @@ fn rust_structs() -> Vec<StructLayout> {
         "kv_child_policy" => KvChildPolicy { algorithms, usage, max_uses, max_bytes }
         "kv_caps" => KvCaps { caps, reserved }
         "kv_dup" => KvDup { caps, nkeys, keys_ptr, fd, flags, reserved }
+        "kv_limits" => KvLimits { max_data_bytes, max_keys_per_vault, max_key_bytes_per_vault,
+                                  max_keys_per_user, max_key_bytes_per_user, vault_keys,
+                                  vault_key_bytes, user_keys, user_key_bytes, reserved }
         "kv_genkey" => KvGenkey { algorithm, key_bits, ttl_ms, policy, key_id, child }
         "kv_import" => KvImport { algorithm, key_len, key_ptr, ttl_ms, policy, key_id, child }
         "kv_keyref" => KvKeyref { key_id, reserved }

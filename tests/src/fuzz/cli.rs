@@ -1,5 +1,5 @@
 //! The command line: options, their defaults and the usage text; the
-//! module's max_data_bytes is read from sysfs.
+//! module's max_data_bytes is asked of the module (LIMITS).
 
 use super::mem::MAX_WORKERS;
 
@@ -28,7 +28,7 @@ pub struct Config {
     pub threads: usize,
     pub child_threads: usize,
     pub quiet: bool,
-    /// The module's max_data_bytes (read from sysfs).
+    /// The module's max_data_bytes (from LIMITS).
     pub max_data: u32,
     pub module: Option<&'static str>,
     pub corpus: Option<&'static str>,
@@ -99,11 +99,9 @@ pub fn parse_args() -> Result<Config, String> {
             .unwrap_or_default();
         t.as_nanos() as u64 ^ u64::from(std::process::id()) << 32
     });
-    if let Some(m) = std::fs::read_to_string("/sys/module/keyvault/parameters/max_data_bytes")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-    {
-        c.max_data = m;
+    // Rust module parameters are not in sysfs: the module says (LIMITS).
+    if let Ok(l) = keyvault::Vault::open().and_then(|v| v.limits()) {
+        c.max_data = u32::try_from(l.max_data_bytes).unwrap_or(u32::MAX);
     }
     Ok(c)
 }

@@ -120,6 +120,10 @@ const fn join<const N: usize>(parts: &[&[F]]) -> [F; N] {
 
 pub const F_GETCAPS: &[F] = &table![KvCaps; caps: Raw, reserved: Raw];
 pub const F_RESTRICT: &[F] = &table![KvCaps; caps: Caps, reserved: Res];
+/// Output only: the kernel reads none of it.
+pub const F_LIMITS: &[F] = &table![KvLimits; max_data_bytes: Raw, max_keys_per_vault: Raw,
+    max_key_bytes_per_vault: Raw, max_keys_per_user: Raw, max_key_bytes_per_user: Raw,
+    vault_keys: Raw, vault_key_bytes: Raw, user_keys: Raw, user_key_bytes: Raw, reserved: Raw];
 pub const F_DUP: &[F] = &table![KvDup; caps: Caps, nkeys: Count, keys_ptr: Ptr, fd: Res,
     flags: Res, reserved: Res];
 pub const F_GENKEY: &[F] = fields![

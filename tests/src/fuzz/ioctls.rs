@@ -27,6 +27,7 @@ pub const fn op(cmd: u32) -> usize {
 pub const GETCAPS: usize = op(KV_IOC_GETCAPS);
 pub const RESTRICT: usize = op(KV_IOC_RESTRICT);
 pub const DUP: usize = op(KV_IOC_DUP);
+pub const LIMITS: usize = op(KV_IOC_LIMITS);
 pub const GENKEY: usize = op(KV_IOC_GENKEY);
 pub const IMPORT: usize = op(KV_IOC_IMPORT);
 pub const DESTROY: usize = op(KV_IOC_DESTROY);
@@ -101,6 +102,7 @@ pub const OPS: &[Op] = &ops! {
     KV_IOC_GETCAPS, F_GETCAPS, 3, |w, _| w.op_getcaps();
     KV_IOC_RESTRICT, F_RESTRICT, 1, |w, _| w.op_restrict();
     KV_IOC_DUP, F_DUP, 2, |w, _| w.op_dup();
+    KV_IOC_LIMITS, F_LIMITS, 2, |w, _| w.op_limits();
     KV_IOC_GENKEY, F_GENKEY, 4, |w, _| w.op_genkey();
     KV_IOC_IMPORT, F_IMPORT, 4, |w, _| w.op_import();
     KV_IOC_DESTROY, F_KEYREF, 2, |w, op| w.op_keyref(op);

@@ -29,7 +29,7 @@ fn allowed(op: usize, e: Errno) -> bool {
         // Only the module's own numbers are routed; any other command on a
         // keyvault fd (or a closed one) is ENOTTY (EBADF).
         UNKNOWN => matches!(e, ENOTTY | EBADF),
-        GETCAPS => matches!(e, EFAULT | EBADF | ENOMEM),
+        GETCAPS | LIMITS => matches!(e, EFAULT | EBADF | ENOMEM),
         // No vault key is named; the keyring's own errnos (keyring.rs).
         IMPORT_KEYRING => {
             matches!(
@@ -203,6 +203,23 @@ impl Worker<'_> {
                     &format!("reported caps {:#x}, reserved {}", b.caps, b.reserved),
                     &[],
                 );
+            }
+        }
+    }
+
+    /// What LIMITS reports: the max_data_bytes the run was configured with
+    /// (which came from LIMITS too), no usage past its limit (both are
+    /// checked under the lock that creation takes) and zero reserved words.
+    pub fn check_limits(&mut self, o: &Out<KvLimits>) {
+        if let Some(b) = o.back {
+            if b.max_data_bytes != u64::from(self.max_data)
+                || b.vault_keys > b.max_keys_per_vault
+                || b.vault_key_bytes > b.max_key_bytes_per_vault
+                || b.user_keys > b.max_keys_per_user
+                || b.user_key_bytes > b.max_key_bytes_per_user
+                || b.reserved != [0; 4]
+            {
+                self.unexpected(LIMITS, &format!("reported {b:?}"), &[]);
             }
         }
     }

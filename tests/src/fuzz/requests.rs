@@ -104,6 +104,13 @@ impl Worker<'_> {
         self.check_getcaps(&o);
     }
 
+    pub fn op_limits(&mut self) {
+        let fd = self.pick_fd(30);
+        let p = self.plan(size_of::<KvLimits>());
+        let o = self.exec(LIMITS, fd, &KvLimits::default(), &p);
+        self.check_limits(&o);
+    }
+
     pub fn op_restrict(&mut self) {
         // Rarely on a vault's own fd (rotations restore those).
         let fd = if self.w.child && self.rng.chance(75) {

@@ -468,6 +468,8 @@ pub fn no_ioctl_output_trace_event_or_kernel_log_ever_contains_key_material_or_d
     rec.call(&v, KV_IOC_IMPORT_KEYRING, &mut r).expect("import keyring");
     rec.mac(&v, r.key_id, &msg, 64).0.expect("mac with the keyring key");
 
+    let mut limits = KvLimits::default();
+    rec.call(&v, KV_IOC_LIMITS, &mut limits).expect("limits");
     for id in rec.list(&v) {
         rec.info(&v, id).expect("getinfo");
     }

@@ -244,6 +244,7 @@ impl Every {
                 ioctl(v, io.cmd, &mut r)
             }
             KV_IOC_DUP => dup_fd(v.as_raw_fd(), KV_CAP_ALL, &[]).map(|_| 0),
+            KV_IOC_LIMITS => ioctl(v, io.cmd, &mut KvLimits::default()),
             KV_IOC_GENKEY => {
                 let mut r = KvGenkey {
                     algorithm: KV_ALG_AES256_GCM,
