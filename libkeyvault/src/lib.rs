@@ -58,7 +58,9 @@ pub use crypto::{HashAlg, Iv, Nonce, Sealed, Tag};
 pub use error::{Error, ErrorKind, Result};
 pub use kdf::Kdf;
 pub use keyvault_uapi as uapi;
-pub use types::{Algorithm, Caps, ChildPolicy, KeyId, KeyInfo, KeyOptions, KeyState, ListPage};
+pub use types::{
+    Algorithm, Caps, ChildPolicy, KeyBits, KeyId, KeyInfo, KeyOptions, KeyState, ListPage,
+};
 pub use wrap::{BlobError, BlobInfo, WrapFormat};
 
 /// Raw access to the ioctls, for callers (and tests) that need to pass
