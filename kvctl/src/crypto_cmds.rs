@@ -162,7 +162,7 @@ impl Session {
         })?;
         info.algorithm.ok_or_else(|| {
             Fail::new(
-                crate::fail::Kind::Unsupported,
+                crate::fail::Kind::Vault(ErrorKind::Unsupported),
                 format!(
                     "key {id} has algorithm {}, which this kvctl does not know",
                     info.algorithm_raw

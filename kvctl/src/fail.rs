@@ -25,75 +25,42 @@ use std::fmt;
 /// What went wrong, finer than the exit status it maps to ([`Kind::exit_code`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// A signature, MAC, tag or padding that does not verify.
-    VerificationFailed,
+    /// What a failed keyvault request means ([`keyvault::Error::kind`]);
+    /// kvctl's own checks of its input say it the same way
+    /// (`InvalidRequest` for malformed input, `Unsupported` for a key that
+    /// cannot do what was asked, ...).
+    Vault(ErrorKind),
     /// Bad arguments, or a command that makes no sense where it runs.
     Usage,
-    /// No keyvault device.
-    NoDevice,
-    /// The handle's capabilities or the key's policy forbid it.
-    PermissionDenied,
-    /// No such key (in this vault, through this handle).
-    KeyNotFound,
-    /// The key was revoked.
-    KeyRevoked,
-    /// The key's lifetime has ended.
-    KeyExpired,
-    /// A quota is exhausted.
-    QuotaExceeded,
-    /// The key's kernel nonces are used up.
-    NoncesExhausted,
-    /// The input is over the module's per-operation limit.
-    TooLarge,
-    /// The key's algorithm cannot do this.
-    Unsupported,
-    /// Malformed input or a request the kernel refused as such.
-    InvalidInput,
     /// Reading or writing a file failed.
     Io,
-    /// Anything else.
-    Other,
     /// stdout was closed: stop quietly.
     BrokenPipe,
 }
 
 impl Kind {
-    /// Every kind, for the tests and the documentation.
-    pub const ALL: [Kind; 15] = [
-        Kind::VerificationFailed,
-        Kind::Usage,
-        Kind::NoDevice,
-        Kind::PermissionDenied,
-        Kind::KeyNotFound,
-        Kind::KeyRevoked,
-        Kind::KeyExpired,
-        Kind::QuotaExceeded,
-        Kind::NoncesExhausted,
-        Kind::TooLarge,
-        Kind::Unsupported,
-        Kind::InvalidInput,
-        Kind::Io,
-        Kind::Other,
-        Kind::BrokenPipe,
-    ];
+    /// Malformed input.
+    pub const INVALID: Kind = Kind::Vault(ErrorKind::InvalidRequest);
 
     /// The name in `--json` errors (`"kind"`).
     pub fn name(self) -> &'static str {
         match self {
-            Kind::VerificationFailed => "verification_failed",
+            Kind::Vault(k) => match k {
+                ErrorKind::VerificationFailed => "verification_failed",
+                ErrorKind::NoDevice => "no_device",
+                ErrorKind::PermissionDenied => "permission_denied",
+                ErrorKind::KeyNotFound => "key_not_found",
+                ErrorKind::KeyRevoked => "key_revoked",
+                ErrorKind::KeyExpired => "key_expired",
+                ErrorKind::QuotaExceeded => "quota_exceeded",
+                ErrorKind::NoncesExhausted => "nonces_exhausted",
+                ErrorKind::TooLarge => "too_large",
+                ErrorKind::Unsupported => "unsupported",
+                ErrorKind::InvalidRequest => "invalid_input",
+                _ => "other",
+            },
             Kind::Usage => "usage",
-            Kind::NoDevice => "no_device",
-            Kind::PermissionDenied => "permission_denied",
-            Kind::KeyNotFound => "key_not_found",
-            Kind::KeyRevoked => "key_revoked",
-            Kind::KeyExpired => "key_expired",
-            Kind::QuotaExceeded => "quota_exceeded",
-            Kind::NoncesExhausted => "nonces_exhausted",
-            Kind::TooLarge => "too_large",
-            Kind::Unsupported => "unsupported",
-            Kind::InvalidInput => "invalid_input",
             Kind::Io => "io",
-            Kind::Other => "other",
             Kind::BrokenPipe => "broken_pipe",
         }
     }
@@ -101,36 +68,20 @@ impl Kind {
     /// kvctl's exit status for it (the table in this module's docs).
     pub fn exit_code(self) -> u8 {
         match self {
-            Kind::VerificationFailed => 1,
+            Kind::Vault(k) => match k {
+                ErrorKind::VerificationFailed => 1,
+                ErrorKind::NoDevice => 3,
+                ErrorKind::PermissionDenied => 4,
+                ErrorKind::KeyNotFound | ErrorKind::KeyRevoked | ErrorKind::KeyExpired => 5,
+                ErrorKind::QuotaExceeded | ErrorKind::NoncesExhausted => 6,
+                ErrorKind::TooLarge => 7,
+                ErrorKind::InvalidRequest | ErrorKind::Unsupported => 8,
+                _ => 9,
+            },
             Kind::Usage => 2,
-            Kind::NoDevice => 3,
-            Kind::PermissionDenied => 4,
-            Kind::KeyNotFound | Kind::KeyRevoked | Kind::KeyExpired => 5,
-            Kind::QuotaExceeded | Kind::NoncesExhausted => 6,
-            Kind::TooLarge => 7,
-            Kind::InvalidInput | Kind::Unsupported => 8,
-            Kind::Io | Kind::Other => 9,
+            Kind::Io => 9,
             // What a shell reports for a process SIGPIPE killed (128 + 13).
             Kind::BrokenPipe => 141,
-        }
-    }
-}
-
-impl From<ErrorKind> for Kind {
-    fn from(k: ErrorKind) -> Self {
-        match k {
-            ErrorKind::VerificationFailed => Kind::VerificationFailed,
-            ErrorKind::NoDevice => Kind::NoDevice,
-            ErrorKind::PermissionDenied => Kind::PermissionDenied,
-            ErrorKind::KeyNotFound => Kind::KeyNotFound,
-            ErrorKind::KeyRevoked => Kind::KeyRevoked,
-            ErrorKind::KeyExpired => Kind::KeyExpired,
-            ErrorKind::QuotaExceeded => Kind::QuotaExceeded,
-            ErrorKind::TooLarge => Kind::TooLarge,
-            ErrorKind::NoncesExhausted => Kind::NoncesExhausted,
-            ErrorKind::Unsupported => Kind::Unsupported,
-            ErrorKind::InvalidRequest => Kind::InvalidInput,
-            _ => Kind::Other,
         }
     }
 }
@@ -175,7 +126,7 @@ impl Fail {
 
     /// Malformed input (exit status 8).
     pub fn invalid(message: impl Into<String>) -> Self {
-        Fail::new(Kind::InvalidInput, message)
+        Fail::new(Kind::INVALID, message)
     }
 
     /// An I/O error on `what` (a file name, "stdout"): a closed stdout is
@@ -281,7 +232,7 @@ impl std::error::Error for Fail {}
 
 impl From<keyvault::Error> for Fail {
     fn from(e: keyvault::Error) -> Self {
-        let mut f = Fail::new(e.kind().into(), e.to_string());
+        let mut f = Fail::new(Kind::Vault(e.kind()), e.to_string());
         f.0.source = Some(e);
         f
     }
@@ -406,19 +357,21 @@ impl Session {
             return f;
         }
         let op = e.op();
-        match f.0.kind {
-            Kind::PermissionDenied if op != "open" => self.why_denied(f, op, keys),
-            Kind::QuotaExceeded => self.why_quota(f, op, keys),
-            Kind::KeyNotFound | Kind::KeyRevoked | Kind::KeyExpired if !op.starts_with("import-keyring") => {
-                self.which_key(f, keys)
+        match e.kind() {
+            ErrorKind::PermissionDenied if op != "open" => self.why_denied(f, op, keys),
+            ErrorKind::QuotaExceeded => self.why_quota(f, op, keys),
+            k @ (ErrorKind::KeyNotFound | ErrorKind::KeyRevoked | ErrorKind::KeyExpired)
+                if op != "import-keyring" =>
+            {
+                self.which_key(f, k, keys)
             }
-            Kind::TooLarge => f
+            ErrorKind::TooLarge => f
                 .message(format!(
                     "keyvault {op}: the input is larger than the module's per-operation limit \
                      (max_data_bytes, 1 MiB unless the module was loaded with another)"
                 ))
                 .hint("split the input, or load the module with a larger max_data_bytes (at most 64 MiB)"),
-            Kind::NoDevice if op != "open" => f
+            ErrorKind::NoDevice if op != "open" => f
                 .message(format!(
                     "keyvault {op}: the vault fd is not a keyvault device (ENOTTY)"
                 ))
@@ -496,14 +449,13 @@ impl Session {
     }
 
     /// ENOENT, EKEYREVOKED, EKEYEXPIRED: which of the command's keys.
-    fn which_key(&self, f: Fail, keys: &[KeyId]) -> Fail {
-        let kind = f.0.kind;
+    fn which_key(&self, f: Fail, kind: ErrorKind, keys: &[KeyId]) -> Fail {
         for &id in keys {
             let found = match self.vault.info(id) {
-                Err(e) if e.kind() == ErrorKind::KeyNotFound => Kind::KeyNotFound,
-                Ok(i) if i.state == KeyState::Revoked => Kind::KeyRevoked,
-                Ok(i) if i.state == KeyState::Expired => Kind::KeyExpired,
-                _ => continue,
+                Err(e) => e.kind(),
+                Ok(i) if i.state == KeyState::Revoked => ErrorKind::KeyRevoked,
+                Ok(i) if i.state == KeyState::Expired => ErrorKind::KeyExpired,
+                Ok(_) => continue,
             };
             if found == kind {
                 return f
@@ -520,10 +472,10 @@ impl Session {
     }
 }
 
-fn key_state_message(kind: Kind, id: KeyId) -> String {
+fn key_state_message(kind: ErrorKind, id: KeyId) -> String {
     match kind {
-        Kind::KeyRevoked => format!("key {id} was revoked (it, or a key it was derived from)"),
-        Kind::KeyExpired => format!("key {id} has expired (its --ttl has passed)"),
+        ErrorKind::KeyRevoked => format!("key {id} was revoked (it, or a key it was derived from)"),
+        ErrorKind::KeyExpired => format!("key {id} has expired (its --ttl has passed)"),
         _ => format!(
             "no key {id} in this vault (never made here, destroyed, or not visible through \
              this handle)"
@@ -531,9 +483,11 @@ fn key_state_message(kind: Kind, id: KeyId) -> String {
     }
 }
 
-fn key_state_hint(kind: Kind) -> String {
+fn key_state_hint(kind: ErrorKind) -> String {
     match kind {
-        Kind::KeyRevoked | Kind::KeyExpired => "it can never be used again: make a new key".into(),
+        ErrorKind::KeyRevoked | ErrorKind::KeyExpired => {
+            "it can never be used again: make a new key".into()
+        }
         _ => format!(
             "kvctl list shows this vault's keys; a key made outside `kvctl exec` or \
              `kvctl batch` (no ${}) was destroyed when that kvctl exited",
@@ -548,29 +502,30 @@ mod tests {
 
     #[test]
     fn exit_codes_keep_1_for_verification_and_2_for_usage() {
-        let code = |k: Kind| k.exit_code();
-        assert_eq!(code(Kind::VerificationFailed), 1);
-        assert_eq!(code(Kind::Usage), 2);
-        assert_eq!(code(Kind::NoDevice), 3);
-        assert_eq!(code(Kind::PermissionDenied), 4);
-        for k in [Kind::KeyNotFound, Kind::KeyRevoked, Kind::KeyExpired] {
-            assert_eq!(code(k), 5, "{k:?}");
-        }
-        assert_eq!(code(Kind::QuotaExceeded), 6);
-        assert_eq!(code(Kind::NoncesExhausted), 6);
-        assert_eq!(code(Kind::TooLarge), 7);
-        assert_eq!(code(Kind::InvalidInput), 8);
-        assert_eq!(code(Kind::Unsupported), 8);
-        assert_eq!(code(Kind::Io), 9);
-        assert_eq!(code(Kind::Other), 9);
-        assert_eq!(code(Kind::BrokenPipe), 141);
-        // Names are distinct, snake_case, and no kind succeeds.
-        let names: std::collections::HashSet<_> = Kind::ALL.iter().map(|k| k.name()).collect();
-        assert_eq!(names.len(), Kind::ALL.len());
-        for k in Kind::ALL {
+        let codes = [
+            (Kind::Vault(ErrorKind::VerificationFailed), 1),
+            (Kind::Usage, 2),
+            (Kind::Vault(ErrorKind::NoDevice), 3),
+            (Kind::Vault(ErrorKind::PermissionDenied), 4),
+            (Kind::Vault(ErrorKind::KeyNotFound), 5),
+            (Kind::Vault(ErrorKind::KeyRevoked), 5),
+            (Kind::Vault(ErrorKind::KeyExpired), 5),
+            (Kind::Vault(ErrorKind::QuotaExceeded), 6),
+            (Kind::Vault(ErrorKind::NoncesExhausted), 6),
+            (Kind::Vault(ErrorKind::TooLarge), 7),
+            (Kind::INVALID, 8),
+            (Kind::Vault(ErrorKind::Unsupported), 8),
+            (Kind::Io, 9),
+            (Kind::Vault(ErrorKind::Other), 9),
+            (Kind::BrokenPipe, 141),
+        ];
+        for (k, code) in codes {
+            assert_eq!(k.exit_code(), code, "{k:?}");
             assert!(k.name().chars().all(|c| c.is_ascii_lowercase() || c == '_'));
-            assert_ne!(k.exit_code(), 0);
         }
+        // Names are distinct.
+        let names: std::collections::HashSet<_> = codes.iter().map(|(k, _)| k.name()).collect();
+        assert_eq!(names.len(), codes.len());
     }
 
     /// A library error with `errno` from `op`, made the way the library
@@ -584,7 +539,10 @@ mod tests {
     fn library_errors_keep_their_kind_errno_and_op() {
         let e = lib_error(|v| v.sign(keyvault::KeyId(1), b"m").unwrap_err());
         let f = Fail::from(e);
-        assert_eq!((f.kind(), f.exit_code()), (Kind::NoDevice, 3));
+        assert_eq!(
+            (f.kind(), f.exit_code()),
+            (Kind::Vault(ErrorKind::NoDevice), 3)
+        );
         let j = f.to_json();
         assert_eq!(j["error"]["kind"], "no_device");
         assert_eq!(j["error"]["exit_code"], 3);
@@ -596,28 +554,12 @@ mod tests {
             .starts_with("keyvault sign:"));
         let e = keyvault::Vault::open_path("/nonexistent/keyvault").unwrap_err();
         assert_eq!(Fail::from(e).exit_code(), 3);
-        let kinds = [
-            (ErrorKind::VerificationFailed, 1),
-            (ErrorKind::PermissionDenied, 4),
-            (ErrorKind::KeyNotFound, 5),
-            (ErrorKind::KeyRevoked, 5),
-            (ErrorKind::KeyExpired, 5),
-            (ErrorKind::QuotaExceeded, 6),
-            (ErrorKind::NoncesExhausted, 6),
-            (ErrorKind::TooLarge, 7),
-            (ErrorKind::Unsupported, 8),
-            (ErrorKind::InvalidRequest, 8),
-            (ErrorKind::Other, 9),
-        ];
-        for (k, code) in kinds {
-            assert_eq!(Kind::from(k).exit_code(), code, "{k:?}");
-        }
     }
 
     #[test]
     fn strings_are_invalid_input_and_io_errors_say_which() {
         let f = Fail::from(format!("bad hex: {}", 1));
-        assert_eq!((f.kind(), f.exit_code()), (Kind::InvalidInput, 8));
+        assert_eq!((f.kind(), f.exit_code()), (Kind::INVALID, 8));
         assert_eq!(String::from(f), "bad hex: 1");
         let pipe = std::io::Error::from(std::io::ErrorKind::BrokenPipe);
         assert_eq!(Fail::io("stdout", &pipe).kind(), Kind::BrokenPipe);
@@ -634,7 +576,7 @@ mod tests {
         let j = f.to_json();
         assert_eq!(j["error"]["hint"], "use kvctl exec");
         assert_eq!(j["error"]["errno"], Value::Null);
-        let f = Fail::new(Kind::VerificationFailed, "bad signature")
+        let f = Fail::new(Kind::Vault(ErrorKind::VerificationFailed), "bad signature")
             .field("valid", false)
             .context("m.txt");
         let j: Value = serde_json::from_str(&f.to_json().to_string()).unwrap();

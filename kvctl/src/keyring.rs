@@ -105,7 +105,7 @@ impl KeyringRef {
                 Ok(serial) => {
                     return i32::try_from(serial).map_err(|_| {
                         Fail::new(
-                            Kind::Other,
+                            Kind::Vault(keyvault::ErrorKind::Other),
                             format!("{self}: keyctl returned serial {serial}"),
                         )
                     })
@@ -120,7 +120,7 @@ impl KeyringRef {
             format!(" ({})", refused.join("; "))
         };
         Err(Fail::new(
-            Kind::KeyNotFound,
+            Kind::Vault(keyvault::ErrorKind::KeyNotFound),
             format!("no {ktype} key '{desc}' in the session, user or user-session keyring{why}"),
         )
         .hint("see `keyctl show @s` and `keyctl show @u`"))

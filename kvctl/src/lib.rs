@@ -299,7 +299,7 @@ fn vault() -> Result<Vault, Fail> {
         return Ok(Vault::open()?);
     };
     let not_a_vault = |why: String| {
-        Fail::new(Kind::NoDevice, why).hint(format!(
+        Fail::new(Kind::Vault(keyvault::ErrorKind::NoDevice), why).hint(format!(
             "${FD_ENV} is set by `kvctl exec` for the command it runs: unset it, or run \
              kvctl inside `kvctl exec`"
         ))
@@ -770,7 +770,12 @@ fn exec(
         fd.as_raw_fd(),
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
     )
-    .map_err(|e| Fail::new(Kind::Other, format!("fcntl: {e}")))?;
+    .map_err(|e| {
+        Fail::new(
+            Kind::Vault(keyvault::ErrorKind::Other),
+            format!("fcntl: {e}"),
+        )
+    })?;
     use std::os::unix::process::CommandExt;
     let err = std::process::Command::new(program)
         .args(args)
