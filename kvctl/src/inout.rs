@@ -146,10 +146,10 @@ pub fn refuse_binary_to_terminal(what: &str, flag: &str) -> Result<(), Fail> {
 }
 
 /// Reports the verdict of a check made by the kernel (a signature, a MAC):
-/// `{"<field>": true|false}` with --json, otherwise `OK` when it holds (and
-/// nothing when it does not); a verdict that does not hold becomes the error
-/// `mismatch()`, so the exit status says it too. Any other failure of the
-/// check is reported as the kernel's error, with no verdict.
+/// `OK` when it holds (`{"<field>": true}` with --json); a verdict that does
+/// not hold is the failure `mismatch()`, exit status 1 (with --json its
+/// error line carries `"<field>": false`). Any other failure of the check is
+/// the kernel's error, with no verdict.
 pub fn verdict(
     json: bool,
     field: &'static str,

@@ -187,7 +187,7 @@ enum Cmd {
     Caps,
     /// Drop capabilities from this vault handle (keeps only CAPS), e.g. readonly.
     Restrict { caps: Caps },
-    /// List algorithms and their key sizes.
+    /// List algorithms: key sizes (bits), the operations their keys can do, and what they do by default.
     Algorithms,
     /// Encrypt with an AEAD or AES-CBC key into an envelope that `decrypt` reads.
     ///
