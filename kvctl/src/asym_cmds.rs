@@ -1,12 +1,14 @@
 //! Ed25519 and public keys: `sign`, `verify`, and `pubkey` (raw, hex,
 //! base64, or an OpenSSH `ssh-ed25519` line).
 
+use crate::fail::Fail;
 use crate::inout::{self, Encoding, IoArgs};
 use crate::Session;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
 use keyvault::{Algorithm, KeyId, PublicKey, SignatureBytes};
 use serde_json::json;
+use std::path::PathBuf;
 
 /// The OpenSSH name of Ed25519 keys (RFC 8709).
 const SSH_ED25519: &str = "ssh-ed25519";
@@ -130,7 +132,7 @@ pub struct VerifyArgs {
     pub pubkey: Option<PublicKey>,
     /// Read the signer's public key from FILE (32 raw bytes, hex, base64, or OpenSSH).
     #[arg(long, value_name = "FILE")]
-    pub pubkey_file: Option<String>,
+    pub pubkey_file: Option<PathBuf>,
     /// The signature (64 bytes): hex or base64.
     #[arg(
         long,
@@ -142,10 +144,10 @@ pub struct VerifyArgs {
     pub sig: Option<SignatureBytes>,
     /// Read the signature from FILE (64 raw bytes, hex or base64: any `kvctl sign` output).
     #[arg(long, value_name = "FILE")]
-    pub sig_file: Option<String>,
+    pub sig_file: Option<PathBuf>,
     /// Read the signed data from FILE (`-` or none: stdin).
     #[arg(long = "in", value_name = "FILE")]
-    pub input: Option<String>,
+    pub input: Option<PathBuf>,
 }
 
 /// How `pubkey` writes the public key.
@@ -174,13 +176,13 @@ pub struct PubkeyArgs {
     pub comment: Option<String>,
     /// Write the public key to FILE (none: stdout).
     #[arg(long, value_name = "FILE")]
-    pub out: Option<String>,
+    pub out: Option<PathBuf>,
 }
 
 impl Session {
-    pub(crate) fn sign(&self, a: &SignArgs) -> Result<(), String> {
+    pub(crate) fn sign(&self, a: &SignArgs) -> Result<(), Fail> {
         let data = self.read(a.io.input.as_deref())?;
-        let sig = self.vault.sign(a.id, &data).map_err(|e| e.to_string())?;
+        let sig = self.vault.sign(a.id, &data)?;
         self.emit_bytes(
             a.io.out.as_deref(),
             &sig,
@@ -191,7 +193,7 @@ impl Session {
         )
     }
 
-    pub(crate) fn verify(&self, a: &VerifyArgs) -> Result<(), String> {
+    pub(crate) fn verify(&self, a: &VerifyArgs) -> Result<(), Fail> {
         let input = a.input.as_deref();
         let files = [a.sig_file.as_deref(), a.pubkey_file.as_deref()];
         let stdin_uses = usize::from(inout::is_stdin(input))
@@ -201,19 +203,21 @@ impl Session {
                 .filter(|f| inout::is_stdin(Some(f)))
                 .count();
         if stdin_uses > 1 {
-            return Err("only one of the input, --sig-file and --pubkey-file can be stdin".into());
+            return Err(Fail::usage(
+                "only one of the input, --sig-file and --pubkey-file can be stdin",
+            ));
         }
         let sig = match (a.sig, a.sig_file.as_deref()) {
             (Some(sig), _) => sig,
             (None, Some(f)) => decode_fixed(&self.read(Some(f))?, true)
-                .map_err(|e| format!("the signature in {f}: {e}"))?,
-            (None, None) => return Err("give the signature with --sig or --sig-file".into()),
+                .map_err(|e| format!("the signature in {}: {e}", f.display()))?,
+            (None, None) => return Err(Fail::usage("give the signature with --sig or --sig-file")),
         };
         let public = match (a.pubkey, a.pubkey_file.as_deref()) {
             (Some(p), _) => Some(p),
             (None, Some(f)) => Some(
                 parse_public_key(&self.read(Some(f))?, true)
-                    .map_err(|e| format!("the public key in {f}: {e}"))?,
+                    .map_err(|e| format!("the public key in {}: {e}", f.display()))?,
             ),
             (None, None) => None,
         };
@@ -224,7 +228,7 @@ impl Session {
                 format!("public key {}", hex::encode(p)),
             ),
             (None, Some(id)) => (self.vault.verify(id, &data, &sig), format!("key {id}")),
-            (None, None) => return Err("give a key id, --pubkey or --pubkey-file".into()),
+            (None, None) => return Err(Fail::usage("give a key id, --pubkey or --pubkey-file")),
         };
         inout::verdict(self.json, "valid", check, || {
             format!(
@@ -234,21 +238,21 @@ impl Session {
         })
     }
 
-    pub(crate) fn pubkey(&self, a: &PubkeyArgs) -> Result<(), String> {
+    pub(crate) fn pubkey(&self, a: &PubkeyArgs) -> Result<(), Fail> {
         let out = a.out.as_deref();
         if a.comment.is_some() && a.format != PubkeyFormat::Openssh {
-            return Err("--comment is for --format openssh".into());
+            return Err(Fail::usage("--comment is for --format openssh"));
         }
         if a.format == PubkeyFormat::Openssh {
             let alg = self.key_alg(a.id)?;
             if alg != Algorithm::Ed25519 {
-                return Err(format!(
+                return Err(Fail::invalid(format!(
                     "key {} is {alg}: --format openssh is for ed25519 keys (OpenSSH has no {alg} keys)",
                     a.id
-                ));
+                )));
             }
         }
-        let public = self.vault.public_key(a.id).map_err(|e| e.to_string())?;
+        let public = self.vault.public_key(a.id)?;
         let enc = match a.format {
             PubkeyFormat::Raw => Encoding::Raw,
             PubkeyFormat::Hex => Encoding::Hex,
@@ -279,6 +283,7 @@ mod tests {
     use super::*;
     use crate::{parse_args as parse, Cli, Cmd};
     use clap::Parser;
+    use std::path::Path;
 
     // RFC 8032, 7.1, TEST 1.
     const TEST1_PUBLIC: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
@@ -371,7 +376,7 @@ mod tests {
         assert_eq!(a.format, Encoding::Base64);
         assert_eq!(
             (a.io.input.as_deref(), a.io.out.as_deref()),
-            (Some("m"), Some("s"))
+            (Some(Path::new("m")), Some(Path::new("s")))
         );
 
         let sig = "ab".repeat(64);
@@ -382,19 +387,19 @@ mod tests {
             (a.id, a.sig, a.pubkey),
             (Some(KeyId(3)), Some([0xab; 64]), None)
         );
-        assert_eq!(a.input.as_deref(), Some("m"));
+        assert_eq!(a.input.as_deref(), Some(Path::new("m")));
         let Cmd::Verify(a) =
             parse(&["verify", "--pubkey", TEST1_PUBLIC, "--sig-file", "s"]).unwrap()
         else {
             panic!()
         };
         assert_eq!((a.id, a.pubkey), (None, Some(test1())));
-        assert_eq!(a.sig_file.as_deref(), Some("s"));
+        assert_eq!(a.sig_file.as_deref(), Some(Path::new("s")));
         let Cmd::Verify(a) = parse(&["verify", "--pubkey-file", "k.pub", "--sig", &sig]).unwrap()
         else {
             panic!()
         };
-        assert_eq!(a.pubkey_file.as_deref(), Some("k.pub"));
+        assert_eq!(a.pubkey_file.as_deref(), Some(Path::new("k.pub")));
         // Exactly one signer, exactly one signature.
         assert!(parse(&["verify", "--sig", &sig]).is_err());
         assert!(parse(&["verify", "3", "--pubkey", TEST1_PUBLIC, "--sig", &sig]).is_err());

@@ -1,12 +1,14 @@
 //! Using keys: `encrypt`, `decrypt`, `mac`, `verify-mac`, and `hash`.
 
 use crate::envelope::{self, Envelope, Kind, Params};
+use crate::fail::Fail;
 use crate::inout::{self, Encoding, IoArgs};
 use crate::Session;
 use keyvault::uapi::{KV_MAX_DIGEST_SIZE, KV_MIN_MAC_VERIFY_SIZE};
-use keyvault::{Algorithm, HashAlg, Iv, KeyId, Nonce};
 use keyvault::ErrorKind;
+use keyvault::{Algorithm, HashAlg, Iv, KeyId, Nonce};
 use serde_json::json;
+use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 /// Parses exactly N bytes of hex.
@@ -24,7 +26,7 @@ pub struct AadArgs {
     pub aad: Option<String>,
     /// Read the additional authenticated data from FILE.
     #[arg(long, value_name = "FILE")]
-    pub aad_file: Option<String>,
+    pub aad_file: Option<PathBuf>,
 }
 
 impl AadArgs {
@@ -95,13 +97,13 @@ pub struct VerifyMacArgs {
     pub mac: Option<String>,
     /// Read the MAC from FILE (e.g. the output of `kvctl mac --out FILE`).
     #[arg(long, value_name = "FILE")]
-    pub mac_file: Option<String>,
+    pub mac_file: Option<PathBuf>,
     /// How the MAC is written.
     #[arg(long, value_enum, default_value_t = Encoding::Hex)]
     pub format: Encoding,
     /// Read the data from FILE (`-` or none: stdin).
     #[arg(long = "in", value_name = "FILE")]
-    pub input: Option<String>,
+    pub input: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
@@ -148,28 +150,33 @@ fn no_aad(id: KeyId, alg: Algorithm) -> String {
 
 impl Session {
     /// The algorithm of key `id`.
-    pub(crate) fn key_alg(&self, id: KeyId) -> Result<Algorithm, String> {
+    pub(crate) fn key_alg(&self, id: KeyId) -> Result<Algorithm, Fail> {
         let info = self.vault.info(id).map_err(|e| {
-            if e.kind() == ErrorKind::PermissionDenied {
-                format!("{e} (kvctl looks up the key's algorithm: the handle needs getinfo)")
+            let denied = e.kind() == ErrorKind::PermissionDenied;
+            let f = Fail::from(e);
+            if denied {
+                f.hint("kvctl looks up the key's algorithm: the handle needs getinfo")
             } else {
-                e.to_string()
+                f
             }
         })?;
         info.algorithm.ok_or_else(|| {
-            format!(
-                "key {id} has algorithm {}, which this kvctl does not know",
-                info.algorithm_raw
+            Fail::new(
+                crate::fail::Kind::Vault(ErrorKind::Unsupported),
+                format!(
+                    "key {id} has algorithm {}, which this kvctl does not know",
+                    info.algorithm_raw
+                ),
             )
         })
     }
 
     /// The AAD (empty when none was given).
-    fn read_aad(&self, a: &AadArgs, input: Option<&str>) -> Result<Zeroizing<Vec<u8>>, String> {
+    fn read_aad(&self, a: &AadArgs, input: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, Fail> {
         match (&a.aad, a.aad_file.as_deref()) {
             (Some(s), _) => Ok(Zeroizing::new(s.as_bytes().to_vec())),
             (None, Some(f)) if inout::is_stdin(Some(f)) && inout::is_stdin(input) => {
-                Err("the input and --aad-file cannot both be stdin".into())
+                Err(Fail::usage("the input and --aad-file cannot both be stdin"))
             }
             (None, Some(f)) => self.read(Some(f)),
             (None, None) => Ok(Zeroizing::new(Vec::new())),
@@ -181,13 +188,13 @@ impl Session {
     /// JSON as `json_enc`).
     pub(crate) fn emit_bytes(
         &self,
-        out: Option<&str>,
+        out: Option<&Path>,
         bytes: &[u8],
         enc: Encoding,
         json_enc: Encoding,
         line: impl FnOnce(&str) -> String,
         json: impl FnOnce(&str, Encoding) -> serde_json::Value,
-    ) -> Result<(), String> {
+    ) -> Result<(), Fail> {
         if self.json {
             let enc = if enc == Encoding::Raw { json_enc } else { enc };
             let text = enc.text(bytes).expect("a text encoding");
@@ -199,7 +206,7 @@ impl Session {
         }
     }
 
-    pub(crate) fn encrypt(&self, a: &EncryptArgs) -> Result<(), String> {
+    pub(crate) fn encrypt(&self, a: &EncryptArgs) -> Result<(), Fail> {
         let id = a.id;
         let alg = self.key_alg(id)?;
         let kind = cipher_kind(id, alg)?;
@@ -209,10 +216,9 @@ impl Session {
         let mut data = self.read(input)?;
         let envelope = match kind {
             Kind::Aead => {
-                let sealed = self
-                    .vault
-                    .aead_encrypt_in_place(id, &mut data, &aad, a.nonce.as_ref())
-                    .map_err(|e| e.to_string())?;
+                let sealed =
+                    self.vault
+                        .aead_encrypt_in_place(id, &mut data, &aad, a.nonce.as_ref())?;
                 let params = Params::Aead {
                     nonce: sealed.nonce,
                     tag: sealed.tag,
@@ -226,10 +232,9 @@ impl Session {
             }
             Kind::Cbc => {
                 let padding = !a.no_padding;
-                let (iv, ciphertext) = self
-                    .vault
-                    .cbc_encrypt(id, &data, a.cbc_iv.as_ref(), padding)
-                    .map_err(|e| e.to_string())?;
+                let (iv, ciphertext) =
+                    self.vault
+                        .cbc_encrypt(id, &data, a.cbc_iv.as_ref(), padding)?;
                 Envelope {
                     alg,
                     params: Params::Cbc { iv, padding },
@@ -248,7 +253,7 @@ impl Session {
         )
     }
 
-    pub(crate) fn decrypt(&self, a: &DecryptArgs) -> Result<(), String> {
+    pub(crate) fn decrypt(&self, a: &DecryptArgs) -> Result<(), Fail> {
         let id = a.id;
         let input = a.io.input.as_deref();
         let data = self.read(input)?;
@@ -271,16 +276,15 @@ impl Session {
                 self.vault
                     .aead_decrypt(id, env.ciphertext, &aad, &nonce, &tag)
             }
-            Params::Cbc { .. } if a.aad.given() => return Err(no_aad(id, alg)),
+            Params::Cbc { .. } if a.aad.given() => return Err(no_aad(id, alg).into()),
             Params::Cbc { iv, padding } => self.vault.cbc_decrypt(id, env.ciphertext, &iv, padding),
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         inout::write_output(a.io.out.as_deref(), &plaintext, true)
     }
 
-    pub(crate) fn mac(&self, a: &MacArgs) -> Result<(), String> {
+    pub(crate) fn mac(&self, a: &MacArgs) -> Result<(), Fail> {
         let data = self.read(a.io.input.as_deref())?;
-        let mac = self.vault.mac(a.id, &data).map_err(|e| e.to_string())?;
+        let mac = self.vault.mac(a.id, &data)?;
         self.emit_bytes(
             a.io.out.as_deref(),
             &mac,
@@ -291,29 +295,29 @@ impl Session {
         )
     }
 
-    pub(crate) fn verify_mac(&self, a: &VerifyMacArgs) -> Result<(), String> {
+    pub(crate) fn verify_mac(&self, a: &VerifyMacArgs) -> Result<(), Fail> {
         let input = a.input.as_deref();
         let mac = match (&a.mac, a.mac_file.as_deref()) {
             (Some(_), _) if a.format == Encoding::Raw => {
-                return Err(
-                    "--format raw needs --mac-file (a MAC argument is hex or base64)".into(),
-                )
+                return Err(Fail::usage(
+                    "--format raw needs --mac-file (a MAC argument is hex or base64)",
+                ))
             }
             (Some(m), _) => a.format.decode(m.as_bytes()),
             (None, Some(f)) if inout::is_stdin(Some(f)) && inout::is_stdin(input) => {
-                return Err("the input and --mac-file cannot both be stdin".into())
+                return Err(Fail::usage("the input and --mac-file cannot both be stdin"))
             }
             (None, Some(f)) => a.format.decode(&self.read(Some(f))?),
-            (None, None) => return Err("give the MAC with --mac or --mac-file".into()),
+            (None, None) => return Err(Fail::usage("give the MAC with --mac or --mac-file")),
         }
         .map_err(|e| format!("the MAC: {e}"))?;
         let (min, max) = (KV_MIN_MAC_VERIFY_SIZE as usize, KV_MAX_DIGEST_SIZE as usize);
         if !(min..=max).contains(&mac.len()) {
-            return Err(format!(
+            return Err(Fail::invalid(format!(
                 "the MAC is {} byte{}; a MAC to check is {min} to {max} bytes (a prefix of the HMAC)",
                 mac.len(),
                 if mac.len() == 1 { "" } else { "s" }
-            ));
+            )));
         }
         let data = self.read(input)?;
         let check = self.vault.verify_mac(a.id, &data, &mac);
@@ -326,10 +330,10 @@ impl Session {
         })
     }
 
-    pub(crate) fn hash(&self, a: &HashArgs) -> Result<(), String> {
+    pub(crate) fn hash(&self, a: &HashArgs) -> Result<(), Fail> {
         let input = a.io.input.as_deref();
         let data = self.read(input)?;
-        let digest = self.vault.hash(a.alg, &data).map_err(|e| e.to_string())?;
+        let digest = self.vault.hash(a.alg, &data)?;
         let name = inout::display_name(input);
         self.emit_bytes(
             a.io.out.as_deref(),
@@ -389,8 +393,8 @@ mod tests {
         assert_eq!(a.nonce, Some([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]));
         assert_eq!(a.aad.aad.as_deref(), Some("hdr"));
         assert_eq!(a.format, Encoding::Base64);
-        assert_eq!(a.io.input.as_deref(), Some("p.txt"));
-        assert_eq!(a.io.out.as_deref(), Some("c.kve"));
+        assert_eq!(a.io.input.as_deref(), Some(Path::new("p.txt")));
+        assert_eq!(a.io.out.as_deref(), Some(Path::new("c.kve")));
 
         let Cmd::Encrypt(a) = parse(&[
             "encrypt",
@@ -475,7 +479,7 @@ mod tests {
             panic!()
         };
         assert_eq!((a.id, a.format), (KeyId(2), None));
-        assert_eq!(a.aad.aad_file.as_deref(), Some("h"));
+        assert_eq!(a.aad.aad_file.as_deref(), Some(Path::new("h")));
         let Cmd::Decrypt(a) = parse(&["decrypt", "2", "--format", "hex"]).unwrap() else {
             panic!()
         };
@@ -485,7 +489,7 @@ mod tests {
             panic!()
         };
         assert_eq!((a.id, a.format), (KeyId(5), Encoding::Hex));
-        assert_eq!(a.io.input.as_deref(), Some("-"));
+        assert_eq!(a.io.input.as_deref(), Some(Path::new("-")));
 
         let Cmd::VerifyMac(a) = parse(&["verify-mac", "5", "--mac", "abcd"]).unwrap() else {
             panic!()
@@ -498,7 +502,7 @@ mod tests {
         };
         assert_eq!(
             (a.mac_file.as_deref(), a.format),
-            (Some("m"), Encoding::Raw)
+            (Some(Path::new("m")), Encoding::Raw)
         );
         assert!(parse(&["verify-mac", "5"]).is_err());
         assert!(parse(&["verify-mac", "5", "--mac", "ab", "--mac-file", "m"]).is_err());
@@ -646,7 +650,7 @@ mod tests {
         assert!(e.contains("both be stdin"), "{e}");
         // In a batch read from stdin, commands must name their input.
         s.stdin_is_script = true;
-        let e = s.read(None).unwrap_err();
+        let e = s.read(None::<&Path>).unwrap_err();
         assert!(e.contains("--in FILE"), "{e}");
     }
 
@@ -658,7 +662,7 @@ mod tests {
         let write = |json: bool, enc: Encoding| {
             session(json)
                 .emit_bytes(
-                    Some(&out),
+                    Some(Path::new(&out)),
                     &mac,
                     enc,
                     Encoding::Hex,

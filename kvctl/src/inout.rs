@@ -1,8 +1,11 @@
 //! Reading inputs, writing outputs, and the text encodings of binary data.
 
+use crate::fail::{Fail, Kind};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine;
+use std::borrow::Cow;
 use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 /// How binary data (an envelope, a MAC, a digest) is written or read.
@@ -60,47 +63,51 @@ impl Encoding {
 pub struct IoArgs {
     /// Read the input from FILE (`-` or none: stdin).
     #[arg(long = "in", value_name = "FILE")]
-    pub input: Option<String>,
+    pub input: Option<PathBuf>,
     /// Write the output to FILE (none: stdout).
     #[arg(long, value_name = "FILE")]
-    pub out: Option<String>,
+    pub out: Option<PathBuf>,
 }
 
 /// The name `path` has in messages and in `hash` output (`-` for stdin).
-pub fn display_name(path: Option<&str>) -> &str {
-    path.unwrap_or("-")
+pub fn display_name<P: AsRef<Path> + ?Sized>(path: Option<&P>) -> Cow<'_, str> {
+    path.map_or(Cow::Borrowed("-"), |p| p.as_ref().to_string_lossy())
 }
 
-/// True when `path` means stdin.
-pub fn is_stdin(path: Option<&str>) -> bool {
-    matches!(path, None | Some("-"))
+/// True when `path` means stdin (or stdout).
+pub fn is_stdin<P: AsRef<Path> + ?Sized>(path: Option<&P>) -> bool {
+    path.is_none_or(|p| p.as_ref() == Path::new("-"))
 }
 
 /// All of a file, or of stdin for `None` / `-`, in memory that is wiped on
 /// drop (it may be a key or a plaintext).
-pub fn read_input(path: Option<&str>) -> Result<Zeroizing<Vec<u8>>, String> {
+pub fn read_input<P: AsRef<Path> + ?Sized>(path: Option<&P>) -> Result<Zeroizing<Vec<u8>>, Fail> {
     let mut buf = Zeroizing::new(Vec::new());
-    match path {
-        Some("-") | None => std::io::stdin()
+    match path.filter(|p| !is_stdin(Some(*p))) {
+        None => std::io::stdin()
             .lock()
             .read_to_end(&mut buf)
-            .map_err(|e| format!("reading stdin: {e}"))?,
+            .map_err(|e| Fail::io("reading stdin", &e))?,
         Some(p) => std::fs::File::open(p)
             .and_then(|mut f| f.read_to_end(&mut buf))
-            .map_err(|e| format!("{p}: {e}"))?,
+            .map_err(|e| Fail::io(p.as_ref().display(), &e))?,
     };
     Ok(buf)
 }
 
 /// Writes `bytes` to the file `path` (created or truncated; a new file is
 /// made owner-only when `private`), or to stdout for `None` / `-`.
-pub fn write_output(path: Option<&str>, bytes: &[u8], private: bool) -> Result<(), String> {
-    match path {
-        Some("-") | None => {
+pub fn write_output<P: AsRef<Path> + ?Sized>(
+    path: Option<&P>,
+    bytes: &[u8],
+    private: bool,
+) -> Result<(), Fail> {
+    match path.filter(|p| !is_stdin(Some(*p))) {
+        None => {
             let mut out = std::io::stdout().lock();
             out.write_all(bytes)
                 .and_then(|()| out.flush())
-                .map_err(|e| format!("writing stdout: {e}"))
+                .map_err(|e| Fail::io("writing stdout", &e))
         }
         Some(p) => {
             use std::os::unix::fs::OpenOptionsExt;
@@ -111,49 +118,52 @@ pub fn write_output(path: Option<&str>, bytes: &[u8], private: bool) -> Result<(
                 .mode(if private { 0o600 } else { 0o666 })
                 .open(p)
                 .and_then(|mut f| f.write_all(bytes))
-                .map_err(|e| format!("{p}: {e}"))
+                .map_err(|e| Fail::io(p.as_ref().display(), &e))
         }
     }
 }
 
+/// Prints `line` and a newline on stdout. Every line kvctl prints goes
+/// through here or [`write_output`] (never `println!`, which panics when
+/// stdout is a closed pipe): a closed stdout is [`Kind::BrokenPipe`].
+pub fn print_line(line: impl std::fmt::Display) -> Result<(), Fail> {
+    write_output(None::<&Path>, format!("{line}\n").as_bytes(), false)
+}
+
 /// Refuses to write `what`, binary data, to stdout when stdout is a
-/// terminal (it would garble it, and be lost).
-pub fn refuse_binary_to_terminal(what: &str) -> Result<(), String> {
+/// terminal (it would garble it, and be lost); `flag` is the command's
+/// option for an output file.
+pub fn refuse_binary_to_terminal(what: &str, flag: &str) -> Result<(), Fail> {
     use std::io::IsTerminal;
     if std::io::stdout().is_terminal() {
-        return Err(format!(
-            "{what} is binary: write it to a file with -o FILE, or redirect stdout"
-        ));
+        return Err(Fail::new(
+            Kind::Usage,
+            format!("{what} is binary: write it to a file with {flag} FILE, or redirect stdout"),
+        )
+        .hint("--force writes it to the terminal anyway"));
     }
     Ok(())
 }
 
 /// Reports the verdict of a check made by the kernel (a signature, a MAC):
-/// `{"<field>": true|false}` with --json, otherwise `OK` when it holds (and
-/// nothing when it does not); a verdict that does not hold becomes the error
-/// `mismatch()`, so the exit status says it too. Any other failure of the
-/// check is reported as the kernel's error, with no verdict.
+/// `OK` when it holds (`{"<field>": true}` with --json); a verdict that does
+/// not hold is the failure `mismatch()`, exit status 1 (with --json its
+/// error line carries `"<field>": false`). Any other failure of the check is
+/// the kernel's error, with no verdict.
 pub fn verdict(
     json: bool,
-    field: &str,
+    field: &'static str,
     check: keyvault::Result<()>,
     mismatch: impl FnOnce() -> String,
-) -> Result<(), String> {
-    let holds = match check {
-        Ok(()) => true,
-        Err(e) if e.is_verification_failure() => false,
-        Err(e) => return Err(e.to_string()),
-    };
-    if json {
-        let line = format!("{}\n", serde_json::json!({ field: holds }));
-        write_output(None, line.as_bytes(), false)?;
-    } else if holds {
-        write_output(None, b"OK\n", false)?;
-    }
-    if holds {
-        Ok(())
-    } else {
-        Err(mismatch())
+) -> Result<(), Fail> {
+    match check {
+        Ok(()) if json => print_line(serde_json::json!({ field: true })),
+        Ok(()) => print_line("OK"),
+        // With --json the error line carries the verdict too: one line.
+        Err(e) if e.is_verification_failure() => {
+            Err(Fail::from(e).message(mismatch()).field(field, false))
+        }
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -194,7 +204,7 @@ mod tests {
         let e = read_input(Some(dir.join("missing").to_str().unwrap())).unwrap_err();
         assert!(e.contains("missing") && e.contains("No such file"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(is_stdin(None) && is_stdin(Some("-")) && !is_stdin(Some("f")));
-        assert_eq!(display_name(None), "-");
+        assert!(is_stdin(None::<&str>) && is_stdin(Some("-")) && !is_stdin(Some("f")));
+        assert_eq!(display_name(None::<&str>), "-");
     }
 }

@@ -2,8 +2,10 @@
 //! and `exchange` (X25519 with a peer's public key, then HKDF).
 
 use crate::asym_cmds::{decode_fixed, parse_peer};
+use crate::fail::Fail;
 use crate::{PolicyArgs, Session};
 use keyvault::{Algorithm, HashAlg, Kdf, KeyId, PublicKey};
+use std::path::PathBuf;
 
 /// Bytes given as hex (a type of its own: clap would take a `Vec<u8>` as
 /// many values).
@@ -112,40 +114,34 @@ pub struct ExchangeArgs {
     /// Read the peer's public key from FILE (32 raw bytes, hex or base64,
     /// as `kvctl pubkey` writes it).
     #[arg(long, value_name = "FILE")]
-    pub peer_file: Option<String>,
+    pub peer_file: Option<PathBuf>,
     #[command(flatten)]
     pub kdf: KdfArgs,
 }
 
 impl Session {
-    pub(crate) fn derive(&mut self, a: &DeriveArgs) -> Result<(), String> {
+    pub(crate) fn derive(&mut self, a: &DeriveArgs) -> Result<(), Fail> {
         let kdf = a.kdf.kdf()?;
         let opts = a.kdf.policy.options(a.kdf.bits);
-        let id = self
-            .vault
-            .derive(a.id, &kdf, a.kdf.to, &opts)
-            .map_err(|e| e.to_string())?;
-        self.made(id);
-        Ok(())
+        let id = self.vault.derive(a.id, &kdf, a.kdf.to, &opts)?;
+        self.made(id)
     }
 
-    pub(crate) fn exchange(&mut self, a: &ExchangeArgs) -> Result<(), String> {
+    pub(crate) fn exchange(&mut self, a: &ExchangeArgs) -> Result<(), Fail> {
         let kdf = a.kdf.kdf()?;
         let peer = match (a.peer, a.peer_file.as_deref()) {
             (Some(p), _) => p,
             (None, Some(f)) => decode_fixed(&self.read(Some(f))?, true)
-                .map_err(|e| format!("the peer's public key in {f}: {e}"))?,
+                .map_err(|e| format!("the peer's public key in {}: {e}", f.display()))?,
             (None, None) => {
-                return Err("give the peer's public key with --peer or --peer-file".into())
+                return Err(Fail::usage(
+                    "give the peer's public key with --peer or --peer-file",
+                ))
             }
         };
         let opts = a.kdf.policy.options(a.kdf.bits);
-        let id = self
-            .vault
-            .exchange(a.id, &peer, &kdf, a.kdf.to, &opts)
-            .map_err(|e| e.to_string())?;
-        self.made(id);
-        Ok(())
+        let id = self.vault.exchange(a.id, &peer, &kdf, a.kdf.to, &opts)?;
+        self.made(id)
     }
 }
 
@@ -154,6 +150,7 @@ mod tests {
     use super::*;
     use crate::{parse_args as parse, Cmd};
     use keyvault::Caps;
+    use std::path::Path;
     use std::time::Duration;
 
     #[test]
@@ -301,7 +298,7 @@ mod tests {
         .unwrap() else {
             panic!()
         };
-        assert_eq!(a.peer_file.as_deref(), Some("p.pub"));
+        assert_eq!(a.peer_file.as_deref(), Some(Path::new("p.pub")));
         assert!(parse(&["exchange", "2", "--to", "aes256-gcm"]).is_err());
         assert!(parse(&["exchange", "2", "--peer", &peer]).is_err());
         assert!(

@@ -3,6 +3,7 @@
 //! Only the serial is needed: the kernel reads the payload itself
 //! (IMPORT_KEYRING), so the key's bytes never reach kvctl.
 
+use crate::fail::{Fail, Kind};
 use nix::errno::Errno;
 use std::ffi::CString;
 use std::fmt;
@@ -77,7 +78,7 @@ impl FromStr for KeyringRef {
 impl KeyringRef {
     /// The key's serial: as given, or the first key of that type and
     /// description found in the [`SEARCHED`] keyrings.
-    pub fn serial(&self) -> Result<i32, String> {
+    pub fn serial(&self) -> Result<i32, Fail> {
         let (ktype, desc) = match self {
             KeyringRef::Serial(s) => return Ok(*s),
             KeyringRef::Described { ktype, desc } => (ktype, desc),
@@ -102,8 +103,12 @@ impl KeyringRef {
             };
             match Errno::result(r) {
                 Ok(serial) => {
-                    return i32::try_from(serial)
-                        .map_err(|_| format!("{self}: keyctl returned serial {serial}"))
+                    return i32::try_from(serial).map_err(|_| {
+                        Fail::new(
+                            Kind::Vault(keyvault::ErrorKind::Other),
+                            format!("{self}: keyctl returned serial {serial}"),
+                        )
+                    })
                 }
                 Err(Errno::ENOKEY) => {}
                 Err(e) => refused.push(format!("{name} keyring: {e}")),
@@ -114,10 +119,11 @@ impl KeyringRef {
         } else {
             format!(" ({})", refused.join("; "))
         };
-        Err(format!(
-            "no {ktype} key '{desc}' in the session, user or user-session keyring{why}: \
-             see `keyctl show @s` and `keyctl show @u`"
-        ))
+        Err(Fail::new(
+            Kind::Vault(keyvault::ErrorKind::KeyNotFound),
+            format!("no {ktype} key '{desc}' in the session, user or user-session keyring{why}"),
+        )
+        .hint("see `keyctl show @s` and `keyctl show @u`"))
     }
 }
 
@@ -154,12 +160,14 @@ mod tests {
 
     #[test]
     fn a_serial_needs_no_search_and_a_missing_description_names_the_keyrings() {
-        assert_eq!(KeyringRef::Serial(7).serial(), Ok(7));
+        assert_eq!(KeyringRef::Serial(7).serial().ok(), Some(7));
         let missing = KeyringRef::Described {
             ktype: "user".into(),
             desc: format!("kvctl-test-no-such-key-{}", std::process::id()),
         };
         let e = missing.serial().unwrap_err();
+        assert_eq!(e.exit_code(), 5);
+        let e = e.to_string();
         assert!(
             e.contains("no user key 'kvctl-test-no-such-key-")
                 && e.contains("session, user or user-session"),

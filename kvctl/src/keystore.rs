@@ -11,6 +11,8 @@
 //! hands its command. The root, the wrapping key and the stored keys never
 //! pass through kvctl's memory: only blobs do.
 
+use crate::fail::Fail;
+use crate::inout::print_line;
 use crate::keyring::KeyringRef;
 use crate::{PolicyArgs, Session};
 use keyvault::{
@@ -148,14 +150,14 @@ pub fn env_name(name: &str) -> String {
 }
 
 /// Two names that would share an environment variable (`a-b`, `A_B`).
-fn clash<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
+fn clash<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), Fail> {
     let mut seen: std::collections::HashMap<String, &str> = Default::default();
     for n in names {
         if let Some(other) = seen.insert(env_name(n), n) {
-            return Err(format!(
+            return Err(Fail::usage(format!(
                 "keys '{other}' and '{n}' would both be ${}: rename one",
                 env_name(n)
-            ));
+            )));
         }
     }
     Ok(())
@@ -163,12 +165,12 @@ fn clash<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<(), String> {
 
 /// The keystore's blobs, by name: every DIR/NAME.kvblob (hidden files,
 /// e.g. an interrupted write's, aside).
-fn blobs(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
-    let shown = dir.display();
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("keystore {shown}: {e}"))?;
+fn blobs(dir: &Path) -> Result<Vec<(String, PathBuf)>, Fail> {
+    let shown = format!("keystore {}", dir.display());
+    let entries = std::fs::read_dir(dir).map_err(|e| Fail::io(&shown, &e))?;
     let mut out = Vec::new();
     for entry in entries {
-        let path = entry.map_err(|e| format!("keystore {shown}: {e}"))?.path();
+        let path = entry.map_err(|e| Fail::io(&shown, &e))?.path();
         if path.extension().and_then(|e| e.to_str()) != Some(EXT) {
             continue;
         }
@@ -201,7 +203,7 @@ impl Drop for Unlocked<'_> {
 }
 
 /// Imports the root from the keyring and derives the wrapping key from it.
-fn unlock<'v>(vault: &'v Vault, s: &StoreArgs) -> Result<Unlocked<'v>, String> {
+fn unlock<'v>(vault: &'v Vault, s: &StoreArgs) -> Result<Unlocked<'v>, Fail> {
     let serial = s.root.serial()?;
     // The root can make nothing but keystore wrapping keys.
     let root_opts = KeyOptions {
@@ -215,7 +217,7 @@ fn unlock<'v>(vault: &'v Vault, s: &StoreArgs) -> Result<Unlocked<'v>, String> {
     };
     let root = vault
         .import_from_keyring(serial, s.root_alg(), &root_opts)
-        .map_err(|e| format!("the root {}: {e}", s.root))?;
+        .map_err(|e| Fail::from(e).context(format!("the root {}", s.root)))?;
     let kdf = Kdf::new(HashAlg::Sha256, WRAPPING_KEY_INFO.as_bytes());
     let opts = KeyOptions {
         usage: Caps::WRAPPING,
@@ -226,25 +228,26 @@ fn unlock<'v>(vault: &'v Vault, s: &StoreArgs) -> Result<Unlocked<'v>, String> {
     let _ = vault.destroy(root);
     Ok(Unlocked {
         vault,
-        wrapping: wrapping.map_err(|e| format!("the keystore's wrapping key: {e}"))?,
+        wrapping: wrapping.map_err(|e| Fail::from(e).context("the keystore's wrapping key"))?,
     })
 }
 
 /// Unwraps every key of the keystore into `vault`; their names and ids.
 /// All or nothing: on an error, the keys already unwrapped are destroyed.
-pub fn load(vault: &Vault, s: &StoreArgs) -> Result<Vec<(String, KeyId)>, String> {
+pub fn load(vault: &Vault, s: &StoreArgs) -> Result<Vec<(String, KeyId)>, Fail> {
     let entries = blobs(&s.keystore)?;
     clash(entries.iter().map(|(n, _)| n.as_str()))?;
     let unlocked = unlock(vault, s)?;
     let mut loaded = Vec::new();
     for (name, path) in entries {
         let one = std::fs::read(&path)
-            .map_err(|e| e.to_string())
+            .map_err(|e| Fail::io(path.display(), &e))
             .and_then(|blob| {
-                BlobInfo::parse(&blob).map_err(|e| e.to_string())?;
+                BlobInfo::parse(&blob)
+                    .map_err(|e| Fail::invalid(format!("{}: {e}", path.display())))?;
                 vault
                     .unwrap(unlocked.wrapping, &blob)
-                    .map_err(|e| e.to_string())
+                    .map_err(|e| Fail::from(e).context(path.display()))
             });
         match one {
             Ok(id) => loaded.push((name, id)),
@@ -252,7 +255,7 @@ pub fn load(vault: &Vault, s: &StoreArgs) -> Result<Vec<(String, KeyId)>, String
                 for (_, id) in loaded {
                     let _ = vault.destroy(id);
                 }
-                return Err(format!("{}: {e}", path.display()));
+                return Err(e);
             }
         }
     }
@@ -272,12 +275,12 @@ pub fn env(loaded: &[(String, KeyId)]) -> Vec<(String, String)> {
 /// Writes `bytes` to a new file `path` (owner-only), atomically and never
 /// over an existing file: a temporary file, synced, then hard-linked into
 /// place (link(2) fails on an existing name, where rename(2) would replace it).
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), String> {
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), Fail> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let shown = path.display();
     let (Some(dir), Some(file)) = (path.parent(), path.file_name()) else {
-        return Err(format!("{shown}: not a file path"));
+        return Err(Fail::usage(format!("{shown}: not a file path")));
     };
     let tmp = dir.join(format!(
         ".{}.{}.tmp",
@@ -292,29 +295,29 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), String> {
         .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
         .and_then(|()| std::fs::hard_link(&tmp, path));
     let _ = std::fs::remove_file(&tmp);
-    written.map_err(|e| format!("{shown}: {e}"))?;
+    written.map_err(|e| Fail::io(&shown, &e))?;
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(|e| format!("{}: {e}", dir.display()))
+        .map_err(|e| Fail::io(dir.display(), &e))
 }
 
 impl Session {
-    pub(crate) fn keystore(&mut self, cmd: &KeystoreCmd) -> Result<(), String> {
+    pub(crate) fn keystore(&mut self, cmd: &KeystoreCmd) -> Result<(), Fail> {
         match cmd {
             KeystoreCmd::Add(a) => self.keystore_add(a),
             KeystoreCmd::List { keystore } => self.keystore_list(keystore),
         }
     }
 
-    fn keystore_add(&mut self, a: &AddArgs) -> Result<(), String> {
+    fn keystore_add(&mut self, a: &AddArgs) -> Result<(), Fail> {
         let dir = &a.store.keystore;
         let path = dir.join(format!("{}.{EXT}", a.name));
         let existing = blobs(dir)?;
         if path.exists() {
-            return Err(format!(
+            return Err(Fail::usage(format!(
                 "{}: exists; remove it first to replace that key",
                 path.display()
-            ));
+            )));
         }
         clash(
             existing
@@ -328,10 +331,10 @@ impl Session {
             wrappable: true,
             ..a.policy.options(a.bits)
         };
-        let id = v.generate_with(a.alg, &opts).map_err(|e| e.to_string())?;
+        let id = v.generate_with(a.alg, &opts)?;
         let stored = v
             .wrap(unlocked.wrapping, id, WrapFormat::Native)
-            .map_err(|e| e.to_string())
+            .map_err(Fail::from)
             .and_then(|blob| write_new(&path, &blob));
         if let Err(e) = stored {
             let _ = v.destroy(id);
@@ -339,33 +342,28 @@ impl Session {
         }
         drop(unlocked);
         let public = match a.alg {
-            Algorithm::Ed25519 | Algorithm::X25519 => {
-                Some(v.public_key(id).map_err(|e| e.to_string())?)
-            }
+            Algorithm::Ed25519 | Algorithm::X25519 => Some(v.public_key(id)?),
             _ => None,
         };
         self.last = Some(id);
         if self.json {
-            println!(
-                "{}",
-                json!({
-                    "name": a.name,
-                    "file": path.display().to_string(),
-                    "id": id.0,
-                    "algorithm": a.alg.name(),
-                    "pubkey": public.map(hex::encode),
-                })
-            );
+            print_line(json!({
+                "name": a.name,
+                "file": path.display().to_string(),
+                "id": id.0,
+                "algorithm": a.alg.name(),
+                "pubkey": public.map(hex::encode),
+            }))?;
         } else if let Some(p) = public {
-            println!("{}", hex::encode(p));
+            print_line(hex::encode(p))?;
         }
         Ok(())
     }
 
-    fn keystore_list(&self, dir: &Path) -> Result<(), String> {
+    fn keystore_list(&self, dir: &Path) -> Result<(), Fail> {
         let mut rows = Vec::new();
         for (name, path) in blobs(dir)? {
-            let blob = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            let blob = std::fs::read(&path).map_err(|e| Fail::io(path.display(), &e))?;
             rows.push((name, BlobInfo::parse(&blob)));
         }
         if self.json {
@@ -383,8 +381,7 @@ impl Session {
                     Err(e) => json!({ "name": name, "error": e.to_string() }),
                 })
                 .collect();
-            println!("{}", json!(items));
-            return Ok(());
+            return print_line(json!(items));
         }
         for (name, info) in rows {
             match info {
@@ -401,9 +398,9 @@ impl Session {
                         let ms = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
                         line += &format!(", expires at {ms} ms since the epoch");
                     }
-                    println!("{line}");
+                    print_line(line)?;
                 }
-                Err(e) => println!("{name}: {e}"),
+                Err(e) => print_line(format!("{name}: {e}"))?,
             }
         }
         Ok(())
@@ -425,7 +422,7 @@ mod tests {
         }
         assert_eq!(env_name("db-2"), "KEYVAULT_KEY_DB_2");
         assert!(clash(["a-b", "c"]).is_ok());
-        let e = clash(["a-b", "A_B"]).unwrap_err();
+        let e = clash(["a-b", "A_B"]).unwrap_err().to_string();
         assert!(e.contains("$KEYVAULT_KEY_A_B"), "{e}");
         let env = env(&[("signer".into(), KeyId(5)), ("db-2".into(), KeyId(6))]);
         assert_eq!(
@@ -445,7 +442,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("a.kvblob");
         write_new(&path, b"first").unwrap();
-        let e = write_new(&path, b"second").unwrap_err();
+        let e = write_new(&path, b"second").unwrap_err().to_string();
         assert!(e.contains("exists"), "{e}");
         assert_eq!(std::fs::read(&path).unwrap(), b"first");
         use std::os::unix::fs::PermissionsExt;
@@ -457,9 +454,15 @@ mod tests {
         let names: Vec<String> = blobs(&dir).unwrap().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["a", "b"]);
         std::fs::write(dir.join("bad name.kvblob"), b"").unwrap();
-        assert!(blobs(&dir).unwrap_err().contains("bad key name"));
+        assert!(blobs(&dir)
+            .unwrap_err()
+            .to_string()
+            .contains("bad key name"));
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(blobs(&dir).unwrap_err().starts_with("keystore "));
+        assert!(blobs(&dir)
+            .unwrap_err()
+            .to_string()
+            .starts_with("keystore "));
     }
 
     #[test]

@@ -17,21 +17,27 @@
 //! All of kvctl is in this library: the `kvctl` binary only calls [`run`], and
 //! `kvctl-docs` makes the man pages and shell completions from the same `Cli`.
 
+mod algorithms;
 mod asym_cmds;
 mod crypto_cmds;
 pub mod docs;
 mod envelope;
+mod fail;
 mod inout;
 mod kdf_cmds;
 mod keyring;
 mod keystore;
+mod limits;
 mod wrap_cmds;
 
 use clap::{Parser, Subcommand};
+use fail::{Fail, Kind};
 use keyvault::{Algorithm, Caps, KeyId, KeyInfo, KeyOptions, Vault};
 use serde_json::{json, Value};
+use std::ffi::OsString;
 use std::io::BufRead;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 use zeroize::Zeroizing;
@@ -39,19 +45,44 @@ use zeroize::Zeroizing;
 /// The environment variable through which `kvctl exec` passes the vault fd.
 const FD_ENV: &str = "KEYVAULT_FD";
 
+/// `kvctl --help`'s epilogue: how keys are kept, and the exit statuses
+/// (fail.rs's table).
+const AFTER_HELP: &str = "\
+Keys live as long as the vault fd. Keep one open across commands with
+  kvctl exec -- sh -c 'id=$(kvctl genkey aes256-gcm); kvctl info $id'
+or run several commands in one process with `kvctl batch FILE`.
+
+Exit status: 0 ok; 1 verification failed (bad signature, MAC, tag or
+padding); 2 usage (bad arguments, or a key made in a vault that dies with
+kvctl); 3 no keyvault device (module not loaded, not a vault fd); 4
+permission denied (handle capability or key policy); 5 key unknown, revoked
+or expired; 6 quota exhausted; 7 input too large; 8 invalid input; 9 other
+(I/O, out of memory); 141 stdout closed early.";
+
 #[derive(Parser)]
 #[command(
     name = "kvctl",
     version,
     about = "Keys kept in the kernel: generate, use, inspect and share them through /dev/keyvault"
 )]
-#[command(
-    after_help = "Keys live as long as the vault fd. Keep one open across commands with\n  kvctl exec -- sh -c 'id=$(kvctl genkey aes256-gcm); kvctl info $id'\nor run several commands in one process with `kvctl batch FILE`."
-)]
+#[command(after_help = AFTER_HELP)]
 struct Cli {
-    /// Print machine-readable JSON.
+    /// Print machine-readable JSON: one object per command (an array for
+    /// list, algorithms and keystore list; {"ok":true,...} for destroy,
+    /// revoke and restrict); binary outputs (a raw plaintext) stay as they
+    /// are. A failure is one line {"error":{"kind","message","hint",
+    /// "exit_code","errno","op"}} on stdout, with the exit status.
     #[arg(long, global = true)]
     json: bool,
+    /// Make a key (genkey, import, derive, exchange, unwrap) even though no
+    /// vault outlives this kvctl (no $KEYVAULT_FD, not in a batch): the key
+    /// is destroyed when kvctl exits.
+    #[arg(long, global = true)]
+    ephemeral: bool,
+    /// Write binary output (a raw envelope, plaintext, blob, MAC, signature
+    /// or public key) to stdout even when it is a terminal.
+    #[arg(long, global = true)]
+    force: bool,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -132,7 +163,7 @@ enum Cmd {
         alg: Algorithm,
         /// File with the raw key bytes (`-`: stdin).
         #[arg(long)]
-        key_file: Option<String>,
+        key_file: Option<PathBuf>,
         /// The key as hex.
         #[arg(long)]
         hex: Option<String>,
@@ -157,8 +188,11 @@ enum Cmd {
     Caps,
     /// Drop capabilities from this vault handle (keeps only CAPS), e.g. readonly.
     Restrict { caps: Caps },
-    /// List algorithms and their key sizes.
+    /// List algorithms: key sizes (bits), the operations their keys can do, and what they do by default.
     Algorithms,
+    /// The module's limits (input bytes per operation, keys and key bytes per
+    /// vault and per user) and how much of them this vault and user use.
+    Limits,
     /// Encrypt with an AEAD or AES-CBC key into an envelope that `decrypt` reads.
     ///
     /// The envelope is "KVE1", the key's algorithm and flags (1 byte each), then
@@ -212,7 +246,7 @@ enum Cmd {
     /// Run commands, one per line, on one vault (`-` or no FILE: stdin).
     /// `@last` stands for the id of the last key made; `#` starts a comment.
     Batch {
-        file: Option<String>,
+        file: Option<PathBuf>,
         /// Go on after a failing command (the exit status still reports it).
         #[arg(short, long)]
         keep_going: bool,
@@ -240,7 +274,7 @@ enum Cmd {
         #[command(flatten)]
         store: keystore::ExecStoreArgs,
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-        cmd: Vec<String>,
+        cmd: Vec<OsString>,
     },
 }
 
@@ -264,20 +298,31 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 /// The vault: inherited through $KEYVAULT_FD, or a new one.
-fn vault() -> Result<Vault, String> {
-    match std::env::var(FD_ENV) {
-        Ok(s) => {
-            let fd: i32 = s
-                .parse()
-                .map_err(|_| format!("${FD_ENV}='{s}' is not an fd number"))?;
-            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD)
-                .map_err(|e| format!("${FD_ENV}={fd} is not an open fd: {e}"))?;
-            // SAFETY: the fd is open (checked above) and was handed to this
-            // process to own by `kvctl exec`; nothing else in kvctl uses it.
-            Ok(Vault::from_fd(unsafe { OwnedFd::from_raw_fd(fd) }))
-        }
-        Err(_) => Vault::open().map_err(|e| e.to_string()),
-    }
+fn vault() -> Result<Vault, Fail> {
+    let Some(s) = std::env::var_os(FD_ENV) else {
+        return Ok(Vault::open()?);
+    };
+    let not_a_vault = |why: String| {
+        Fail::new(Kind::Vault(keyvault::ErrorKind::NoDevice), why).hint(format!(
+            "${FD_ENV} is set by `kvctl exec` for the command it runs: unset it, or run \
+             kvctl inside `kvctl exec`"
+        ))
+    };
+    let s = s.to_string_lossy();
+    let fd: i32 = s
+        .parse()
+        .map_err(|_| not_a_vault(format!("${FD_ENV}='{s}' is not an fd number")))?;
+    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD)
+        .map_err(|e| not_a_vault(format!("${FD_ENV}={fd} is not an open fd: {e}")))?;
+    // SAFETY: the fd is open (checked above) and was handed to this
+    // process to own by `kvctl exec`; nothing else in kvctl uses it.
+    Ok(Vault::from_fd(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// Whether keys made now outlive this kvctl: the vault came from
+/// `kvctl exec` ($KEYVAULT_FD).
+fn vault_is_kept() -> bool {
+    std::env::var_os(FD_ENV).is_some()
 }
 
 struct Session {
@@ -321,34 +366,48 @@ impl Session {
     }
 
     /// A command's input (`None` or `-`: stdin).
-    fn read(&self, path: Option<&str>) -> Result<Zeroizing<Vec<u8>>, String> {
+    fn read<P: AsRef<Path> + ?Sized>(&self, path: Option<&P>) -> Result<Zeroizing<Vec<u8>>, Fail> {
+        let path = path.map(AsRef::as_ref);
         if self.stdin_is_script && inout::is_stdin(path) {
-            return Err("stdin is the batch script here: give the input with --in FILE".into());
+            return Err(Fail::usage(
+                "stdin is the batch script here: give the input with --in FILE",
+            ));
         }
         inout::read_input(path)
     }
 
-    fn print(&self, human: impl FnOnce() -> String, json: impl FnOnce() -> Value) {
+    /// Prints the command's result: `human` as text, or with --json the
+    /// value `json` makes.
+    fn print(
+        &self,
+        human: impl FnOnce() -> String,
+        json: impl FnOnce() -> Value,
+    ) -> Result<(), Fail> {
         if self.json {
-            println!("{}", json());
+            inout::print_line(json())
         } else {
-            println!("{}", human());
+            inout::print_line(human())
         }
     }
 
-    fn made(&mut self, id: KeyId) {
+    fn made(&mut self, id: KeyId) -> Result<(), Fail> {
         self.last = Some(id);
-        self.print(|| id.to_string(), || json!({ "id": id.0 }));
+        self.print(|| id.to_string(), || json!({ "id": id.0 }))
     }
 
-    fn run(&mut self, cmd: Cmd) -> Result<(), String> {
+    /// Runs one command; a failure of the kernel's is made precise
+    /// ([`Session::explain`]).
+    fn run(&mut self, cmd: Cmd) -> Result<(), Fail> {
+        let keys = cmd.keys();
+        self.dispatch(cmd).map_err(|f| self.explain(f, &keys))
+    }
+
+    fn dispatch(&mut self, cmd: Cmd) -> Result<(), Fail> {
         let v = &self.vault;
         match cmd {
             Cmd::Genkey { alg, bits, policy } => {
-                let id = v
-                    .generate_with(alg, &policy.options(bits))
-                    .map_err(|e| e.to_string())?;
-                self.made(id);
+                let id = v.generate_with(alg, &policy.options(bits))?;
+                self.made(id)?;
             }
             Cmd::Import {
                 alg,
@@ -361,16 +420,16 @@ impl Session {
                 let id = match keyring {
                     Some(k) => v
                         .import_from_keyring(k.serial()?, alg, &opts)
-                        .map_err(|e| format!("{k}: {e}"))?,
+                        .map_err(|e| Fail::from(e).context(&k))?,
                     None => {
                         let key = self.read_key(key_file.as_deref(), hex.as_deref())?;
-                        v.import(alg, &key, &opts).map_err(|e| e.to_string())?
+                        v.import(alg, &key, &opts)?
                     }
                 };
-                self.made(id);
+                self.made(id)?;
             }
             Cmd::Info { id } => {
-                let i = v.info(id).map_err(|e| e.to_string())?;
+                let i = v.info(id)?;
                 self.print(
                     || {
                         let alg = i
@@ -401,10 +460,10 @@ impl Session {
                         s
                     },
                     || info_json(&i),
-                );
+                )?;
             }
             Cmd::List => {
-                let ids = v.list().map_err(|e| e.to_string())?;
+                let ids = v.list()?;
                 self.print(
                     || {
                         ids.iter()
@@ -413,23 +472,29 @@ impl Session {
                             .join("\n")
                     },
                     || json!(ids.iter().map(|i| i.0).collect::<Vec<_>>()),
-                );
+                )?;
             }
-            Cmd::Destroy { id } => v.destroy(id).map_err(|e| e.to_string())?,
-            Cmd::Revoke { id } => v.revoke(id).map_err(|e| e.to_string())?,
+            Cmd::Destroy { id } => {
+                v.destroy(id)?;
+                self.done(json!({ "ok": true, "destroyed": id.0 }))?;
+            }
+            Cmd::Revoke { id } => {
+                v.revoke(id)?;
+                self.done(json!({ "ok": true, "revoked": id.0 }))?;
+            }
             Cmd::Caps => {
-                let c = v.caps().map_err(|e| e.to_string())?;
+                let c = v.caps()?;
                 self.print(
                     || c.names(),
                     || json!({ "caps": c.bits(), "names": c.names() }),
-                );
+                )?;
             }
             Cmd::Restrict { caps } => {
-                let c = v.restrict(caps).map_err(|e| e.to_string())?;
+                let c = v.restrict(caps)?;
                 self.print(
                     || c.names(),
-                    || json!({ "caps": c.bits(), "names": c.names() }),
-                );
+                    || json!({ "ok": true, "caps": c.bits(), "names": c.names() }),
+                )?;
             }
             Cmd::Encrypt(a) => self.encrypt(&a)?,
             Cmd::Decrypt(a) => self.decrypt(&a)?,
@@ -444,25 +509,127 @@ impl Session {
             Cmd::Wrap(a) => self.wrap(&a)?,
             Cmd::Unwrap(a) => self.unwrap(&a)?,
             Cmd::Keystore { cmd } => self.keystore(&cmd)?,
-            Cmd::Algorithms => print_algorithms(),
+            Cmd::Algorithms => algorithms::print(self.json)?,
+            Cmd::Limits => {
+                let l = v.limits()?;
+                self.print(|| limits::table(&l), || limits::json(&l))?;
+            }
             Cmd::Batch { .. } | Cmd::Exec { .. } => {
-                return Err("batch and exec cannot be nested in a batch".into())
+                return Err(Fail::usage("batch and exec cannot be nested in a batch"))
             }
         }
         Ok(())
     }
 
-    fn read_key(
-        &self,
-        file: Option<&str>,
-        hex: Option<&str>,
-    ) -> Result<Zeroizing<Vec<u8>>, String> {
+    /// A command that prints nothing on success: with --json, `what` it did.
+    fn done(&self, what: Value) -> Result<(), Fail> {
+        if self.json {
+            inout::print_line(what)?;
+        }
+        Ok(())
+    }
+
+    fn read_key(&self, file: Option<&Path>, hex: Option<&str>) -> Result<Zeroizing<Vec<u8>>, Fail> {
         if let Some(h) = hex {
             return hex::decode(h.trim())
                 .map(Zeroizing::new)
-                .map_err(|e| format!("--hex: {e}"));
+                .map_err(|e| Fail::invalid(format!("--hex: {e}")));
         }
-        self.read(file).map_err(|e| format!("reading the key: {e}"))
+        self.read(file).map_err(|e| e.context("reading the key"))
+    }
+}
+
+impl Cmd {
+    /// The keys the command names (for saying which one a failure is about).
+    fn keys(&self) -> Vec<KeyId> {
+        match self {
+            Cmd::Info { id } | Cmd::Destroy { id } | Cmd::Revoke { id } => vec![*id],
+            Cmd::Encrypt(a) => vec![a.id],
+            Cmd::Decrypt(a) => vec![a.id],
+            Cmd::Mac(a) => vec![a.id],
+            Cmd::VerifyMac(a) => vec![a.id],
+            Cmd::Sign(a) => vec![a.id],
+            Cmd::Verify(a) => a.id.into_iter().collect(),
+            Cmd::Pubkey(a) => vec![a.id],
+            Cmd::Derive(a) => vec![a.id],
+            Cmd::Exchange(a) => vec![a.id],
+            Cmd::Wrap(a) => vec![a.id, a.wrapping],
+            Cmd::Unwrap(a) => vec![a.wrapping],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The name of the command if it makes a key in the current vault
+    /// (keystore add makes one too, but keeps it in its keystore).
+    fn makes_key(&self) -> Option<&'static str> {
+        match self {
+            Cmd::Genkey { .. } => Some("genkey"),
+            Cmd::Import { .. } => Some("import"),
+            Cmd::Derive(_) => Some("derive"),
+            Cmd::Exchange(_) => Some("exchange"),
+            Cmd::Unwrap(_) => Some("unwrap"),
+            _ => None,
+        }
+    }
+
+    /// What binary data the command writes to stdout, if it does (so
+    /// never to a terminal without --force), and its option for a file
+    /// instead. With --json only a plaintext stays binary.
+    fn binary_to_stdout(&self, json: bool) -> Option<(&'static str, &'static str)> {
+        use inout::{is_stdin as stdout, Encoding::Raw};
+        let (what, flag, raw, out) = match self {
+            Cmd::Decrypt(a) => {
+                return stdout(a.io.out.as_deref()).then_some(("the plaintext", "--out"))
+            }
+            _ if json => return None,
+            Cmd::Encrypt(a) => (
+                "the envelope",
+                "--out",
+                a.format == Raw,
+                a.io.out.as_deref(),
+            ),
+            Cmd::Mac(a) => ("the MAC", "--out", a.format == Raw, a.io.out.as_deref()),
+            Cmd::Hash(a) => ("the digest", "--out", a.format == Raw, a.io.out.as_deref()),
+            Cmd::Sign(a) => (
+                "the signature",
+                "--out",
+                a.format == Raw,
+                a.io.out.as_deref(),
+            ),
+            Cmd::Pubkey(a) => {
+                let raw = a.format == asym_cmds::PubkeyFormat::Raw;
+                ("the public key", "--out", raw, a.out.as_deref())
+            }
+            Cmd::Wrap(a) => ("the blob", "-o", true, a.out.as_deref()),
+            _ => return None,
+        };
+        (raw && stdout(out)).then_some((what, flag))
+    }
+}
+
+/// What is refused before a command runs: binary output to a terminal.
+fn preflight(cmd: &Cmd, json: bool, force: bool) -> Result<(), Fail> {
+    match cmd.binary_to_stdout(json) {
+        Some((what, flag)) if !force => inout::refuse_binary_to_terminal(what, flag),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses a command that makes a key in a vault that dies with this
+/// kvctl: its id would name nothing once kvctl exits.
+fn check_kept(cmd: &Cmd, ephemeral: bool, kept: bool) -> Result<(), Fail> {
+    match cmd.makes_key() {
+        Some(name) if !ephemeral && !kept => Err(Fail::usage(format!(
+            "{name} outside a kept vault: the key would be destroyed when this kvctl exits, \
+             before anything could use its id"
+        ))
+        .hint(format!(
+            "keep the vault open: kvctl exec -- sh -c 'id=$(kvctl {name} ...); kvctl ... $id'; \
+             or run the commands in one process: kvctl batch FILE; to keep a key across \
+             reboots: kvctl keystore add --keystore DIR --root KEY --name NAME ALG; or add \
+             --ephemeral to make it anyway"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -498,46 +665,68 @@ fn words(line: &str) -> Vec<String> {
     out
 }
 
-fn batch(s: &mut Session, file: Option<&str>, keep_going: bool) -> Result<(), String> {
-    let input: Box<dyn BufRead> = match file {
-        None | Some("-") => Box::new(std::io::stdin().lock()),
+/// Runs a batch; fails with the kind of its first failing command.
+fn batch(s: &mut Session, file: Option<&Path>, keep_going: bool) -> Result<(), Fail> {
+    let name = inout::display_name(file);
+    let input: Box<dyn BufRead> = match file.filter(|f| !inout::is_stdin(Some(*f))) {
+        None => Box::new(std::io::stdin().lock()),
         Some(p) => Box::new(std::io::BufReader::new(
-            std::fs::File::open(p).map_err(|e| format!("{p}: {e}"))?,
+            std::fs::File::open(p).map_err(|e| Fail::io(&name, &e))?,
         )),
     };
     s.stdin_is_script = inout::is_stdin(file);
+    let mut first: Option<Kind> = None;
     let mut failed = 0;
     for (n, line) in input.lines().enumerate() {
-        let line = line.map_err(|e| e.to_string())?;
-        let mut w = words(&line);
-        if w.is_empty() {
-            continue;
-        }
-        for word in w.iter_mut() {
-            if word == "@last" {
-                *word = s
-                    .last
-                    .ok_or(format!("line {}: @last before any key was made", n + 1))?
-                    .to_string();
-            }
-        }
-        let argv = std::iter::once("kvctl".to_string()).chain(w);
-        let r = match Cli::try_parse_from(argv) {
-            Ok(cli) => s.run(cli.cmd),
-            Err(e) => Err(e.to_string().lines().next().unwrap_or_default().to_string()),
-        };
-        if let Err(e) = r {
-            eprintln!("kvctl: line {}: {}: {e}", n + 1, line.trim());
+        let line = line.map_err(|e| Fail::io(&name, &e))?;
+        if let Err(e) = batch_line(s, &line) {
+            let kind = e.kind();
+            report(
+                &e.context(format!("line {}: {}", n + 1, line.trim())),
+                s.json,
+            )?;
+            first.get_or_insert(kind);
             failed += 1;
-            if !keep_going {
-                return Err(format!("batch stopped at line {}", n + 1));
+            if kind == Kind::BrokenPipe || !keep_going {
+                return Err(Fail::new(kind, format!("batch stopped at line {}", n + 1)));
             }
         }
     }
-    if failed > 0 {
-        return Err(format!("{failed} batch command(s) failed"));
+    match first {
+        Some(kind) => Err(Fail::new(kind, format!("{failed} batch command(s) failed"))),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// One line of a batch.
+fn batch_line(s: &mut Session, line: &str) -> Result<(), Fail> {
+    let mut w = words(line);
+    if w.is_empty() {
+        return Ok(());
+    }
+    for word in w.iter_mut() {
+        if word == "@last" {
+            *word = s
+                .last
+                .ok_or_else(|| Fail::usage("@last before any key was made"))?
+                .to_string();
+        }
+    }
+    let argv = std::iter::once("kvctl".to_string()).chain(w);
+    match Cli::try_parse_from(argv) {
+        Ok(cli) => {
+            preflight(&cli.cmd, s.json || cli.json, cli.force)?;
+            s.run(cli.cmd)
+        }
+        Err(e) => Err(Fail::usage(clap_message(&e))),
+    }
+}
+
+/// The first line of clap's message, without its `error: `.
+fn clap_message(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let first = text.lines().next().unwrap_or_default();
+    first.strip_prefix("error: ").unwrap_or(first).to_string()
 }
 
 /// Capabilities that make keys: a handle limited to some keys cannot have them.
@@ -548,14 +737,14 @@ const MAKES_KEYS: Caps = Caps::GENKEY
     .union(Caps::UNWRAP);
 
 /// The capabilities to ask DUP for, for `exec --caps CAPS --keys IDS`.
-fn exec_caps(caps: Option<Caps>, keys: Option<&[KeyId]>) -> Result<Caps, String> {
+fn exec_caps(caps: Option<Caps>, keys: Option<&[KeyId]>) -> Result<Caps, Fail> {
     match (caps, keys) {
         (None, None) => Ok(Caps::all()),
         (None, Some(_)) => Ok(Caps::all() - MAKES_KEYS),
-        (Some(c), Some(_)) if c.intersects(MAKES_KEYS) => Err(format!(
+        (Some(c), Some(_)) if c.intersects(MAKES_KEYS) => Err(Fail::usage(format!(
             "a handle limited to --keys cannot make keys: leave {} out of --caps",
             (c & MAKES_KEYS).names().replace('|', ",")
-        )),
+        ))),
         (Some(c), _) => Ok(c),
     }
 }
@@ -565,8 +754,11 @@ fn exec(
     caps: Option<Caps>,
     keys: Option<&[KeyId]>,
     store: Option<&keystore::StoreArgs>,
-    cmd: &[String],
-) -> Result<(), String> {
+    cmd: &[OsString],
+) -> Result<(), Fail> {
+    let Some((program, args)) = cmd.split_first() else {
+        return Err(Fail::usage("exec needs a command to run"));
+    };
     let key_env = match store {
         Some(s) => keystore::env(&keystore::load(&v, s)?),
         None => Vec::new(),
@@ -574,9 +766,7 @@ fn exec(
     let v = if caps.is_none() && keys.is_none() {
         v
     } else {
-        let dup = v
-            .dup(exec_caps(caps, keys)?, keys)
-            .map_err(|e| e.to_string())?;
+        let dup = v.dup(exec_caps(caps, keys)?, keys)?;
         // The current handle may have been inherited without close-on-exec:
         // close it, so that CMD gets only the restricted one.
         drop(v);
@@ -588,30 +778,45 @@ fn exec(
         fd.as_raw_fd(),
         nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
     )
-    .map_err(|e| format!("fcntl: {e}"))?;
+    .map_err(|e| {
+        Fail::new(
+            Kind::Vault(keyvault::ErrorKind::Other),
+            format!("fcntl: {e}"),
+        )
+    })?;
     use std::os::unix::process::CommandExt;
-    let err = std::process::Command::new(&cmd[0])
-        .args(&cmd[1..])
+    let err = std::process::Command::new(program)
+        .args(args)
         .env(FD_ENV, fd.as_raw_fd().to_string())
         .envs(key_env)
         .exec();
-    Err(format!("{}: {err}", cmd[0]))
+    Err(Fail::io(Path::new(program).display(), &err))
 }
 
-fn print_algorithms() {
-    for a in Algorithm::ALL {
-        println!("{}", a.name());
+/// Tells a failure: `kvctl: ...` on stderr, or with --json its object on
+/// stdout. A closed stdout is told nothing (there is no one to tell).
+fn report(f: &Fail, json: bool) -> Result<(), Fail> {
+    match f.kind() {
+        Kind::BrokenPipe => Ok(()),
+        _ if json => inout::print_line(f.to_json()),
+        _ => {
+            use std::io::Write;
+            // Nowhere left to report a failure to write stderr.
+            let _ = writeln!(std::io::stderr(), "{}", f.to_text());
+            Ok(())
+        }
     }
 }
 
-/// kvctl's `main`: parses the command line and runs the command.
-pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+/// Runs the parsed command line.
+fn run_cli(cli: Cli) -> Result<(), Fail> {
+    preflight(&cli.cmd, cli.json, cli.force)?;
+    check_kept(&cli.cmd, cli.ephemeral, vault_is_kept())?;
     if let Cmd::Algorithms = cli.cmd {
-        print_algorithms();
-        return ExitCode::SUCCESS;
+        return algorithms::print(cli.json);
     }
-    let result = vault().and_then(|vault| match cli.cmd {
+    let vault = vault()?;
+    match cli.cmd {
         Cmd::Exec {
             caps,
             keys,
@@ -623,13 +828,56 @@ pub fn run() -> ExitCode {
             file.as_deref(),
             keep_going,
         ),
-        cmd => Session::new(vault, cli.json).run(cmd),
-    });
+        cmd => {
+            let mut s = Session::new(vault, cli.json);
+            s.run(cmd)?;
+            if let (true, Some(id)) = (cli.ephemeral && !vault_is_kept(), s.last) {
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "kvctl: note: key {id} is destroyed as this kvctl exits (--ephemeral)"
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Whether the raw command line asks for --json (for the errors clap
+/// finds before there is a `Cli` to ask).
+fn wants_json(args: &[OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .take_while(|a| *a != "--")
+        .any(|a| a == "--json")
+}
+
+/// kvctl's `main`: parses the command line, runs the command, and turns a
+/// failure into its message and exit status (see fail.rs).
+pub fn run() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let json = wants_json(&args);
+    let result = match Cli::try_parse_from(&args) {
+        Ok(cli) => run_cli(cli),
+        Err(e) if !e.use_stderr() => {
+            // --help, --version: not failures.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) if json => {
+            Err(Fail::usage(clap_message(&e)).hint("kvctl --help, or kvctl COMMAND --help"))
+        }
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(Kind::Usage.exit_code());
+        }
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("kvctl: {e}");
-            ExitCode::FAILURE
+        Err(f) => {
+            // A failure to report the failure changes nothing: its status stands.
+            let _ = report(&f, json);
+            ExitCode::from(f.exit_code())
         }
     }
 }
@@ -733,17 +981,20 @@ mod tests {
         assert!(Cli::try_parse_from(["kvctl", "exec", "--keys", "3"]).is_err());
 
         let ids = [KeyId(3)];
-        assert_eq!(exec_caps(Some(Caps::READONLY), None), Ok(Caps::READONLY));
         assert_eq!(
-            exec_caps(Some(Caps::READONLY), Some(&ids)),
-            Ok(Caps::READONLY)
+            exec_caps(Some(Caps::READONLY), None).ok(),
+            Some(Caps::READONLY)
+        );
+        assert_eq!(
+            exec_caps(Some(Caps::READONLY), Some(&ids)).ok(),
+            Some(Caps::READONLY)
         );
         let limited = exec_caps(None, Some(&ids)).unwrap();
         assert!(!limited.intersects(MAKES_KEYS));
         assert!(limited.contains(Caps::READONLY | Caps::REVOKE | Caps::RESTRICT));
         let e = exec_caps(Some(Caps::all()), Some(&ids)).unwrap_err();
         assert!(e.contains("genkey,derive,exchange,import,unwrap"), "{e}");
-        assert_eq!(exec_caps(Some(Caps::all()), None), Ok(Caps::all()));
+        assert_eq!(exec_caps(Some(Caps::all()), None).ok(), Some(Caps::all()));
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! under a wrapping key) and `unwrap` (a blob back into a key). The key
 //! bytes are encrypted and decrypted in the kernel: kvctl handles only blobs.
 
+use crate::fail::Fail;
 use crate::inout::{self, Encoding};
 use crate::{PolicyArgs, Session};
-use keyvault::{Algorithm, BlobInfo, Caps, KeyId, WrapFormat};
 use keyvault::ErrorKind;
+use keyvault::{Algorithm, BlobInfo, Caps, KeyId, WrapFormat};
 use serde_json::json;
+use std::path::PathBuf;
 
 #[derive(clap::Args, Clone, Debug, PartialEq)]
 pub struct WrapArgs {
@@ -22,13 +24,13 @@ pub struct WrapArgs {
     pub format: WrapFormat,
     /// Write the blob to FILE (none: stdout, which must not be a terminal: the blob is binary).
     #[arg(short, long, value_name = "FILE")]
-    pub out: Option<String>,
+    pub out: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Clone, Debug, PartialEq)]
 pub struct UnwrapArgs {
     /// The file with the blob (`-`: stdin).
-    pub blob: String,
+    pub blob: PathBuf,
     /// The wrapping key: AES-256-GCM with usage unwrap, of the same material as the one that wrapped.
     #[arg(long = "with", value_name = "W")]
     pub wrapping: KeyId,
@@ -44,11 +46,8 @@ pub struct UnwrapArgs {
 }
 
 impl Session {
-    pub(crate) fn wrap(&self, a: &WrapArgs) -> Result<(), String> {
+    pub(crate) fn wrap(&self, a: &WrapArgs) -> Result<(), Fail> {
         let out = a.out.as_deref();
-        if !self.json && inout::is_stdin(out) {
-            inout::refuse_binary_to_terminal("the blob")?;
-        }
         let blob = self
             .vault
             .wrap(a.wrapping, a.id, a.format)
@@ -65,45 +64,46 @@ impl Session {
 
     /// The wrap error, made precise when it is EPERM and GETINFO can say
     /// which rule refused it.
-    fn why_not_wrapped(&self, a: &WrapArgs, e: keyvault::Error) -> String {
+    fn why_not_wrapped(&self, a: &WrapArgs, e: keyvault::Error) -> Fail {
         if e.kind() == ErrorKind::PermissionDenied {
             if let Ok(info) = self.vault.info(a.id) {
                 if !info.wrappable {
-                    return format!(
+                    return Fail::from(e).message(format!(
                         "key {} is not wrappable: it was made without --wrappable, so it can \
                          never leave the kernel ({})",
                         a.id,
                         nix::errno::Errno::from_raw(e.errno())
-                    );
+                    ));
                 }
             }
             if let Ok(w) = self.vault.info(a.wrapping) {
                 if !w.usage.contains(Caps::WRAP) {
-                    return format!(
+                    return Fail::from(e).message(format!(
                         "key {} is not a wrapping key: its usage is {}, not wrap ({})",
                         a.wrapping,
                         w.usage.names(),
                         nix::errno::Errno::from_raw(e.errno())
-                    );
+                    ));
                 }
             }
         }
-        e.to_string()
+        e.into()
     }
 
-    pub(crate) fn unwrap(&mut self, a: &UnwrapArgs) -> Result<(), String> {
+    pub(crate) fn unwrap(&mut self, a: &UnwrapArgs) -> Result<(), Fail> {
         let rfc5649_alg = match (a.format, a.alg) {
             (WrapFormat::Native, None) if a.policy == PolicyArgs::default() => None,
             (WrapFormat::Native, _) => {
-                return Err("a native blob restores its own algorithm and policy: \
-                            --alg and the policy options are for --format rfc5649"
-                    .into())
+                return Err(Fail::usage(
+                    "a native blob restores its own algorithm and policy: \
+                     --alg and the policy options are for --format rfc5649",
+                ))
             }
             (WrapFormat::Rfc5649, Some(alg)) => Some(alg),
             (WrapFormat::Rfc5649, None) => {
-                return Err(
-                    "--format rfc5649 needs --alg: the blob holds only the key bytes".into(),
-                )
+                return Err(Fail::usage(
+                    "--format rfc5649 needs --alg: the blob holds only the key bytes",
+                ))
             }
         };
         let blob = self.read(Some(&a.blob))?;
@@ -119,9 +119,8 @@ impl Session {
                 .vault
                 .unwrap_rfc5649(a.wrapping, &blob, alg, &a.policy.options(0)),
         }
-        .map_err(|e| format!("{name}: {e}"))?;
-        self.made(id);
-        Ok(())
+        .map_err(|e| Fail::from(e).context(&name))?;
+        self.made(id)
     }
 }
 
@@ -129,6 +128,7 @@ impl Session {
 mod tests {
     use super::*;
     use crate::{parse_args as parse, Cmd};
+    use std::path::Path;
 
     #[test]
     fn wrap_takes_a_key_a_wrapping_key_a_format_and_a_file() {
@@ -139,7 +139,7 @@ mod tests {
             (a.id, a.wrapping, a.format),
             (KeyId(5), KeyId(3), WrapFormat::Native)
         );
-        assert_eq!(a.out.as_deref(), Some("b.kvblob"));
+        assert_eq!(a.out.as_deref(), Some(Path::new("b.kvblob")));
         let Ok(Cmd::Wrap(a)) = parse(&["wrap", "5", "--with", "3", "--format", "rfc5649"]) else {
             panic!("wrap rfc5649")
         };
@@ -166,8 +166,8 @@ mod tests {
             panic!("unwrap")
         };
         assert_eq!(
-            (a.alg, a.blob.as_str()),
-            (Some(Algorithm::Aes128Gcm), "k.bin")
+            (a.alg, a.blob.as_path()),
+            (Some(Algorithm::Aes128Gcm), Path::new("k.bin"))
         );
         let opts = a.policy.options(0);
         assert!(opts.wrappable && opts.usage == Caps::ENCRYPT);

@@ -60,7 +60,9 @@ pub use error::{Error, ErrorKind, Result};
 pub use kdf::Kdf;
 pub use keyvault_uapi as uapi;
 pub use limits::Limits;
-pub use types::{Algorithm, Caps, ChildPolicy, KeyId, KeyInfo, KeyOptions, KeyState, ListPage};
+pub use types::{
+    Algorithm, Caps, ChildPolicy, KeyBits, KeyId, KeyInfo, KeyOptions, KeyState, ListPage,
+};
 pub use wrap::{BlobError, BlobInfo, WrapFormat};
 
 /// Raw access to the ioctls, for callers (and tests) that need to pass

@@ -18,7 +18,7 @@ use keyvault_uapi as abi;
 /// println!("{} of {} keys for this user", l.user_keys, l.max_keys_per_user);
 /// # Ok::<(), keyvault::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
     /// Most input bytes of one operation (more: `EMSGSIZE`).

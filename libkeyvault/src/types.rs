@@ -65,6 +65,72 @@ algorithms! {
     X25519 = KV_ALG_X25519, "x25519";
 }
 
+/// The key sizes an algorithm takes, in bits ([`Algorithm::key_bits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyBits {
+    /// Smallest key.
+    pub min: u32,
+    /// Largest key.
+    pub max: u32,
+    /// The size of a key made with `bits: 0`.
+    pub default: u32,
+}
+
+impl Algorithm {
+    /// The key sizes the module takes for this algorithm (GENKEY's
+    /// `bits`, IMPORT's key length); HMAC keys go in steps of 8 bits, from
+    /// 128 (shorter keys are weak) to one hash block (longer ones would only
+    /// be hashed down, RFC 2104). The module's table is
+    /// `kmod/pure/alg.rs`, which a test of its crate checks this one against.
+    pub fn key_bits(self) -> KeyBits {
+        let fixed = |bits| KeyBits {
+            min: bits,
+            max: bits,
+            default: bits,
+        };
+        match self {
+            Algorithm::Aes128Gcm | Algorithm::Aes128Cbc => fixed(128),
+            Algorithm::Aes256Gcm | Algorithm::Aes256Cbc | Algorithm::ChaCha20Poly1305 => fixed(256),
+            Algorithm::Ed25519 | Algorithm::X25519 => fixed(256),
+            Algorithm::HmacSha256 => KeyBits {
+                min: 128,
+                max: 512,
+                default: 256,
+            },
+            Algorithm::HmacSha512 => KeyBits {
+                min: 128,
+                max: abi::KV_MAX_KEY_BYTES * 8,
+                default: 512,
+            },
+        }
+    }
+
+    /// Every operation a key of this algorithm can be used for (its
+    /// `usage` may be any part of it). An AES-256-GCM key is either a data
+    /// key or a wrapping key ([`Caps::WRAPPING`] alone), never both.
+    pub fn usages(self) -> Caps {
+        match self {
+            Algorithm::Aes256Gcm => self.default_usage() | Caps::WRAPPING,
+            _ => self.default_usage(),
+        }
+    }
+
+    /// The usage a key gets when none is asked for: every operation of
+    /// [`Algorithm::usages`] but wrapping.
+    pub fn default_usage(self) -> Caps {
+        match self {
+            Algorithm::Aes128Gcm
+            | Algorithm::Aes256Gcm
+            | Algorithm::ChaCha20Poly1305
+            | Algorithm::Aes128Cbc
+            | Algorithm::Aes256Cbc => Caps::ENCRYPT | Caps::DECRYPT,
+            Algorithm::HmacSha256 | Algorithm::HmacSha512 => Caps::MAC | Caps::DERIVE,
+            Algorithm::Ed25519 => Caps::SIGN | Caps::VERIFY,
+            Algorithm::X25519 => Caps::EXCHANGE,
+        }
+    }
+}
+
 impl fmt::Display for Algorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
