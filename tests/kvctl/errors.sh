@@ -160,6 +160,29 @@ if rmmod keyvault 2> "$tmp/rmmod"; then
   says "...and says to load it" "is the keyvault module loaded"
   status "no module, --json: 3" 3 kvctl --json caps
   json_fields "...kind no_device, op open" kind="'no_device'" exit_code=3 op="'open'"
+  # Small quotas: `kvctl limits` shows the module's parameters, and the
+  # refusal names the quota that was hit.
+  if insmod "$KV_ROOT/keyvault.ko" max_keys_per_vault=3 max_data_bytes=4096; then
+    for _ in 1 2 3 4 5; do [ -e /dev/keyvault ] && break; sleep 0.2; done
+    run "limits: the module's parameters" kvctl limits
+    indent <<< "$out"
+    expect "...keys per vault and input bytes" "0 of 3 (max_keys_per_vault)|4096 (max_data_bytes)" \
+      "$(grep -o '0 of 3 (max_keys_per_vault)' <<< "$out")|$(grep -o '4096 (max_data_bytes)' <<< "$out")"
+    run "limits --json" kvctl --json limits
+    expect "...vault max_keys 3, max_data_bytes 4096" "3 4096" \
+      "$("$python" -c 'import json, sys; o = json.load(sys.stdin); print(o["vault"]["max_keys"], o["max_data_bytes"])' <<< "$out" 2>&1)"
+    status "a fourth key in a vault of three: 6" 6 sh -c "printf 'genkey hmac-sha256\ngenkey hmac-sha256\ngenkey hmac-sha256\ngenkey hmac-sha256\n' | $KVCTL batch"
+    says "...naming the vault's quota" "this vault holds its maximum of 3 keys (max_keys_per_vault)"
+    indent <<< "$out"
+    head -c 5000 /dev/zero > "$tmp/5000"
+    status "a MAC of 5000 bytes under a 4096-byte limit: 7" 7 \
+      sh -c "printf 'genkey hmac-sha256\nmac @last --in $tmp/5000\n' | $KVCTL batch"
+    says "...naming the limit" "4096"
+    indent <<< "$out"
+    rmmod keyvault
+  else
+    fail "insmod keyvault.ko max_keys_per_vault=3 max_data_bytes=4096"
+  fi
   if insmod "$KV_ROOT/keyvault.ko"; then ok "the module loads again"; else fail "the module loads again"; fi
   for _ in 1 2 3 4 5; do [ -e /dev/keyvault ] && break; sleep 0.2; done
   status "...and kvctl works again" 0 kvctl --ephemeral genkey ed25519
