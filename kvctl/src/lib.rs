@@ -31,13 +31,13 @@ use clap::{Parser, Subcommand};
 use keyvault::{Algorithm, Caps, KeyId, KeyInfo, KeyOptions, Vault};
 use serde_json::{json, Value};
 use std::io::BufRead;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 use zeroize::Zeroizing;
 
 /// The environment variable through which `kvctl exec` passes the vault fd.
-const FD_ENV: &str = "KEYVAULT_FD";
+const FD_ENV: &str = keyvault::FD_ENV;
 
 #[derive(Parser)]
 #[command(
@@ -265,18 +265,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// The vault: inherited through $KEYVAULT_FD, or a new one.
 fn vault() -> Result<Vault, String> {
-    match std::env::var(FD_ENV) {
-        Ok(s) => {
-            let fd: i32 = s
-                .parse()
-                .map_err(|_| format!("${FD_ENV}='{s}' is not an fd number"))?;
-            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD)
-                .map_err(|e| format!("${FD_ENV}={fd} is not an open fd: {e}"))?;
-            // SAFETY: the fd is open (checked above) and was handed to this
-            // process to own by `kvctl exec`; nothing else in kvctl uses it.
-            Ok(Vault::from_fd(unsafe { OwnedFd::from_raw_fd(fd) }))
+    match std::env::var_os(FD_ENV) {
+        Some(value) => {
+            Vault::from_env().map_err(|e| format!("{e} (${FD_ENV}={})", value.to_string_lossy()))
         }
-        Err(_) => Vault::open().map_err(|e| e.to_string()),
+        None => Vault::open().map_err(|e| e.to_string()),
     }
 }
 

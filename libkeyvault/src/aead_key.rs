@@ -8,6 +8,8 @@ use ::aead::generic_array::typenum::Unsigned;
 use ::aead::{AeadCore, AeadInPlace, Buffer, Payload};
 use keyvault_uapi as abi;
 use nix::errno::Errno;
+use std::borrow::Borrow;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// A vault AEAD key (AES-128/256-GCM or ChaCha20-Poly1305) behind the
@@ -26,6 +28,15 @@ use zeroize::Zeroizing;
 /// Errors: the trait methods return the opaque [`aead::Error`](::aead::Error);
 /// the inherent methods return the [`Error`] the kernel gave (which errno,
 /// which operation), which converts into `aead::Error` with `?`.
+///
+/// Borrowed or owned: `V` is whatever holds the vault, any
+/// [`Borrow<Vault>`]: [`Vault::aead_key`] gives an `AeadKey<&Vault>` that
+/// borrows it; [`AeadKey::new`] with an [`Arc<Vault>`] (the default `V`, so
+/// the type is plainly `AeadKey`) gives one that can be stored in a struct
+/// or moved to another thread, and with a [`Vault`] one that owns its
+/// handle outright (e.g. a [`Vault::dup`] limited to this key). It is
+/// `Send` and `Sync` when `V` is (see [`Vault`] on sharing a handle
+/// between threads).
 ///
 /// ```no_run
 /// use keyvault::aead::{Aead, Payload};
@@ -53,16 +64,41 @@ use zeroize::Zeroizing;
 /// # Ok(())
 /// # }
 /// ```
+///
+/// Owned, in a struct shared by threads:
+///
+/// ```no_run
+/// use keyvault::aead::{Aead, Payload};
+/// use keyvault::{AeadKey, Algorithm, Vault};
+/// use std::sync::Arc;
+///
+/// struct Sealer {
+///     key: AeadKey, // AeadKey<Arc<Vault>>
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let vault = Arc::new(Vault::open()?);
+/// let id = vault.generate(Algorithm::ChaCha20Poly1305)?;
+/// let sealer = Arc::new(Sealer { key: AeadKey::new(vault, id) });
+/// let worker = {
+///     let sealer = Arc::clone(&sealer);
+///     std::thread::spawn(move || sealer.key.encrypt_with_kernel_nonce(&b"from a thread"[..]))
+/// };
+/// let (nonce, ct) = worker.join().expect("the thread")?;
+/// assert_eq!(sealer.key.decrypt(&nonce, &ct[..])?, b"from a thread");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug)]
-pub struct AeadKey<'v> {
-    vault: &'v Vault,
+pub struct AeadKey<V = Arc<Vault>> {
+    vault: V,
     key: KeyId,
 }
 
 /// The nonce of an [`AeadKey`] (12 bytes, a `GenericArray`).
-pub type AeadNonce = ::aead::Nonce<AeadKey<'static>>;
+pub type AeadNonce = ::aead::Nonce<AeadKey>;
 /// The tag of an [`AeadKey`] (16 bytes, a `GenericArray`).
-pub type AeadTag = ::aead::Tag<AeadKey<'static>>;
+pub type AeadTag = ::aead::Tag<AeadKey>;
 
 // The trait sizes are the ABI's.
 const _: () = assert!(U12::USIZE == abi::KV_AEAD_NONCE_SIZE as usize);
@@ -70,15 +106,27 @@ const _: () = assert!(U16::USIZE == abi::KV_AEAD_TAG_SIZE as usize);
 
 impl Vault {
     /// The AEAD key `key` of this vault, for use through the RustCrypto
-    /// [`aead`] traits. Nothing is checked until it is used.
-    pub fn aead_key(&self, key: KeyId) -> AeadKey<'_> {
+    /// [`aead`] traits, borrowing the vault. Nothing is checked until it is
+    /// used. For a key that owns its vault, see [`AeadKey::new`].
+    pub fn aead_key(&self, key: KeyId) -> AeadKey<&Vault> {
         AeadKey::new(self, key)
     }
 }
 
-impl<'v> AeadKey<'v> {
-    /// The AEAD key `key` in `vault`.
-    pub fn new(vault: &'v Vault, key: KeyId) -> Self {
+impl<V: Borrow<Vault>> AeadKey<V> {
+    /// The AEAD key `key` in the vault `vault` holds: `&Vault`,
+    /// `Arc<Vault>`, `Vault`, ... Nothing is checked until it is used.
+    ///
+    /// ```no_run
+    /// use keyvault::{AeadKey, Algorithm, Vault};
+    /// use std::sync::Arc;
+    ///
+    /// let vault = Arc::new(Vault::open()?);
+    /// let id = vault.generate(Algorithm::Aes256Gcm)?;
+    /// let key: AeadKey = AeadKey::new(Arc::clone(&vault), id); // owns a share of the vault
+    /// # Ok::<(), keyvault::Error>(())
+    /// ```
+    pub fn new(vault: V, key: KeyId) -> Self {
         AeadKey { vault, key }
     }
 
@@ -88,7 +136,12 @@ impl<'v> AeadKey<'v> {
     }
 
     /// The vault the key is in.
-    pub fn vault(&self) -> &'v Vault {
+    pub fn vault(&self) -> &Vault {
+        self.vault.borrow()
+    }
+
+    /// Gives back what holds the vault.
+    pub fn into_inner(self) -> V {
         self.vault
     }
 
@@ -100,7 +153,7 @@ impl<'v> AeadKey<'v> {
         buffer: &mut [u8],
     ) -> Result<(AeadNonce, AeadTag)> {
         let sealed = self
-            .vault
+            .vault()
             .aead_encrypt_in_place(self.key, buffer, associated_data, None)?;
         Ok((sealed.nonce.into(), sealed.tag.into()))
     }
@@ -156,7 +209,7 @@ impl<'v> AeadKey<'v> {
             .ok_or(Error::new("aead-decrypt", Errno::EBADMSG))?;
         let (msg, tag) = payload.msg.split_at(tag_pos);
         let mut out = Zeroizing::new(vec![0u8; msg.len()]);
-        self.vault.aead_decrypt_into(
+        self.vault().aead_decrypt_into(
             self.key,
             msg,
             payload.aad,
@@ -168,13 +221,13 @@ impl<'v> AeadKey<'v> {
     }
 }
 
-impl AeadCore for AeadKey<'_> {
+impl<V> AeadCore for AeadKey<V> {
     type NonceSize = U12;
     type TagSize = U16;
     type CiphertextOverhead = U0;
 }
 
-impl AeadInPlace for AeadKey<'_> {
+impl<V: Borrow<Vault>> AeadInPlace for AeadKey<V> {
     /// Encrypts `buffer` in place with the caller's `nonce` (which must never
     /// repeat for this key) in one ioctl; returns the tag.
     fn encrypt_in_place_detached(
@@ -183,7 +236,7 @@ impl AeadInPlace for AeadKey<'_> {
         associated_data: &[u8],
         buffer: &mut [u8],
     ) -> ::aead::Result<::aead::Tag<Self>> {
-        let sealed = self.vault.aead_encrypt_in_place(
+        let sealed = self.vault().aead_encrypt_in_place(
             self.key,
             buffer,
             associated_data,
@@ -202,7 +255,7 @@ impl AeadInPlace for AeadKey<'_> {
         buffer: &mut [u8],
         tag: &::aead::Tag<Self>,
     ) -> ::aead::Result<()> {
-        self.vault.aead_decrypt_in_place(
+        self.vault().aead_decrypt_in_place(
             self.key,
             buffer,
             associated_data,
