@@ -56,7 +56,7 @@ impl Envelope {
         let (nonce, sealed) = rest.split_at(12);
         Ok(Envelope {
             wrapped_key: wrapped_key.to_vec(),
-            nonce: AeadNonce::clone_from_slice(nonce),
+            nonce: AeadNonce::try_from(nonce).map_err(|_| "truncated envelope")?,
             sealed: sealed.to_vec(),
         })
     }

@@ -1,11 +1,12 @@
-//! The RustCrypto [`aead`] traits (0.5) for a vault key, so code written
+//! The RustCrypto [`aead`] traits (0.6) for a vault key, so code written
 //! against them (for `aes_gcm::Aes256Gcm`, `chacha20poly1305::ChaCha20Poly1305`,
 //! ...) can use a key that never leaves the kernel.
 
 use crate::{Error, KeyId, Result, Vault};
-use ::aead::consts::{U0, U12, U16};
-use ::aead::generic_array::typenum::Unsigned;
-use ::aead::{AeadCore, AeadInPlace, Buffer, Payload};
+use ::aead::array::typenum::Unsigned;
+use ::aead::consts::{U12, U16};
+use ::aead::inout::InOutBuf;
+use ::aead::{AeadCore, AeadInOut, Buffer, Payload, TagPosition};
 use keyvault_uapi as abi;
 use nix::errno::Errno;
 use std::borrow::Borrow;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// A vault AEAD key (AES-128/256-GCM or ChaCha20-Poly1305) behind the
-/// RustCrypto [`aead`] traits: [`AeadInPlace`], and so [`Aead`](::aead::Aead)
+/// RustCrypto [`aead`] traits: [`AeadInOut`], and so [`Aead`](::aead::Aead)
 /// through the `aead` crate's blanket impl. 12-byte nonces, 16-byte tags
 /// appended to the ciphertext, exactly like `aes_gcm::Aes256Gcm`.
 ///
@@ -95,9 +96,9 @@ pub struct AeadKey<V = Arc<Vault>> {
     key: KeyId,
 }
 
-/// The nonce of an [`AeadKey`] (12 bytes, a `GenericArray`).
+/// The nonce of an [`AeadKey`] (12 bytes, a `hybrid_array::Array`).
 pub type AeadNonce = ::aead::Nonce<AeadKey>;
-/// The tag of an [`AeadKey`] (16 bytes, a `GenericArray`).
+/// The tag of an [`AeadKey`] (16 bytes, a `hybrid_array::Array`).
 pub type AeadTag = ::aead::Tag<AeadKey>;
 
 // The trait sizes are the ABI's.
@@ -159,7 +160,7 @@ impl<V: Borrow<Vault>> AeadKey<V> {
     }
 
     /// Encrypts `buffer` in place and appends the tag (as
-    /// [`AeadInPlace::encrypt_in_place`]), with a nonce the kernel makes;
+    /// [`AeadInOut::encrypt_in_place`]), with a nonce the kernel makes;
     /// returns the nonce. A buffer that cannot grow by the tag fails with
     /// `ENOSPC` (after the encryption: its content is then ciphertext).
     pub fn encrypt_in_place_with_kernel_nonce(
@@ -224,43 +225,47 @@ impl<V: Borrow<Vault>> AeadKey<V> {
 impl<V> AeadCore for AeadKey<V> {
     type NonceSize = U12;
     type TagSize = U16;
-    type CiphertextOverhead = U0;
+    const TAG_POSITION: TagPosition = TagPosition::Postfix;
 }
 
-impl<V: Borrow<Vault>> AeadInPlace for AeadKey<V> {
-    /// Encrypts `buffer` in place with the caller's `nonce` (which must never
-    /// repeat for this key) in one ioctl; returns the tag.
-    fn encrypt_in_place_detached(
+// The in/out buffers become one output buffer holding a copy of the input
+// (no copy when they are the same memory, as in `encrypt_in_place` and
+// `Aead`): the ioctl could take both, but `InOutBuf` gives the pair only as
+// raw pointers, and a copy keeps this safe Rust.
+impl<V: Borrow<Vault>> AeadInOut for AeadKey<V> {
+    /// Encrypts with the caller's `nonce` (which must never repeat for this
+    /// key) in one ioctl; returns the tag.
+    fn encrypt_inout_detached(
         &self,
         nonce: &::aead::Nonce<Self>,
         associated_data: &[u8],
-        buffer: &mut [u8],
+        buffer: InOutBuf<'_, '_, u8>,
     ) -> ::aead::Result<::aead::Tag<Self>> {
         let sealed = self.vault().aead_encrypt_in_place(
             self.key,
-            buffer,
+            buffer.into_out_with_copied_in(),
             associated_data,
-            Some(nonce.as_ref()),
+            Some(&nonce.0),
         )?;
         Ok(sealed.tag.into())
     }
 
-    /// Decrypts `buffer` in place in one ioctl. When authentication fails the
-    /// kernel writes nothing: `buffer` still holds the ciphertext. On any
-    /// other failure `buffer` is zeroed, never left with part of a plaintext.
-    fn decrypt_in_place_detached(
+    /// Decrypts in one ioctl. When authentication fails the kernel writes
+    /// nothing: the output still holds the ciphertext. On any other failure
+    /// it is zeroed, never left with part of a plaintext.
+    fn decrypt_inout_detached(
         &self,
         nonce: &::aead::Nonce<Self>,
         associated_data: &[u8],
-        buffer: &mut [u8],
+        buffer: InOutBuf<'_, '_, u8>,
         tag: &::aead::Tag<Self>,
     ) -> ::aead::Result<()> {
         self.vault().aead_decrypt_in_place(
             self.key,
-            buffer,
+            buffer.into_out_with_copied_in(),
             associated_data,
-            nonce.as_ref(),
-            tag.as_ref(),
+            &nonce.0,
+            &tag.0,
         )?;
         Ok(())
     }
@@ -293,7 +298,7 @@ mod tests {
     fn sizes_are_those_of_aes_gcm_and_the_abi() {
         assert_eq!(<AeadKey as AeadCore>::NonceSize::USIZE, 12);
         assert_eq!(<AeadKey as AeadCore>::TagSize::USIZE, 16);
-        assert_eq!(<AeadKey as AeadCore>::CiphertextOverhead::USIZE, 0);
+        assert_eq!(<AeadKey as AeadCore>::TAG_POSITION, TagPosition::Postfix);
         // The same nonce and tag types as aes-gcm: a drop-in replacement.
         let n: ::aead::Nonce<AeadKey> = aes_gcm::Nonce::default();
         let t: ::aead::Tag<AeadKey> = aes_gcm::Tag::default();
@@ -304,7 +309,7 @@ mod tests {
     /// Code written for a 12-byte-nonce AEAD, in place.
     fn seal_in_place<A>(cipher: &A, nonce: &::aead::Nonce<A>, msg: &[u8]) -> ::aead::Result<Vec<u8>>
     where
-        A: AeadInPlace<NonceSize = U12, TagSize = U16, CiphertextOverhead = U0>,
+        A: AeadInOut<NonceSize = U12, TagSize = U16>,
     {
         let mut buf = msg.to_vec();
         cipher.encrypt_in_place(nonce, b"", &mut buf)?;
@@ -352,14 +357,21 @@ mod tests {
         // Not EBADMSG (where the kernel writes nothing): the ABI does not say
         // what was written, so the buffer is wiped.
         let mut buf = *b"ciphertext-ish bytes";
-        let r = key.decrypt_in_place_detached(
+        let r = key.decrypt_inout_detached(
             &AeadNonce::default(),
             b"",
-            &mut buf,
+            InOutBuf::from(&mut buf[..]),
             &AeadTag::default(),
         );
         assert!(r.is_err());
         assert_eq!(buf, [0u8; 20]);
+        // Separate buffers: the input is untouched, the output wiped.
+        let input = *b"ciphertext-ish bytes";
+        let mut output = [0xAAu8; 20];
+        let inout = InOutBuf::new(&input, &mut output).expect("same lengths");
+        let r = key.decrypt_inout_detached(&AeadNonce::default(), b"", inout, &AeadTag::default());
+        assert!(r.is_err());
+        assert_eq!((input, output), (*b"ciphertext-ish bytes", [0u8; 20]));
         let mut out = [0xAAu8; 4];
         let e = vault
             .aead_decrypt_into(KeyId(1), b"abcd", b"", &[0; 12], &[0; 16], &mut out)

@@ -1,5 +1,5 @@
 //! Ed25519 signatures and public keys with vault keys, and the RustCrypto
-//! [`signature`] traits (2.x) for them: the private half never leaves the
+//! [`signature`] traits (3.x) for them: the private half never leaves the
 //! kernel.
 
 use crate::crypto::len32;

@@ -64,13 +64,13 @@ mod share;
 mod types;
 mod wrap;
 
-/// The RustCrypto `aead` crate (0.5) that [`AeadKey`] implements, re-exported
+/// The RustCrypto `aead` crate (0.6) that [`AeadKey`] implements, re-exported
 /// (as `aes_gcm::aead` is) so callers use the same version of the traits.
 pub use ::aead;
-/// The RustCrypto `ed25519` crate (2.x), whose [`ed25519::Signature`]
+/// The RustCrypto `ed25519` crate (3.x), whose [`ed25519::Signature`]
 /// [`SigningKey`] signs and verifies, re-exported.
 pub use ::ed25519;
-/// The RustCrypto `signature` crate (2.x) that [`SigningKey`] implements,
+/// The RustCrypto `signature` crate (3.x) that [`SigningKey`] implements,
 /// re-exported so callers use the same version of the traits.
 pub use ::signature;
 pub use aead_key::{AeadKey, AeadNonce, AeadTag};
