@@ -36,14 +36,14 @@ use keyvault::{Algorithm, Caps, KeyId, KeyInfo, KeyOptions, Vault};
 use serde_json::{json, Value};
 use std::ffi::OsString;
 use std::io::BufRead;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 use zeroize::Zeroizing;
 
 /// The environment variable through which `kvctl exec` passes the vault fd.
-const FD_ENV: &str = "KEYVAULT_FD";
+const FD_ENV: &str = keyvault::FD_ENV;
 
 /// `kvctl --help`'s epilogue: how keys are kept, and the exit statuses
 /// (fail.rs's table).
@@ -299,24 +299,16 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 /// The vault: inherited through $KEYVAULT_FD, or a new one.
 fn vault() -> Result<Vault, Fail> {
-    let Some(s) = std::env::var_os(FD_ENV) else {
-        return Ok(Vault::open()?);
-    };
-    let not_a_vault = |why: String| {
-        Fail::new(Kind::Vault(keyvault::ErrorKind::NoDevice), why).hint(format!(
-            "${FD_ENV} is set by `kvctl exec` for the command it runs: unset it, or run \
-             kvctl inside `kvctl exec`"
-        ))
-    };
-    let s = s.to_string_lossy();
-    let fd: i32 = s
-        .parse()
-        .map_err(|_| not_a_vault(format!("${FD_ENV}='{s}' is not an fd number")))?;
-    nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD)
-        .map_err(|e| not_a_vault(format!("${FD_ENV}={fd} is not an open fd: {e}")))?;
-    // SAFETY: the fd is open (checked above) and was handed to this
-    // process to own by `kvctl exec`; nothing else in kvctl uses it.
-    Ok(Vault::from_fd(unsafe { OwnedFd::from_raw_fd(fd) }))
+    match std::env::var_os(FD_ENV) {
+        Some(value) => Vault::from_env().map_err(|e| {
+            let value = value.to_string_lossy();
+            Fail::from(e).message(format!("{e} (${FD_ENV}={value})")).hint(format!(
+                "${FD_ENV} is set by `kvctl exec` for the command it runs: unset it, or run \
+                 kvctl inside `kvctl exec`"
+            ))
+        }),
+        None => Ok(Vault::open()?),
+    }
 }
 
 /// Whether keys made now outlive this kvctl: the vault came from

@@ -1,17 +1,20 @@
-//! The RustCrypto [`aead`] traits (0.5) for a vault key, so code written
+//! The RustCrypto [`aead`] traits (0.6) for a vault key, so code written
 //! against them (for `aes_gcm::Aes256Gcm`, `chacha20poly1305::ChaCha20Poly1305`,
 //! ...) can use a key that never leaves the kernel.
 
 use crate::{Error, KeyId, Result, Vault};
-use ::aead::consts::{U0, U12, U16};
-use ::aead::generic_array::typenum::Unsigned;
-use ::aead::{AeadCore, AeadInPlace, Buffer, Payload};
+use ::aead::array::typenum::Unsigned;
+use ::aead::consts::{U12, U16};
+use ::aead::inout::InOutBuf;
+use ::aead::{AeadCore, AeadInOut, Buffer, Payload, TagPosition};
 use keyvault_uapi as abi;
 use nix::errno::Errno;
+use std::borrow::Borrow;
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// A vault AEAD key (AES-128/256-GCM or ChaCha20-Poly1305) behind the
-/// RustCrypto [`aead`] traits: [`AeadInPlace`], and so [`Aead`](::aead::Aead)
+/// RustCrypto [`aead`] traits: [`AeadInOut`], and so [`Aead`](::aead::Aead)
 /// through the `aead` crate's blanket impl. 12-byte nonces, 16-byte tags
 /// appended to the ciphertext, exactly like `aes_gcm::Aes256Gcm`.
 ///
@@ -26,6 +29,15 @@ use zeroize::Zeroizing;
 /// Errors: the trait methods return the opaque [`aead::Error`](::aead::Error);
 /// the inherent methods return the [`Error`] the kernel gave (which errno,
 /// which operation), which converts into `aead::Error` with `?`.
+///
+/// Borrowed or owned: `V` is whatever holds the vault, any
+/// [`Borrow<Vault>`]: [`Vault::aead_key`] gives an `AeadKey<&Vault>` that
+/// borrows it; [`AeadKey::new`] with an [`Arc<Vault>`] (the default `V`, so
+/// the type is plainly `AeadKey`) gives one that can be stored in a struct
+/// or moved to another thread, and with a [`Vault`] one that owns its
+/// handle outright (e.g. a [`Vault::dup`] limited to this key). It is
+/// `Send` and `Sync` when `V` is (see [`Vault`] on sharing a handle
+/// between threads).
 ///
 /// ```no_run
 /// use keyvault::aead::{Aead, Payload};
@@ -53,16 +65,41 @@ use zeroize::Zeroizing;
 /// # Ok(())
 /// # }
 /// ```
+///
+/// Owned, in a struct shared by threads:
+///
+/// ```no_run
+/// use keyvault::aead::{Aead, Payload};
+/// use keyvault::{AeadKey, Algorithm, Vault};
+/// use std::sync::Arc;
+///
+/// struct Sealer {
+///     key: AeadKey, // AeadKey<Arc<Vault>>
+/// }
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let vault = Arc::new(Vault::open()?);
+/// let id = vault.generate(Algorithm::ChaCha20Poly1305)?;
+/// let sealer = Arc::new(Sealer { key: AeadKey::new(vault, id) });
+/// let worker = {
+///     let sealer = Arc::clone(&sealer);
+///     std::thread::spawn(move || sealer.key.encrypt_with_kernel_nonce(&b"from a thread"[..]))
+/// };
+/// let (nonce, ct) = worker.join().expect("the thread")?;
+/// assert_eq!(sealer.key.decrypt(&nonce, &ct[..])?, b"from a thread");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone, Copy, Debug)]
-pub struct AeadKey<'v> {
-    vault: &'v Vault,
+pub struct AeadKey<V = Arc<Vault>> {
+    vault: V,
     key: KeyId,
 }
 
-/// The nonce of an [`AeadKey`] (12 bytes, a `GenericArray`).
-pub type AeadNonce = ::aead::Nonce<AeadKey<'static>>;
-/// The tag of an [`AeadKey`] (16 bytes, a `GenericArray`).
-pub type AeadTag = ::aead::Tag<AeadKey<'static>>;
+/// The nonce of an [`AeadKey`] (12 bytes, a `hybrid_array::Array`).
+pub type AeadNonce = ::aead::Nonce<AeadKey>;
+/// The tag of an [`AeadKey`] (16 bytes, a `hybrid_array::Array`).
+pub type AeadTag = ::aead::Tag<AeadKey>;
 
 // The trait sizes are the ABI's.
 const _: () = assert!(U12::USIZE == abi::KV_AEAD_NONCE_SIZE as usize);
@@ -70,15 +107,27 @@ const _: () = assert!(U16::USIZE == abi::KV_AEAD_TAG_SIZE as usize);
 
 impl Vault {
     /// The AEAD key `key` of this vault, for use through the RustCrypto
-    /// [`aead`] traits. Nothing is checked until it is used.
-    pub fn aead_key(&self, key: KeyId) -> AeadKey<'_> {
+    /// [`aead`] traits, borrowing the vault. Nothing is checked until it is
+    /// used. For a key that owns its vault, see [`AeadKey::new`].
+    pub fn aead_key(&self, key: KeyId) -> AeadKey<&Vault> {
         AeadKey::new(self, key)
     }
 }
 
-impl<'v> AeadKey<'v> {
-    /// The AEAD key `key` in `vault`.
-    pub fn new(vault: &'v Vault, key: KeyId) -> Self {
+impl<V: Borrow<Vault>> AeadKey<V> {
+    /// The AEAD key `key` in the vault `vault` holds: `&Vault`,
+    /// `Arc<Vault>`, `Vault`, ... Nothing is checked until it is used.
+    ///
+    /// ```no_run
+    /// use keyvault::{AeadKey, Algorithm, Vault};
+    /// use std::sync::Arc;
+    ///
+    /// let vault = Arc::new(Vault::open()?);
+    /// let id = vault.generate(Algorithm::Aes256Gcm)?;
+    /// let key: AeadKey = AeadKey::new(Arc::clone(&vault), id); // owns a share of the vault
+    /// # Ok::<(), keyvault::Error>(())
+    /// ```
+    pub fn new(vault: V, key: KeyId) -> Self {
         AeadKey { vault, key }
     }
 
@@ -88,7 +137,12 @@ impl<'v> AeadKey<'v> {
     }
 
     /// The vault the key is in.
-    pub fn vault(&self) -> &'v Vault {
+    pub fn vault(&self) -> &Vault {
+        self.vault.borrow()
+    }
+
+    /// Gives back what holds the vault.
+    pub fn into_inner(self) -> V {
         self.vault
     }
 
@@ -100,13 +154,13 @@ impl<'v> AeadKey<'v> {
         buffer: &mut [u8],
     ) -> Result<(AeadNonce, AeadTag)> {
         let sealed = self
-            .vault
+            .vault()
             .aead_encrypt_in_place(self.key, buffer, associated_data, None)?;
         Ok((sealed.nonce.into(), sealed.tag.into()))
     }
 
     /// Encrypts `buffer` in place and appends the tag (as
-    /// [`AeadInPlace::encrypt_in_place`]), with a nonce the kernel makes;
+    /// [`AeadInOut::encrypt_in_place`]), with a nonce the kernel makes;
     /// returns the nonce. A buffer that cannot grow by the tag fails with
     /// `ENOSPC` (after the encryption: its content is then ciphertext).
     pub fn encrypt_in_place_with_kernel_nonce(
@@ -156,7 +210,7 @@ impl<'v> AeadKey<'v> {
             .ok_or(Error::new("aead-decrypt", Errno::EBADMSG))?;
         let (msg, tag) = payload.msg.split_at(tag_pos);
         let mut out = Zeroizing::new(vec![0u8; msg.len()]);
-        self.vault.aead_decrypt_into(
+        self.vault().aead_decrypt_into(
             self.key,
             msg,
             payload.aad,
@@ -168,46 +222,50 @@ impl<'v> AeadKey<'v> {
     }
 }
 
-impl AeadCore for AeadKey<'_> {
+impl<V> AeadCore for AeadKey<V> {
     type NonceSize = U12;
     type TagSize = U16;
-    type CiphertextOverhead = U0;
+    const TAG_POSITION: TagPosition = TagPosition::Postfix;
 }
 
-impl AeadInPlace for AeadKey<'_> {
-    /// Encrypts `buffer` in place with the caller's `nonce` (which must never
-    /// repeat for this key) in one ioctl; returns the tag.
-    fn encrypt_in_place_detached(
+// The in/out buffers become one output buffer holding a copy of the input
+// (no copy when they are the same memory, as in `encrypt_in_place` and
+// `Aead`): the ioctl could take both, but `InOutBuf` gives the pair only as
+// raw pointers, and a copy keeps this safe Rust.
+impl<V: Borrow<Vault>> AeadInOut for AeadKey<V> {
+    /// Encrypts with the caller's `nonce` (which must never repeat for this
+    /// key) in one ioctl; returns the tag.
+    fn encrypt_inout_detached(
         &self,
         nonce: &::aead::Nonce<Self>,
         associated_data: &[u8],
-        buffer: &mut [u8],
+        buffer: InOutBuf<'_, '_, u8>,
     ) -> ::aead::Result<::aead::Tag<Self>> {
-        let sealed = self.vault.aead_encrypt_in_place(
+        let sealed = self.vault().aead_encrypt_in_place(
             self.key,
-            buffer,
+            buffer.into_out_with_copied_in(),
             associated_data,
-            Some(nonce.as_ref()),
+            Some(&nonce.0),
         )?;
         Ok(sealed.tag.into())
     }
 
-    /// Decrypts `buffer` in place in one ioctl. When authentication fails the
-    /// kernel writes nothing: `buffer` still holds the ciphertext. On any
-    /// other failure `buffer` is zeroed, never left with part of a plaintext.
-    fn decrypt_in_place_detached(
+    /// Decrypts in one ioctl. When authentication fails the kernel writes
+    /// nothing: the output still holds the ciphertext. On any other failure
+    /// it is zeroed, never left with part of a plaintext.
+    fn decrypt_inout_detached(
         &self,
         nonce: &::aead::Nonce<Self>,
         associated_data: &[u8],
-        buffer: &mut [u8],
+        buffer: InOutBuf<'_, '_, u8>,
         tag: &::aead::Tag<Self>,
     ) -> ::aead::Result<()> {
-        self.vault.aead_decrypt_in_place(
+        self.vault().aead_decrypt_in_place(
             self.key,
-            buffer,
+            buffer.into_out_with_copied_in(),
             associated_data,
-            nonce.as_ref(),
-            tag.as_ref(),
+            &nonce.0,
+            &tag.0,
         )?;
         Ok(())
     }
@@ -240,7 +298,7 @@ mod tests {
     fn sizes_are_those_of_aes_gcm_and_the_abi() {
         assert_eq!(<AeadKey as AeadCore>::NonceSize::USIZE, 12);
         assert_eq!(<AeadKey as AeadCore>::TagSize::USIZE, 16);
-        assert_eq!(<AeadKey as AeadCore>::CiphertextOverhead::USIZE, 0);
+        assert_eq!(<AeadKey as AeadCore>::TAG_POSITION, TagPosition::Postfix);
         // The same nonce and tag types as aes-gcm: a drop-in replacement.
         let n: ::aead::Nonce<AeadKey> = aes_gcm::Nonce::default();
         let t: ::aead::Tag<AeadKey> = aes_gcm::Tag::default();
@@ -251,7 +309,7 @@ mod tests {
     /// Code written for a 12-byte-nonce AEAD, in place.
     fn seal_in_place<A>(cipher: &A, nonce: &::aead::Nonce<A>, msg: &[u8]) -> ::aead::Result<Vec<u8>>
     where
-        A: AeadInPlace<NonceSize = U12, TagSize = U16, CiphertextOverhead = U0>,
+        A: AeadInOut<NonceSize = U12, TagSize = U16>,
     {
         let mut buf = msg.to_vec();
         cipher.encrypt_in_place(nonce, b"", &mut buf)?;
@@ -299,14 +357,21 @@ mod tests {
         // Not EBADMSG (where the kernel writes nothing): the ABI does not say
         // what was written, so the buffer is wiped.
         let mut buf = *b"ciphertext-ish bytes";
-        let r = key.decrypt_in_place_detached(
+        let r = key.decrypt_inout_detached(
             &AeadNonce::default(),
             b"",
-            &mut buf,
+            InOutBuf::from(&mut buf[..]),
             &AeadTag::default(),
         );
         assert!(r.is_err());
         assert_eq!(buf, [0u8; 20]);
+        // Separate buffers: the input is untouched, the output wiped.
+        let input = *b"ciphertext-ish bytes";
+        let mut output = [0xAAu8; 20];
+        let inout = InOutBuf::new(&input, &mut output).expect("same lengths");
+        let r = key.decrypt_inout_detached(&AeadNonce::default(), b"", inout, &AeadTag::default());
+        assert!(r.is_err());
+        assert_eq!((input, output), (*b"ciphertext-ish bytes", [0u8; 20]));
         let mut out = [0xAAu8; 4];
         let e = vault
             .aead_decrypt_into(KeyId(1), b"abcd", b"", &[0; 12], &[0; 16], &mut out)

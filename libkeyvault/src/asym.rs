@@ -1,11 +1,13 @@
 //! Ed25519 signatures and public keys with vault keys, and the RustCrypto
-//! [`signature`] traits (2.x) for them: the private half never leaves the
+//! [`signature`] traits (3.x) for them: the private half never leaves the
 //! kernel.
 
 use crate::crypto::len32;
 use crate::{Error, KeyId, Result, Vault};
 use keyvault_uapi as abi;
 use nix::errno::Errno;
+use std::borrow::Borrow;
+use std::sync::Arc;
 
 /// An Ed25519 signature as bytes (64, RFC 8032 `R || S`).
 pub type SignatureBytes = [u8; abi::KV_ED25519_SIG_SIZE as usize];
@@ -115,8 +117,9 @@ impl Vault {
     }
 
     /// The Ed25519 key `key` of this vault, for use through the RustCrypto
-    /// [`signature`] traits. Nothing is checked until it is used.
-    pub fn signing_key(&self, key: KeyId) -> SigningKey<'_> {
+    /// [`signature`] traits, borrowing the vault. Nothing is checked until
+    /// it is used. For a key that owns its vault, see [`SigningKey::new`].
+    pub fn signing_key(&self, key: KeyId) -> SigningKey<&Vault> {
         SigningKey::new(self, key)
     }
 }
@@ -131,6 +134,11 @@ impl Vault {
 /// errno, which operation); a signature that does not verify is an error
 /// without a source. The inherent methods of [`Vault`] ([`Vault::sign`],
 /// [`Vault::verify`]) return the kernel's errors directly.
+///
+/// Borrowed or owned, as [`AeadKey`](crate::AeadKey): `V` is any
+/// [`Borrow<Vault>`]; [`Vault::signing_key`] borrows, [`SigningKey::new`]
+/// with an [`Arc<Vault>`] (the default `V`: plainly `SigningKey`) or a
+/// [`Vault`] owns. `Send` and `Sync` when `V` is (see [`Vault`]).
 ///
 /// ```no_run
 /// use keyvault::ed25519::Signature;
@@ -156,14 +164,33 @@ impl Vault {
 /// # }
 /// ```
 #[derive(Clone, Copy, Debug)]
-pub struct SigningKey<'v> {
-    vault: &'v Vault,
+pub struct SigningKey<V = Arc<Vault>> {
+    vault: V,
     key: KeyId,
 }
 
-impl<'v> SigningKey<'v> {
-    /// The Ed25519 key `key` in `vault`.
-    pub fn new(vault: &'v Vault, key: KeyId) -> Self {
+impl<V: Borrow<Vault>> SigningKey<V> {
+    /// The Ed25519 key `key` in the vault `vault` holds: `&Vault`,
+    /// `Arc<Vault>`, `Vault`, ... Nothing is checked until it is used.
+    ///
+    /// ```no_run
+    /// use keyvault::signature::Signer;
+    /// use keyvault::{Algorithm, SigningKey, Vault};
+    /// use std::sync::Arc;
+    ///
+    /// struct Notary {
+    ///     key: SigningKey, // SigningKey<Arc<Vault>>: no lifetime to carry
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let vault = Arc::new(Vault::open()?);
+    /// let id = vault.generate(Algorithm::Ed25519)?;
+    /// let notary = Notary { key: SigningKey::new(vault, id) };
+    /// let sig: keyvault::ed25519::Signature = notary.key.try_sign(b"deed")?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn new(vault: V, key: KeyId) -> Self {
         SigningKey { vault, key }
     }
 
@@ -173,30 +200,35 @@ impl<'v> SigningKey<'v> {
     }
 
     /// The vault the key is in.
-    pub fn vault(&self) -> &'v Vault {
+    pub fn vault(&self) -> &Vault {
+        self.vault.borrow()
+    }
+
+    /// Gives back what holds the vault.
+    pub fn into_inner(self) -> V {
         self.vault
     }
 
     /// The key's 32-byte public half (as `ed25519_dalek::VerifyingKey::to_bytes`).
     pub fn public_key(&self) -> Result<PublicKey> {
-        self.vault.public_key(self.key)
+        self.vault().public_key(self.key)
     }
 }
 
-impl signature::Signer<ed25519::Signature> for SigningKey<'_> {
+impl<V: Borrow<Vault>> signature::Signer<ed25519::Signature> for SigningKey<V> {
     fn try_sign(&self, msg: &[u8]) -> std::result::Result<ed25519::Signature, signature::Error> {
-        let sig = self.vault.sign(self.key, msg)?;
+        let sig = self.vault().sign(self.key, msg)?;
         Ok(ed25519::Signature::from_bytes(&sig))
     }
 }
 
-impl signature::Verifier<ed25519::Signature> for SigningKey<'_> {
+impl<V: Borrow<Vault>> signature::Verifier<ed25519::Signature> for SigningKey<V> {
     fn verify(
         &self,
         msg: &[u8],
         signature: &ed25519::Signature,
     ) -> std::result::Result<(), signature::Error> {
-        self.vault
+        self.vault()
             .verify(self.key, msg, &signature.to_bytes())
             .map_err(verifier_error)
     }

@@ -74,6 +74,7 @@ impl Error {
     /// What the error means to the caller.
     pub fn kind(&self) -> ErrorKind {
         match self.errno {
+            _ if self.op == "from-env" => ErrorKind::NoDevice,
             Errno::EBADMSG => ErrorKind::VerificationFailed,
             Errno::ENOENT | Errno::ENODEV | Errno::ENXIO if self.op == "open" => {
                 ErrorKind::NoDevice
@@ -112,6 +113,31 @@ impl Error {
     /// What the errno means for keyvault (the ABI's error contract).
     pub fn explain(&self) -> &'static str {
         match self.errno {
+            Errno::ENOENT if self.op == "from-env" => {
+                "$KEYVAULT_FD is not set: no vault was handed to this process (run it under \
+                 `kvctl exec`)"
+            }
+            Errno::EINVAL if self.op == "from-env" => "$KEYVAULT_FD is not an fd number",
+            Errno::EBADF if self.op == "from-env" => {
+                "$KEYVAULT_FD names no open fd (the parent closed it, or left it close-on-exec)"
+            }
+            Errno::ENOTTY if self.op == "from-env" => {
+                "$KEYVAULT_FD is not a keyvault fd (/dev/keyvault)"
+            }
+            Errno::EBUSY if self.op == "from-env" => {
+                "the vault in $KEYVAULT_FD was already taken by an earlier Vault::from_env in \
+                 this process"
+            }
+            Errno::EPIPE if self.op == "receive" => {
+                "the peer closed the socket without sending a vault"
+            }
+            Errno::EPROTO if self.op == "receive" => {
+                "the message did not carry exactly one fd (any fds it carried were closed)"
+            }
+            Errno::ENOTTY if self.op == "receive" => {
+                "the fd received is not a keyvault fd (/dev/keyvault); it was closed"
+            }
+            Errno::EPIPE if self.op == "send" => "the peer closed the socket",
             Errno::EPERM if self.op == "derive" || self.op == "exchange" => {
                 "not permitted: this vault handle lacks the capability, the key's usage does not \
                  allow it, or the new key is outside what the parent key's child policy allows \

@@ -27,10 +27,30 @@
 //! fd on it (dup, fork and `SCM_RIGHTS` share it), and are destroyed and
 //! zeroized by the kernel when the last one closes. [`Vault::dup`] makes
 //! another description on the same vault with fewer capabilities (and
-//! optionally fewer keys), to hand to a less trusted process.
+//! optionally fewer keys), to hand to a less trusted process: inherited
+//! ([`Vault::from_env`] takes the one `kvctl exec` passes in
+//! `$KEYVAULT_FD`) or sent over a Unix socket ([`Vault::send`],
+//! [`Vault::receive`]).
+//!
+//! A `Vault` is `Send` and `Sync`: share one between threads in an
+//! [`Arc`](std::sync::Arc), and give [`AeadKey`] and [`SigningKey`] an
+//! `Arc<Vault>` to make keys that own their vault (no lifetime), to keep in
+//! a struct or move to a thread.
+//!
+//! The RustCrypto `digest` traits are not implemented: the kernel hashes a
+//! whole message in one request ([`Vault::hash`]), while `digest::Update`
+//! feeds it in pieces, which would mean buffering the whole message in
+//! userspace and giving a streaming API a size limit it does not have.
+//!
+//! Examples to run (`cargo build --release --examples -p keyvault`): `envelope`
+//! (a kernel-made data key encrypts a file, stored wrapped beside it),
+//! `signing_service` (threads signing through one owned [`SigningKey`]),
+//! `fd_passing` (a key-limited handle sent to a child process, which signs).
 
-use keyvault_uapi as abi;
+#![deny(missing_docs)]
+
 use error::errno_of;
+use keyvault_uapi as abi;
 use nix::errno::Errno;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -41,16 +61,17 @@ mod crypto;
 mod error;
 mod kdf;
 mod limits;
+mod share;
 mod types;
 mod wrap;
 
-/// The RustCrypto `aead` crate (0.5) that [`AeadKey`] implements, re-exported
+/// The RustCrypto `aead` crate (0.6) that [`AeadKey`] implements, re-exported
 /// (as `aes_gcm::aead` is) so callers use the same version of the traits.
 pub use ::aead;
-/// The RustCrypto `ed25519` crate (2.x), whose [`ed25519::Signature`]
+/// The RustCrypto `ed25519` crate (3.x), whose [`ed25519::Signature`]
 /// [`SigningKey`] signs and verifies, re-exported.
 pub use ::ed25519;
-/// The RustCrypto `signature` crate (2.x) that [`SigningKey`] implements,
+/// The RustCrypto `signature` crate (3.x) that [`SigningKey`] implements,
 /// re-exported so callers use the same version of the traits.
 pub use ::signature;
 pub use aead_key::{AeadKey, AeadNonce, AeadTag};
@@ -63,6 +84,7 @@ pub use limits::Limits;
 pub use types::{
     Algorithm, Caps, ChildPolicy, KeyBits, KeyId, KeyInfo, KeyOptions, KeyState, ListPage,
 };
+pub use share::FD_ENV;
 pub use wrap::{BlobError, BlobInfo, WrapFormat};
 
 /// Raw access to the ioctls, for callers (and tests) that need to pass
@@ -89,6 +111,22 @@ pub mod raw {
 }
 
 /// A handle on a vault: one open file description of `/dev/keyvault`.
+///
+/// # Threads
+///
+/// A `Vault` is `Send` and `Sync` (it is an [`OwnedFd`]), so one handle can
+/// serve many threads through an [`Arc`](std::sync::Arc). That is sound for
+/// the kernel too: every method is a self-contained ioctl (or a few) whose
+/// buffers belong to the call, and the kernel does not serialize ioctls on
+/// one file: the module runs concurrent requests on one handle in parallel
+/// and keeps what they share consistent itself (`kmod/vault.rs`,
+/// `kmod/key.rs`): the key table behind a mutex, the handle's capabilities,
+/// each key's nonce counter and use counters atomic, and the prepared cipher
+/// state read-only during a request. So threads never see each other's
+/// data, a kernel nonce is never handed out twice, and a key destroyed by
+/// one thread finishes the operations other threads have in flight.
+/// [`Vault::restrict`] affects every thread (and every fd) sharing the
+/// handle at once.
 #[derive(Debug)]
 pub struct Vault {
     fd: OwnedFd,
@@ -382,6 +420,45 @@ impl From<OwnedFd> for Vault {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    fn assert_send_sync<T: Send + Sync>() {}
+
+    #[test]
+    fn vaults_and_key_handles_can_be_shared_between_threads() {
+        assert_send_sync::<Vault>();
+        assert_send_sync::<AeadKey>();
+        assert_send_sync::<AeadKey<&Vault>>();
+        assert_send_sync::<AeadKey<Vault>>();
+        assert_send_sync::<SigningKey>();
+        assert_send_sync::<SigningKey<&Vault>>();
+        assert_send_sync::<SigningKey<Vault>>();
+        assert_send_sync::<Error>();
+    }
+
+    #[test]
+    fn key_handles_borrow_share_or_own_their_vault() {
+        let vault = Arc::new(Vault::open_path("/dev/null").expect("/dev/null"));
+        let fd = vault.as_raw_fd();
+        let borrowed: AeadKey<&Vault> = vault.aead_key(KeyId(1));
+        let shared: AeadKey = AeadKey::new(Arc::clone(&vault), KeyId(2));
+        assert_eq!(
+            (borrowed.vault().as_raw_fd(), shared.vault().as_raw_fd()),
+            (fd, fd)
+        );
+        assert_eq!(Arc::strong_count(&vault), 2);
+        // Owned keys outlive the scope that made them, and move to threads.
+        let signer: SigningKey = SigningKey::new(Arc::clone(&vault), KeyId(3));
+        let e = std::thread::spawn(move || signer.public_key().unwrap_err())
+            .join()
+            .expect("thread");
+        assert_eq!((e.op(), e.errno()), ("get-pubkey", libc::ENOTTY));
+        drop(shared);
+        assert_eq!(Arc::strong_count(&vault), 1);
+        let own = SigningKey::new(vault.try_clone().expect("dup"), KeyId(4));
+        assert_ne!(own.vault().as_raw_fd(), fd);
+        let _: Vault = own.into_inner();
+    }
 
     #[test]
     fn dup_reaches_the_kernel_but_never_with_an_empty_key_list() {
