@@ -640,6 +640,91 @@ mod tests {
             panic!()
         };
         assert!(s.pubkey(&a).unwrap_err().contains("--format openssh"));
+
+        // SSH signatures: the options, the namespace, the signer, then the kernel.
+        let sshsig = file(
+            "m.sig",
+            crate::sshsig::armor(&test1(), "file", &[0; 64])
+                .unwrap()
+                .as_bytes(),
+        );
+        let other = "11".repeat(32);
+        let made_by = format!("made by the key {TEST1_PUBLIC}, not by public key {other}");
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["sign", "1", "--namespace", "f"],
+                "--namespace is for SSH signatures",
+            ),
+            (&["sign", "1", "--format", "sshsig"], "needs --namespace"),
+            (
+                &["sign", "1", "--format", "sshsig", "--namespace", "f"],
+                "keyvault get-pubkey:",
+            ),
+            (
+                &["verify", "1", "--format", "sshsig", "--sig", &sig],
+                "read from --sig-file",
+            ),
+            (
+                &["verify", "1", "--namespace", "f", "--sig", &sig],
+                "--namespace is for SSH",
+            ),
+            (
+                &[
+                    "verify",
+                    "1",
+                    "--sig-file",
+                    &bad,
+                    "--format",
+                    "sshsig",
+                    "--namespace",
+                    "f",
+                ],
+                "not an SSH signature",
+            ),
+            // Found without --format.
+            (&["verify", "1", "--sig-file", &sshsig], "needs --namespace"),
+            (
+                &["verify", "1", "--sig-file", &sshsig, "--namespace", "git"],
+                "for namespace 'file', not 'git'",
+            ),
+            (
+                &["verify", "1", "--sig-file", &sshsig, "--namespace", "file"],
+                "keyvault get-pubkey:",
+            ),
+            (
+                &[
+                    "verify",
+                    "--pubkey",
+                    &other,
+                    "--sig-file",
+                    &sshsig,
+                    "--namespace",
+                    "file",
+                ],
+                &made_by,
+            ),
+            (
+                &[
+                    "verify",
+                    "--pubkey",
+                    TEST1_PUBLIC,
+                    "--sig-file",
+                    &sshsig,
+                    "--namespace",
+                    "file",
+                ],
+                "keyvault verify:",
+            ),
+        ];
+        for (args, says) in cases {
+            let args = [args, &["--in", &msg][..]].concat();
+            let e = match parse(&args).unwrap() {
+                Cmd::Sign(a) => s.sign(&a).unwrap_err(),
+                Cmd::Verify(a) => s.verify(&a).unwrap_err(),
+                _ => panic!(),
+            };
+            assert!(e.contains(says), "{args:?}: {e}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -107,12 +107,76 @@ impl Session {
             if stated != actual {
                 let _ = self.vault.destroy(id);
                 return Err(format!(
-                    "the {} key's public key is not the one of its private key: the file is \
-                     damaged or was edited; nothing imported",
+                    "the public key in the {} file is not the one of its private key: the \
+                     file is damaged or was edited; nothing imported",
                     key.format
                 ));
             }
         }
         Ok(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{parse_args, Cmd};
+
+    #[test]
+    fn a_passphrase_from_an_fd_loses_one_trailing_newline() {
+        use std::os::fd::AsRawFd;
+        for (written, want) in [
+            (&b"pass word\n"[..], &b"pass word"[..]),
+            (b"pass\r\n", b"pass"),
+            (b"pass\n\n", b"pass\n"),
+            (b"pass", b"pass"),
+        ] {
+            let (r, w) = nix::unistd::pipe().unwrap();
+            nix::unistd::write(&w, written).unwrap();
+            drop(w);
+            assert_eq!(&*passphrase(Some(r.as_raw_fd())).unwrap(), want);
+        }
+        let (r, w) = nix::unistd::pipe().unwrap();
+        std::thread::spawn(move || nix::unistd::write(&w, &[b'x'; MAX_PASSPHRASE + 2]));
+        let e = passphrase(Some(r.as_raw_fd())).unwrap_err();
+        assert!(e.contains("not a passphrase"), "{e}");
+    }
+
+    #[test]
+    fn import_names_the_file_and_reaches_the_kernel_only_with_a_key() {
+        let s = Session::new(keyvault::Vault::open_path("/dev/null").unwrap(), false);
+        let dir = std::env::temp_dir().join(format!("kvctl-import-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = |name: &str, data: &[u8]| -> String {
+            std::fs::write(dir.join(name), data).unwrap();
+            dir.join(name).to_string_lossy().into()
+        };
+        let import = |args: &[&str]| {
+            let Cmd::Import { alg, key, .. } = parse_args(args).unwrap() else {
+                panic!()
+            };
+            s.import_key(alg, &key, &KeyOptions::default()).unwrap_err()
+        };
+        let hex = path("k.hex", format!("{}\n", "ab".repeat(16)).as_bytes());
+        let e = import(&["import", "aes128-gcm", "--key-file", &hex]);
+        assert!(
+            e.starts_with(&format!("{hex}: the key looks like hex")),
+            "{e}"
+        );
+        let e = import(&[
+            "import",
+            "aes128-gcm",
+            "--key-file",
+            &hex,
+            "--format",
+            "hex",
+        ]);
+        assert!(e.starts_with("keyvault import:"), "{e}");
+        let big = path("big", &vec![b'k'; MAX_KEY_FILE + 1]);
+        let e = import(&["import", "hmac-sha256", "--key-file", &big]);
+        assert!(e.contains("more than 64 KiB: not a key file"), "{e}");
+        let e = import(&["import", "hmac-sha256", "--key-fd", "999999"]);
+        assert!(e.starts_with("fd 999999 is not open"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -166,7 +166,7 @@ fn unambiguous_raw(alg: Algorithm, data: &[u8]) -> Result<ParsedKey, String> {
         {
             return Err(format!(
                 "the key looks like hex ({} hex digits, {} bytes): say --format hex to decode \
-                 it, or --format raw to import these {n} characters as they are",
+                 it, or --format raw to import these {n} bytes as they are",
                 stripped.len(),
                 stripped.len() / 2
             ));
@@ -175,7 +175,7 @@ fn unambiguous_raw(alg: Algorithm, data: &[u8]) -> Result<ParsedKey, String> {
             if fits(decoded.len()) {
                 return Err(format!(
                     "the key looks like base64 ({} bytes decoded): say --format base64 to \
-                     decode it, or --format raw to import these {n} characters as they are",
+                     decode it, or --format raw to import these {n} bytes as they are",
                     decoded.len()
                 ));
             }
@@ -595,6 +595,10 @@ mod tests {
         parse_private_key(alg, data, format, &mut no_passphrase)
     }
 
+    fn refused(alg: Algorithm, data: &[u8], format: KeyFormat) -> String {
+        parse(alg, data, format).err().expect("refused")
+    }
+
     fn ed25519() -> ed25519_dalek::SigningKey {
         let mut seed = [0u8; 32];
         rand_core::RngCore::fill_bytes(&mut OsRng, &mut seed);
@@ -653,24 +657,18 @@ mod tests {
         let der = x25519_pkcs8(&secret);
         let k = parse(Algorithm::X25519, &der, KeyFormat::Auto).unwrap();
         assert_eq!(&*k.secret, secret.as_bytes());
-        let e = parse(Algorithm::Ed25519, &der, KeyFormat::Auto)
-            .err()
-            .unwrap();
+        let e = refused(Algorithm::Ed25519, &der, KeyFormat::Auto);
         assert!(
             e.contains("X25519 private key") && e.contains("not ed25519"),
             "{e}"
         );
         let pem = ed25519().to_pkcs8_pem(LineEnding::LF).unwrap();
-        let e = parse(Algorithm::X25519, pem.as_bytes(), KeyFormat::Auto)
-            .err()
-            .unwrap();
+        let e = refused(Algorithm::X25519, pem.as_bytes(), KeyFormat::Auto);
         assert!(
             e.contains("Ed25519 private key (PKCS#8), not x25519: import it as ed25519"),
             "{e}"
         );
-        let e = parse(Algorithm::HmacSha256, pem.as_bytes(), KeyFormat::Auto)
-            .err()
-            .unwrap();
+        let e = refused(Algorithm::HmacSha256, pem.as_bytes(), KeyFormat::Auto);
         assert!(e.contains("not hmac-sha256"), "{e}");
     }
 
@@ -680,31 +678,23 @@ mod tests {
             .verifying_key()
             .to_public_key_pem(LineEnding::LF)
             .unwrap();
-        let e = parse(Algorithm::Ed25519, public.as_bytes(), KeyFormat::Auto)
-            .err()
-            .unwrap();
+        let e = refused(Algorithm::Ed25519, public.as_bytes(), KeyFormat::Auto);
         assert!(e.contains("a public key"), "{e}");
         let enc =
             "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMAA=\n-----END ENCRYPTED PRIVATE KEY-----\n";
-        let e = parse(Algorithm::Ed25519, enc.as_bytes(), KeyFormat::Auto)
-            .err()
-            .unwrap();
+        let e = refused(Algorithm::Ed25519, enc.as_bytes(), KeyFormat::Auto);
         assert!(e.contains("encrypted PKCS#8"), "{e}");
-        let e = parse(
+        let e = refused(
             Algorithm::Ed25519,
             b"-----BEGIN PRIVATE KEY-----\n!!\n",
             KeyFormat::Auto,
-        )
-        .err()
-        .unwrap();
+        );
         assert!(e.starts_with("PEM:"), "{e}");
-        let e = parse(
+        let e = refused(
             Algorithm::Ed25519,
             b"\x30\x03\x02\x01\x00",
             KeyFormat::Pkcs8,
-        )
-        .err()
-        .unwrap();
+        );
         assert!(e.contains("not a PKCS#8 private key"), "{e}");
     }
 
@@ -762,17 +752,13 @@ mod tests {
         .unwrap();
         assert_eq!(e, "no passphrase given");
         // The algorithm is checked before the passphrase is asked for.
-        let e = parse(Algorithm::X25519, locked.as_bytes(), KeyFormat::Auto)
-            .err()
-            .unwrap();
+        let e = refused(Algorithm::X25519, locked.as_bytes(), KeyFormat::Auto);
         assert!(e.contains("ssh-ed25519 private key, not x25519"), "{e}");
-        let e = parse(
+        let e = refused(
             Algorithm::Ed25519,
             b"-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n",
             KeyFormat::Auto,
-        )
-        .err()
-        .unwrap();
+        );
         assert!(e.contains("not an OpenSSH private key"), "{e}");
     }
 
@@ -785,27 +771,19 @@ mod tests {
         let k = parse(Algorithm::Ed25519, jwk.as_bytes(), KeyFormat::Auto).unwrap();
         assert_eq!(&*k.secret, sk.as_bytes());
         assert_eq!(k.public, Some(sk.verifying_key().to_bytes()));
-        let e = parse(Algorithm::X25519, jwk.as_bytes(), KeyFormat::Jwk)
-            .err()
-            .unwrap();
+        let e = refused(Algorithm::X25519, jwk.as_bytes(), KeyFormat::Jwk);
         assert!(
             e.contains("an Ed25519 JWK, not x25519: import it as ed25519"),
             "{e}"
         );
         let odd = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}","alg":"ECDH-ES"}}"#);
-        let e = parse(Algorithm::Ed25519, odd.as_bytes(), KeyFormat::Jwk)
-            .err()
-            .unwrap();
+        let e = refused(Algorithm::Ed25519, odd.as_bytes(), KeyFormat::Jwk);
         assert!(e.contains("for alg ECDH-ES, not ed25519"), "{e}");
         let no_alg = format!(r#"{{"kty":"OKP","crv":"Ed25519","d":"{d}"}}"#);
-        let e = parse(Algorithm::X25519, no_alg.as_bytes(), KeyFormat::Jwk)
-            .err()
-            .unwrap();
+        let e = refused(Algorithm::X25519, no_alg.as_bytes(), KeyFormat::Jwk);
         assert!(e.contains("an Ed25519 JWK, not x25519"), "{e}");
         let public = format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{x}"}}"#);
-        let e = parse(Algorithm::Ed25519, public.as_bytes(), KeyFormat::Jwk)
-            .err()
-            .unwrap();
+        let e = refused(Algorithm::Ed25519, public.as_bytes(), KeyFormat::Jwk);
         assert!(e.contains("no \"d\""), "{e}");
 
         let xs = x25519_dalek::StaticSecret::random_from_rng(OsRng);
@@ -821,21 +799,15 @@ mod tests {
         let oct = format!(r#"{{"kty":"oct","k":"{k64}","alg":"HS256"}}"#);
         let k = parse(Algorithm::HmacSha256, oct.as_bytes(), KeyFormat::Auto).unwrap();
         assert_eq!(&*k.secret, &secret);
-        let e = parse(Algorithm::HmacSha512, oct.as_bytes(), KeyFormat::Auto)
-            .err()
-            .unwrap();
+        let e = refused(Algorithm::HmacSha512, oct.as_bytes(), KeyFormat::Auto);
         assert!(e.contains("for alg HS256, not hmac-sha512"), "{e}");
-        let e = parse(
+        let e = refused(
             Algorithm::Aes128Gcm,
             format!(r#"{{"kty":"oct","k":"{k64}"}}"#).as_bytes(),
             KeyFormat::Jwk,
-        )
-        .err()
-        .unwrap();
+        );
         assert!(e.contains("32 bytes: an aes128-gcm key is 16 bytes"), "{e}");
-        let e = parse(Algorithm::Ed25519, oct.as_bytes(), KeyFormat::Jwk)
-            .err()
-            .unwrap();
+        let e = refused(Algorithm::Ed25519, oct.as_bytes(), KeyFormat::Jwk);
         assert!(e.contains("kty oct"), "{e}");
         for (bad, says) in [
             ("[1]", "not a JSON object"),
@@ -846,9 +818,7 @@ mod tests {
             (r#"{"kty":"oct","k":7}"#, "not a string"),
             (r#"{"kty":"OKP","crv":"Ed448","d":"AA"}"#, "crv Ed448"),
         ] {
-            let e = parse(Algorithm::HmacSha256, bad.as_bytes(), KeyFormat::Jwk)
-                .err()
-                .unwrap();
+            let e = refused(Algorithm::HmacSha256, bad.as_bytes(), KeyFormat::Jwk);
             assert!(e.contains(says), "{bad}: {e}");
         }
     }
@@ -867,24 +837,14 @@ mod tests {
             let k = parse(Algorithm::HmacSha256, data, format).unwrap();
             assert_eq!(&*k.secret, &key, "{format:?}");
         }
-        let e = parse(Algorithm::Aes128Gcm, hex.as_bytes(), KeyFormat::Hex)
-            .err()
-            .unwrap();
+        let e = refused(Algorithm::Aes128Gcm, hex.as_bytes(), KeyFormat::Hex);
         assert_eq!(
             e,
             "the hex-decoded key is 32 bytes: an aes128-gcm key is 16 bytes"
         );
-        assert!(parse(Algorithm::HmacSha256, b"zz", KeyFormat::Hex)
-            .err()
-            .unwrap()
-            .contains("not hex"));
-        assert!(parse(Algorithm::HmacSha256, b"@@@@", KeyFormat::Base64)
-            .err()
-            .unwrap()
-            .contains("not base64"));
-        let e = parse(Algorithm::HmacSha256, b"short", KeyFormat::Raw)
-            .err()
-            .unwrap();
+        assert!(refused(Algorithm::HmacSha256, b"zz", KeyFormat::Hex).contains("not hex"));
+        assert!(refused(Algorithm::HmacSha256, b"@@@@", KeyFormat::Base64).contains("not base64"));
+        let e = refused(Algorithm::HmacSha256, b"short", KeyFormat::Raw);
         assert_eq!(
             e,
             "the key is 5 bytes: an hmac-sha256 key is 16 to 64 bytes"
@@ -896,31 +856,23 @@ mod tests {
         let key: Vec<u8> = (0..32).collect();
         let hex = hex::encode(&key);
         for data in [hex.clone(), format!("{hex}\n")] {
-            let e = parse(Algorithm::HmacSha256, data.as_bytes(), KeyFormat::Auto)
-                .err()
-                .unwrap();
+            let e = refused(Algorithm::HmacSha256, data.as_bytes(), KeyFormat::Auto);
             assert!(
                 e.contains("looks like hex") && e.contains("--format hex"),
                 "{e}"
             );
             // For a 32-byte-only algorithm, 64 characters are not a raw size.
-            let e = parse(Algorithm::Aes256Gcm, data.as_bytes(), KeyFormat::Auto)
-                .err()
-                .unwrap();
+            let e = refused(Algorithm::Aes256Gcm, data.as_bytes(), KeyFormat::Auto);
             assert!(e.contains("--format raw"), "{e}");
         }
         let b64 = format!("{}\n", BASE64.encode(&key));
-        let e = parse(Algorithm::HmacSha512, b64.as_bytes(), KeyFormat::Auto)
-            .err()
-            .unwrap();
+        let e = refused(Algorithm::HmacSha512, b64.as_bytes(), KeyFormat::Auto);
         assert!(e.contains("looks like base64 (32 bytes decoded)"), "{e}");
-        let e = parse(
+        let e = refused(
             Algorithm::HmacSha256,
             b"a shared secret, typed\n",
             KeyFormat::Auto,
-        )
-        .err()
-        .unwrap();
+        );
         assert!(
             e.contains("ending in a newline") && e.contains("printf %s"),
             "{e}"
@@ -947,13 +899,11 @@ mod tests {
         let seed = "0123456789abcdef0123456789abcdef";
         let k = parse(Algorithm::Ed25519, seed.as_bytes(), KeyFormat::Auto).unwrap();
         assert_eq!(&*k.secret, seed.as_bytes());
-        let e = parse(
+        let e = refused(
             Algorithm::Ed25519,
             b"ssh-ed25519 AAAAC3Nz me",
             KeyFormat::Auto,
-        )
-        .err()
-        .unwrap();
+        );
         assert!(e.contains("OpenSSH public key"), "{e}");
     }
 
