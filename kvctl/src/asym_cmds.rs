@@ -1,17 +1,23 @@
-//! Ed25519 and public keys: `sign`, `verify`, and `pubkey` (raw, hex,
-//! base64, or an OpenSSH `ssh-ed25519` line).
+//! Ed25519 and public keys: `sign`, `verify` (64-byte signatures, or SSH
+//! signatures: sshsig.rs), and `pubkey` (raw, hex, base64, an OpenSSH
+//! `ssh-ed25519` line, SubjectPublicKeyInfo PEM, JWK).
 
 use crate::fail::Fail;
 use crate::inout::{self, Encoding, IoArgs};
-use crate::Session;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine;
-use keyvault::{Algorithm, KeyId, PublicKey, SignatureBytes};
+use crate::{keyfmt, sshsig, Session};
+use keyvault::{Algorithm, ErrorKind, KeyId, PublicKey, SignatureBytes};
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// The OpenSSH name of Ed25519 keys (RFC 8709).
-const SSH_ED25519: &str = "ssh-ed25519";
+/// The most input `sign` reads for a raw Ed25519 signature: the module's
+/// hard maximum for `max_data_bytes`; its actual limit (1 MiB by default)
+/// is the kernel's to enforce (EMSGSIZE).
+const MAX_SIGN_INPUT: usize = 64 << 20;
+
+/// Why a raw Ed25519 signature of a large input fails, and what to do.
+const TOO_LARGE_TO_SIGN: &str = "the input is larger than the kernel's per-operation limit \
+     (EMSGSIZE): Ed25519 signs the whole message in one kernel operation; sign it with \
+     --format sshsig --namespace NS instead, which signs its SHA-512 (any size)";
 
 /// Decodes exactly N bytes written as hex or base64 (whitespace ignored),
 /// or, when `raw_ok` (a file), as the N bytes themselves. The three can
@@ -60,64 +66,56 @@ fn parse_pubkey(s: &str) -> Result<PublicKey, String> {
     parse_public_key(s.as_bytes(), false)
 }
 
-/// The SSH wire format of an Ed25519 public key (RFC 8709): the string
-/// "ssh-ed25519", then the string of the 32 key bytes, each string as a
-/// big-endian u32 length and the bytes.
-pub fn ssh_wire(key: &PublicKey) -> Vec<u8> {
-    let mut out = Vec::with_capacity(4 + SSH_ED25519.len() + 4 + key.len());
-    for field in [SSH_ED25519.as_bytes(), key] {
-        out.extend_from_slice(&(field.len() as u32).to_be_bytes());
-        out.extend_from_slice(field);
-    }
-    out
-}
-
-/// The OpenSSH public key line of an Ed25519 key, as in `authorized_keys`
-/// and `*.pub` files: `ssh-ed25519 BASE64 [comment]`.
-pub fn openssh_line(key: &PublicKey, comment: Option<&str>) -> String {
-    let mut line = format!("{SSH_ED25519} {}", BASE64.encode(ssh_wire(key)));
-    if let Some(c) = comment.filter(|c| !c.is_empty()) {
-        line.push(' ');
-        line.push_str(c);
-    }
-    line
-}
-
-/// The key of an OpenSSH `ssh-ed25519 BASE64 [comment]` line.
-fn parse_openssh(line: &str) -> Result<PublicKey, String> {
-    let mut fields = line.split_whitespace();
-    let (Some(SSH_ED25519), Some(b64)) = (fields.next(), fields.next()) else {
-        return Err("not an OpenSSH ssh-ed25519 public key line".into());
-    };
-    let wire = BASE64
-        .decode(b64)
-        .map_err(|e| format!("OpenSSH key: bad base64: {e}"))?;
-    let expected_len = ssh_wire(&[0; 32]).len();
-    let prefix = &ssh_wire(&[0; 32])[..expected_len - 32];
-    if wire.len() != expected_len || !wire.starts_with(prefix) {
-        return Err("OpenSSH key: not the wire format of an ssh-ed25519 key".into());
-    }
-    Ok(wire[prefix.len()..].try_into().expect("32 bytes"))
-}
-
-/// An Ed25519 public key: an OpenSSH line, hex, base64, or (from a file)
-/// the 32 bytes.
+/// An Ed25519 public key: an OpenSSH line, SubjectPublicKeyInfo PEM, hex,
+/// base64, or (from a file) the 32 bytes.
 fn parse_public_key(data: &[u8], raw_ok: bool) -> Result<PublicKey, String> {
-    if !(raw_ok && data.len() == 32) && data.trim_ascii_start().starts_with(SSH_ED25519.as_bytes())
-    {
+    let start = data.trim_ascii_start();
+    if raw_ok && data.len() == 32 {
+        return decode_fixed(data, raw_ok);
+    }
+    if start.starts_with(b"ssh-") {
         let text = std::str::from_utf8(data).map_err(|_| "OpenSSH key: not text")?;
-        return parse_openssh(text);
+        return keyfmt::public_from_openssh(text);
+    }
+    if start.starts_with(b"-----BEGIN ") {
+        return match keyfmt::public_from_spki(data)? {
+            (Algorithm::Ed25519, key) => Ok(key),
+            (alg, _) => Err(format!(
+                "an {alg} public key: signatures are made by ed25519 keys"
+            )),
+        };
     }
     decode_fixed(data, raw_ok)
+}
+
+/// How `sign` writes a signature and `verify` reads one.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignFormat {
+    /// The 64 bytes of the Ed25519 signature.
+    #[value(alias = "binary")]
+    Raw,
+    /// Lower-case hex.
+    Hex,
+    /// Standard base64.
+    Base64,
+    /// An SSH signature (`BEGIN SSH SIGNATURE`, as `ssh-keygen -Y sign`
+    /// makes): of the input's SHA-512, so of any size; needs --namespace.
+    Sshsig,
 }
 
 #[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
 pub struct SignArgs {
     /// The Ed25519 key.
     pub id: KeyId,
-    /// How to write the signature.
-    #[arg(long, value_enum, default_value_t = Encoding::Hex)]
-    pub format: Encoding,
+    /// How to write the signature. raw, hex and base64 sign the input
+    /// itself, in one kernel operation: at most the module's
+    /// max_data_bytes (1 MiB by default).
+    #[arg(long, value_enum, default_value_t = SignFormat::Hex)]
+    pub format: SignFormat,
+    /// What an SSH signature is for (e.g. file, git), as `ssh-keygen -Y
+    /// sign -n NS`: the verifier must name the same.
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
     #[command(flatten)]
     pub io: IoArgs,
 }
@@ -130,7 +128,8 @@ pub struct VerifyArgs {
     /// The signer's Ed25519 public key: hex, base64, or an OpenSSH "ssh-ed25519 ..." line.
     #[arg(long, value_name = "KEY", value_parser = parse_pubkey)]
     pub pubkey: Option<PublicKey>,
-    /// Read the signer's public key from FILE (32 raw bytes, hex, base64, or OpenSSH).
+    /// Read the signer's public key from FILE (32 raw bytes, hex, base64,
+    /// OpenSSH, or PEM `BEGIN PUBLIC KEY`).
     #[arg(long, value_name = "FILE")]
     pub pubkey_file: Option<PathBuf>,
     /// The signature (64 bytes): hex or base64.
@@ -142,9 +141,18 @@ pub struct VerifyArgs {
         required_unless_present = "sig_file"
     )]
     pub sig: Option<SignatureBytes>,
-    /// Read the signature from FILE (64 raw bytes, hex or base64: any `kvctl sign` output).
+    /// Read the signature from FILE (64 raw bytes, hex, base64, or an SSH
+    /// signature: any `kvctl sign` output).
     #[arg(long, value_name = "FILE")]
     pub sig_file: Option<PathBuf>,
+    /// The signature's format: sshsig for an SSH signature (in --sig-file);
+    /// raw, hex and base64 each read any of the three. Default: what
+    /// --sig-file holds.
+    #[arg(long, value_enum)]
+    pub format: Option<SignFormat>,
+    /// The namespace an SSH signature must be for (as `ssh-keygen -Y verify -n NS`).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
     /// Read the signed data from FILE (`-` or none: stdin).
     #[arg(long = "in", value_name = "FILE")]
     pub input: Option<PathBuf>,
@@ -162,6 +170,10 @@ pub enum PubkeyFormat {
     Base64,
     /// An OpenSSH public key line, `ssh-ed25519 AAAA... [comment]` (Ed25519 keys only).
     Openssh,
+    /// SubjectPublicKeyInfo PEM, `BEGIN PUBLIC KEY` (as `openssl pkey -pubout`).
+    Pem,
+    /// A JSON Web Key, kty OKP (RFC 8037).
+    Jwk,
 }
 
 #[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
@@ -181,12 +193,38 @@ pub struct PubkeyArgs {
 
 impl Session {
     pub(crate) fn sign(&self, a: &SignArgs) -> Result<(), Fail> {
-        let data = self.read(a.io.input.as_deref())?;
-        let sig = self.vault.sign(a.id, &data)?;
+        let enc = match a.format {
+            SignFormat::Sshsig => return self.sign_sshsig(a),
+            _ if a.namespace.is_some() => {
+                return Err("--namespace is for SSH signatures (--format sshsig)".into())
+            }
+            SignFormat::Raw => Encoding::Raw,
+            SignFormat::Hex => Encoding::Hex,
+            SignFormat::Base64 => Encoding::Base64,
+        };
+        let input = a.io.input.as_deref();
+        self.stdin_free(input)?;
+        // Never more than the kernel could take: a larger input is refused
+        // without being read whole.
+        let data = inout::read_at_most(
+            inout::open_input(input)?,
+            MAX_SIGN_INPUT + 1,
+            &inout::display_name(input),
+        )?;
+        if data.len() > MAX_SIGN_INPUT {
+            return Err(TOO_LARGE_TO_SIGN.into());
+        }
+        let sig = self.vault.sign(a.id, &data).map_err(|e| {
+            if e.kind() == ErrorKind::TooLarge {
+                TOO_LARGE_TO_SIGN.to_string()
+            } else {
+                e.to_string()
+            }
+        })?;
         self.emit_bytes(
             a.io.out.as_deref(),
             &sig,
-            a.format,
+            enc,
             Encoding::Hex,
             str::to_string,
             |text, enc| json!({ "signature": text, "encoding": enc.name() }),
@@ -207,12 +245,6 @@ impl Session {
                 "only one of the input, --sig-file and --pubkey-file can be stdin",
             ));
         }
-        let sig = match (a.sig, a.sig_file.as_deref()) {
-            (Some(sig), _) => sig,
-            (None, Some(f)) => decode_fixed(&self.read(Some(f))?, true)
-                .map_err(|e| format!("the signature in {}: {e}", f.display()))?,
-            (None, None) => return Err(Fail::usage("give the signature with --sig or --sig-file")),
-        };
         let public = match (a.pubkey, a.pubkey_file.as_deref()) {
             (Some(p), _) => Some(p),
             (None, Some(f)) => Some(
@@ -220,6 +252,29 @@ impl Session {
                     .map_err(|e| format!("the public key in {}: {e}", f.display()))?,
             ),
             (None, None) => None,
+        };
+        let sig_text = a
+            .sig_file
+            .as_deref()
+            .map(|f| self.read(Some(f)))
+            .transpose()?;
+        let armored = sig_text.as_deref().is_some_and(|t| sshsig::is_armored(t));
+        match (a.format, &sig_text) {
+            (Some(SignFormat::Sshsig), None) => {
+                return Err("an SSH signature is read from --sig-file FILE".into())
+            }
+            (Some(SignFormat::Sshsig), Some(text)) => return self.verify_sshsig(a, text, public),
+            (None, Some(text)) if armored => return self.verify_sshsig(a, text, public),
+            _ if a.namespace.is_some() => {
+                return Err("--namespace is for SSH signatures (--format sshsig)".into())
+            }
+            _ => {}
+        }
+        let sig = match (a.sig, a.sig_file.as_deref(), &sig_text) {
+            (Some(sig), _, _) => sig,
+            (None, Some(f), Some(text)) => decode_fixed(text, true)
+                .map_err(|e| format!("the signature in {}: {e}", f.display()))?,
+            _ => return Err("give the signature with --sig or --sig-file".into()),
         };
         let data = self.read(input)?;
         let (check, signer) = match (public, a.id) {
@@ -233,7 +288,7 @@ impl Session {
         inout::verdict(self.json, "valid", check, || {
             format!(
                 "bad signature: not a signature of {} by {signer}",
-                inout::display_name(input)
+                &inout::display_name(input)
             )
         })
     }
@@ -253,23 +308,40 @@ impl Session {
             }
         }
         let public = self.vault.public_key(a.id)?;
-        let enc = match a.format {
-            PubkeyFormat::Raw => Encoding::Raw,
-            PubkeyFormat::Hex => Encoding::Hex,
-            PubkeyFormat::Base64 => Encoding::Base64,
-            PubkeyFormat::Openssh => {
-                let line = openssh_line(&public, a.comment.as_deref());
-                let text = if self.json {
-                    json!({ "openssh": line, "pubkey": hex::encode(public) }).to_string()
-                } else {
-                    line
-                };
-                return inout::write_output(out, format!("{text}\n").as_bytes(), false);
+        let (text, field) = match a.format {
+            PubkeyFormat::Raw => return self.emit_pubkey(out, &public, Encoding::Raw),
+            PubkeyFormat::Hex => return self.emit_pubkey(out, &public, Encoding::Hex),
+            PubkeyFormat::Base64 => return self.emit_pubkey(out, &public, Encoding::Base64),
+            PubkeyFormat::Openssh => (
+                keyfmt::openssh_public(&public, a.comment.as_deref())? + "\n",
+                "openssh",
+            ),
+            PubkeyFormat::Pem => (keyfmt::spki_pem(self.key_alg(a.id)?, &public)?, "pem"),
+            PubkeyFormat::Jwk => {
+                let jwk = keyfmt::jwk_public(self.key_alg(a.id)?, &public)?;
+                return inout::write_output(out, format!("{jwk}\n").as_bytes(), false);
             }
         };
+        let text = if self.json {
+            format!(
+                "{}\n",
+                json!({ field: text.trim_end(), "pubkey": hex::encode(public) })
+            )
+        } else {
+            text
+        };
+        inout::write_output(out, text.as_bytes(), false)
+    }
+
+    fn emit_pubkey(
+        &self,
+        out: Option<&Path>,
+        public: &PublicKey,
+        enc: Encoding,
+    ) -> Result<(), Fail> {
         self.emit_bytes(
             out,
-            &public,
+            public,
             enc,
             Encoding::Hex,
             str::to_string,
@@ -282,8 +354,25 @@ impl Session {
 mod tests {
     use super::*;
     use crate::{parse_args as parse, Cli, Cmd};
+    use base64::engine::general_purpose::STANDARD as BASE64;
+    use base64::Engine;
     use clap::Parser;
     use std::path::Path;
+
+    fn openssh_line(key: &PublicKey, comment: Option<&str>) -> String {
+        keyfmt::openssh_public(key, comment).unwrap()
+    }
+
+    /// The SSH wire format of an Ed25519 public key (RFC 8709), written out
+    /// to check ssh-key's: string "ssh-ed25519", string(32-byte key),
+    /// lengths big-endian u32.
+    fn ssh_wire(key: &PublicKey) -> Vec<u8> {
+        let mut wire = vec![0, 0, 0, 0x0b];
+        wire.extend_from_slice(b"ssh-ed25519");
+        wire.extend_from_slice(&[0, 0, 0, 0x20]);
+        wire.extend_from_slice(key);
+        wire
+    }
 
     // RFC 8032, 7.1, TEST 1.
     const TEST1_PUBLIC: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
@@ -297,13 +386,7 @@ mod tests {
     #[test]
     fn the_openssh_encoding_is_the_ssh_wire_format_in_base64() {
         let key = test1();
-        // string "ssh-ed25519", string(32-byte key), lengths big-endian u32.
-        let mut wire = vec![0, 0, 0, 0x0b];
-        wire.extend_from_slice(b"ssh-ed25519");
-        wire.extend_from_slice(&[0, 0, 0, 0x20]);
-        wire.extend_from_slice(&key);
-        assert_eq!(ssh_wire(&key), wire);
-        let expected = BASE64.encode(&wire);
+        let expected = BASE64.encode(ssh_wire(&key));
         assert_eq!(expected, TEST1_OPENSSH);
         assert_eq!(
             openssh_line(&key, None),
@@ -337,7 +420,7 @@ mod tests {
         assert!(parse_pubkey("ssh-ed25519").is_err());
         assert!(parse_pubkey("ssh-rsa AAAAB3NzaC1yc2E").is_err());
         let e = parse_pubkey(&format!("ssh-ed25519 {}", BASE64.encode(b"short"))).unwrap_err();
-        assert!(e.contains("wire format"), "{e}");
+        assert!(e.starts_with("OpenSSH key:"), "{e}");
         let mut wire = ssh_wire(&key);
         wire[7] = b'X';
         assert!(parse_pubkey(&format!("ssh-ed25519 {}", BASE64.encode(&wire))).is_err());
@@ -366,17 +449,27 @@ mod tests {
         let Cmd::Sign(a) = parse(&["sign", "3"]).unwrap() else {
             panic!()
         };
-        assert_eq!((a.id, a.format), (KeyId(3), Encoding::Hex));
+        assert_eq!((a.id, a.format), (KeyId(3), SignFormat::Hex));
+        assert_eq!(a.namespace, None);
         assert_eq!(a.io, IoArgs::default());
         let Cmd::Sign(a) =
             parse(&["sign", "3", "--in", "m", "--out", "s", "--format", "base64"]).unwrap()
         else {
             panic!()
         };
-        assert_eq!(a.format, Encoding::Base64);
+        assert_eq!(a.format, SignFormat::Base64);
         assert_eq!(
             (a.io.input.as_deref(), a.io.out.as_deref()),
             (Some(Path::new("m")), Some(Path::new("s")))
+        );
+        let Cmd::Sign(a) =
+            parse(&["sign", "3", "--format", "sshsig", "--namespace", "file"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (a.format, a.namespace.as_deref()),
+            (SignFormat::Sshsig, Some("file"))
         );
 
         let sig = "ab".repeat(64);
@@ -439,7 +532,13 @@ mod tests {
         };
         assert_eq!(a.format, PubkeyFormat::Openssh);
         assert_eq!(a.comment.as_deref(), Some("ci@build"));
-        assert!(parse(&["pubkey", "4", "--format", "pem"]).is_err());
+        for (name, format) in [("pem", PubkeyFormat::Pem), ("jwk", PubkeyFormat::Jwk)] {
+            let Cmd::Pubkey(a) = parse(&["pubkey", "4", "--format", name]).unwrap() else {
+                panic!()
+            };
+            assert_eq!(a.format, format);
+        }
+        assert!(parse(&["pubkey", "4", "--format", "der"]).is_err());
     }
 
     #[test]
@@ -545,6 +644,91 @@ mod tests {
             panic!()
         };
         assert!(s.pubkey(&a).unwrap_err().contains("--format openssh"));
+
+        // SSH signatures: the options, the namespace, the signer, then the kernel.
+        let sshsig = file(
+            "m.sig",
+            crate::sshsig::armor(&test1(), "file", &[0; 64])
+                .unwrap()
+                .as_bytes(),
+        );
+        let other = "11".repeat(32);
+        let made_by = format!("made by the key {TEST1_PUBLIC}, not by public key {other}");
+        let cases: &[(&[&str], &str)] = &[
+            (
+                &["sign", "1", "--namespace", "f"],
+                "--namespace is for SSH signatures",
+            ),
+            (&["sign", "1", "--format", "sshsig"], "needs --namespace"),
+            (
+                &["sign", "1", "--format", "sshsig", "--namespace", "f"],
+                "keyvault get-pubkey:",
+            ),
+            (
+                &["verify", "1", "--format", "sshsig", "--sig", &sig],
+                "read from --sig-file",
+            ),
+            (
+                &["verify", "1", "--namespace", "f", "--sig", &sig],
+                "--namespace is for SSH",
+            ),
+            (
+                &[
+                    "verify",
+                    "1",
+                    "--sig-file",
+                    &bad,
+                    "--format",
+                    "sshsig",
+                    "--namespace",
+                    "f",
+                ],
+                "not an SSH signature",
+            ),
+            // Found without --format.
+            (&["verify", "1", "--sig-file", &sshsig], "needs --namespace"),
+            (
+                &["verify", "1", "--sig-file", &sshsig, "--namespace", "git"],
+                "for namespace 'file', not 'git'",
+            ),
+            (
+                &["verify", "1", "--sig-file", &sshsig, "--namespace", "file"],
+                "keyvault get-pubkey:",
+            ),
+            (
+                &[
+                    "verify",
+                    "--pubkey",
+                    &other,
+                    "--sig-file",
+                    &sshsig,
+                    "--namespace",
+                    "file",
+                ],
+                &made_by,
+            ),
+            (
+                &[
+                    "verify",
+                    "--pubkey",
+                    TEST1_PUBLIC,
+                    "--sig-file",
+                    &sshsig,
+                    "--namespace",
+                    "file",
+                ],
+                "keyvault verify:",
+            ),
+        ];
+        for (args, says) in cases {
+            let args = [args, &["--in", &msg][..]].concat();
+            let e = match parse(&args).unwrap() {
+                Cmd::Sign(a) => s.sign(&a).unwrap_err(),
+                Cmd::Verify(a) => s.verify(&a).unwrap_err(),
+                _ => panic!(),
+            };
+            assert!(e.contains(says), "{args:?}: {e}");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

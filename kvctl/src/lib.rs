@@ -25,9 +25,12 @@ mod envelope;
 mod fail;
 mod inout;
 mod kdf_cmds;
+mod key_import;
+mod keyfmt;
 mod keyring;
 mod keystore;
 mod limits;
+mod sshsig;
 mod wrap_cmds;
 
 use clap::{Parser, Subcommand};
@@ -155,18 +158,20 @@ enum Cmd {
         #[command(flatten)]
         policy: PolicyArgs,
     },
-    /// Import a key: raw bytes (from a file, `-` for stdin, or hex), or a
-    /// kernel keyring key's payload, read by the kernel itself; prints the id.
-    #[command(group(clap::ArgGroup::new("source").required(true).args(["key_file", "hex", "keyring"])))]
+    /// Import a key from a file or an inherited fd (never the command line):
+    /// raw, hex, base64, PKCS#8 (PEM or DER), OpenSSH or JWK; or a kernel
+    /// keyring key's payload, read by the kernel itself; prints the id.
+    ///
+    /// The algorithm must be what the file says it is (an Ed25519 PKCS#8
+    /// key is not an x25519 key). In --format auto, text that looks like
+    /// hex or base64, or ends in a newline, is refused when raw bytes are
+    /// expected: say --format hex, base64 or raw.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["key_file", "key_fd", "keyring"])))]
     Import {
         /// Algorithm (see `kvctl algorithms`).
         alg: Algorithm,
-        /// File with the raw key bytes (`-`: stdin).
-        #[arg(long)]
-        key_file: Option<PathBuf>,
-        /// The key as hex.
-        #[arg(long)]
-        hex: Option<String>,
+        #[command(flatten)]
+        key: key_import::KeySource,
         /// A kernel keyring key (types logon, user, encrypted, trusted): its
         /// serial, or %TYPE:DESC (e.g. %logon:myapp), searched like keyctl in the
         /// session, user and user-session keyrings, in that order. The key must be
@@ -302,10 +307,12 @@ fn vault() -> Result<Vault, Fail> {
     match std::env::var_os(FD_ENV) {
         Some(value) => Vault::from_env().map_err(|e| {
             let value = value.to_string_lossy();
-            Fail::from(e).message(format!("{e} (${FD_ENV}={value})")).hint(format!(
-                "${FD_ENV} is set by `kvctl exec` for the command it runs: unset it, or run \
+            Fail::from(e)
+                .message(format!("{e} (${FD_ENV}={value})"))
+                .hint(format!(
+                    "${FD_ENV} is set by `kvctl exec` for the command it runs: unset it, or run \
                  kvctl inside `kvctl exec`"
-            ))
+                ))
         }),
         None => Ok(Vault::open()?),
     }
@@ -359,13 +366,18 @@ impl Session {
 
     /// A command's input (`None` or `-`: stdin).
     fn read<P: AsRef<Path> + ?Sized>(&self, path: Option<&P>) -> Result<Zeroizing<Vec<u8>>, Fail> {
-        let path = path.map(AsRef::as_ref);
+        self.stdin_free(path)?;
+        inout::read_input(path)
+    }
+
+    /// Refuses stdin (`None` or `-`) when it is the batch script.
+    fn stdin_free<P: AsRef<Path> + ?Sized>(&self, path: Option<&P>) -> Result<(), Fail> {
         if self.stdin_is_script && inout::is_stdin(path) {
             return Err(Fail::usage(
                 "stdin is the batch script here: give the input with --in FILE",
             ));
         }
-        inout::read_input(path)
+        Ok(())
     }
 
     /// Prints the command's result: `human` as text, or with --json the
@@ -403,8 +415,7 @@ impl Session {
             }
             Cmd::Import {
                 alg,
-                key_file,
-                hex,
+                key,
                 keyring,
                 policy,
             } => {
@@ -413,10 +424,7 @@ impl Session {
                     Some(k) => v
                         .import_from_keyring(k.serial()?, alg, &opts)
                         .map_err(|e| Fail::from(e).context(&k))?,
-                    None => {
-                        let key = self.read_key(key_file.as_deref(), hex.as_deref())?;
-                        v.import(alg, &key, &opts)?
-                    }
+                    None => self.import_key(alg, &key, &opts)?,
                 };
                 self.made(id)?;
             }
@@ -520,15 +528,6 @@ impl Session {
         }
         Ok(())
     }
-
-    fn read_key(&self, file: Option<&Path>, hex: Option<&str>) -> Result<Zeroizing<Vec<u8>>, Fail> {
-        if let Some(h) = hex {
-            return hex::decode(h.trim())
-                .map(Zeroizing::new)
-                .map_err(|e| Fail::invalid(format!("--hex: {e}")));
-        }
-        self.read(file).map_err(|e| e.context("reading the key"))
-    }
 }
 
 impl Cmd {
@@ -585,7 +584,7 @@ impl Cmd {
             Cmd::Sign(a) => (
                 "the signature",
                 "--out",
-                a.format == Raw,
+                a.format == asym_cmds::SignFormat::Raw,
                 a.io.out.as_deref(),
             ),
             Cmd::Pubkey(a) => {
@@ -905,8 +904,8 @@ mod tests {
             ["genkey", "aes256-gcm", "--ttl", "5m"]
         );
         assert_eq!(
-            words("  import aes128-gcm --hex 'ab cd'  "),
-            ["import", "aes128-gcm", "--hex", "ab cd"]
+            words("  import aes128-gcm --key-file 'my key'  "),
+            ["import", "aes128-gcm", "--key-file", "my key"]
         );
         assert_eq!(words(r#"restrict "" "#), ["restrict", ""]);
         assert!(words("   # only a comment").is_empty());
@@ -1011,12 +1010,38 @@ mod tests {
     #[test]
     fn import_needs_a_key_source() {
         assert!(Cli::try_parse_from(["kvctl", "import", "aes128-gcm"]).is_err());
-        // One source only: bytes from a file, as hex, or from the keyring.
-        for other in [["--key-file", "f"], ["--keyring", "1"]] {
-            let mut args = vec!["kvctl", "import", "aes128-gcm", "--hex", "00"];
+        // One source only: a file, an fd, or the keyring; never the key itself.
+        for (one, other) in [
+            (["--key-file", "f"], ["--keyring", "1"]),
+            (["--key-fd", "3"], ["--keyring", "1"]),
+            (["--key-file", "f"], ["--key-fd", "3"]),
+            (["--keyring", "1"], ["--format", "hex"]),
+            (["--keyring", "1"], ["--passphrase-fd", "4"]),
+        ] {
+            let mut args = vec!["kvctl", "import", "aes128-gcm"];
+            args.extend(one);
             args.extend(other);
-            assert!(Cli::try_parse_from(args).is_err(), "{other:?}");
+            assert!(Cli::try_parse_from(args).is_err(), "{one:?} {other:?}");
         }
+        let e = parse_args(&["import", "aes128-gcm", "--hex", "00"]).unwrap_err();
+        assert!(e.contains("unexpected argument '--hex'"), "{e}");
+        let Cmd::Import { key, .. } = parse_args(&[
+            "import",
+            "ed25519",
+            "--key-fd",
+            "3",
+            "--format",
+            "openssh",
+            "--passphrase-fd",
+            "4",
+        ])
+        .unwrap() else {
+            panic!("import --key-fd")
+        };
+        assert_eq!(
+            (key.key_fd, key.format, key.passphrase_fd),
+            (Some(3), keyfmt::KeyFormat::Openssh, Some(4))
+        );
         let cli = Cli::try_parse_from([
             "kvctl",
             "import",

@@ -138,7 +138,7 @@ for way in "kvctl exec -- sh -c" "kvctl batch" "kvctl keystore add" "--ephemeral
   says "...the hint names $way" "$way"
 done
 indent <<< "$out"
-status "import outside: 2" 2 kvctl import aes128-gcm --hex 00112233445566778899aabbccddeeff
+status "import outside: 2" 2 kvctl import aes128-gcm --format hex --key-file - <<< 00112233445566778899aabbccddeeff
 run "genkey --ephemeral: 0" kvctl --ephemeral genkey aes256-gcm
 expect "...prints an id" yes "$(grep -qE '^[0-9]+$' <<< "$out" && echo yes)"
 expect "...and says on stderr that the key is gone" yes "$(grep -q 'destroyed as this kvctl exits' "$tmp/err" && echo yes)"

@@ -37,13 +37,13 @@ echo "keyring: logon $tag:root = $root, logon $tag:other = $other, user $tag-use
 mac() { echo "keyvault" | kvctl mac "$1"; }
 run "import --keyring SERIAL (user key)" kvctl import hmac-sha256 --keyring "$user" --usage mac
 by_serial=$out
-by_hex=$(kvctl import hmac-sha256 --hex "$user_hex" --usage mac)
+by_hex=$(kvctl import hmac-sha256 --format hex --key-file - --usage mac <<< "$user_hex")
 expect "the keyring key's payload is the key (same MAC as its bytes imported)" "$(mac "$by_hex")" "$(mac "$by_serial")"
 run "import --keyring %user:DESC" kvctl import hmac-sha256 --keyring "%user:$tag-user" --usage mac
 expect "%user:DESC finds the same key" "$(mac "$by_hex")" "$(mac "$out")"
 run "import --keyring %logon:DESC" kvctl import hmac-sha256 --keyring "%logon:$tag:root" --usage mac
 expect "%logon:DESC is the logon key's payload" \
-  "$(mac "$(kvctl import hmac-sha256 --hex "$root_hex" --usage mac)")" "$(mac "$out")"
+  "$(mac "$(kvctl import hmac-sha256 --format hex --key-file - --usage mac <<< "$root_hex")")" "$(mac "$out")"
 refused "import --keyring --wrappable is EPERM" "never be wrappable" \
   kvctl import hmac-sha256 --keyring "$root" --wrappable
 refused "import --keyring of a missing key names the keyrings searched" "no logon key '$tag:missing' in the session, user or user-session keyring" \
