@@ -21,7 +21,9 @@
 //! made [`wrappable`](KeyOptions::wrappable) can leave the kernel encrypted
 //! under a wrapping key ([`Vault::wrap`], [`Vault::unwrap`]), and a key can
 //! be made from a kernel keyring key without its bytes passing through
-//! userspace ([`Vault::import_from_keyring`]).
+//! userspace ([`Vault::import_from_keyring`]). Data larger than one kernel
+//! operation is encrypted as a [`stream`] of authenticated chunks (KVS1),
+//! in constant memory.
 //!
 //! A [`Vault`] owns one open file description: the keys live as long as any
 //! fd on it (dup, fork and `SCM_RIGHTS` share it), and are destroyed and
@@ -29,8 +31,8 @@
 //! another description on the same vault with fewer capabilities (and
 //! optionally fewer keys), to hand to a less trusted process.
 
-use keyvault_uapi as abi;
 use error::errno_of;
+use keyvault_uapi as abi;
 use nix::errno::Errno;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -42,6 +44,8 @@ mod error;
 mod kdf;
 mod types;
 mod wrap;
+
+pub mod stream;
 
 /// The RustCrypto `aead` crate (0.5) that [`AeadKey`] implements, re-exported
 /// (as `aes_gcm::aead` is) so callers use the same version of the traits.
