@@ -4,8 +4,8 @@
 
 use crate::inout::{self, Encoding};
 use crate::{PolicyArgs, Session};
-use keyvault::{Algorithm, BlobInfo, Caps, KeyId, WrapFormat};
 use keyvault::ErrorKind;
+use keyvault::{Algorithm, BlobInfo, Caps, KeyId, WrapFormat};
 use serde_json::json;
 
 #[derive(clap::Args, Clone, Debug, PartialEq)]
