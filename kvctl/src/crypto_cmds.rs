@@ -763,6 +763,69 @@ mod tests {
     }
 
     #[test]
+    fn streaming_options_parse_and_conflict() {
+        let Cmd::Encrypt(a) = parse(&[
+            "encrypt",
+            "1",
+            "--chunk-size",
+            "1M",
+            "-o",
+            "f",
+            "--no-progress",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.chunk_size, Some(1 << 20));
+        assert_eq!(a.io.out.as_deref(), Some("f"));
+        assert!(a.progress.no_progress && !a.progress.progress);
+        assert!(check_encrypt_options(&a, Algorithm::Aes128Cbc, Kind::Cbc)
+            .unwrap_err()
+            .contains("--chunk-size is for AEAD keys"));
+        assert!(check_encrypt_options(&a, Algorithm::Aes128Gcm, Kind::Aead).is_ok());
+        assert!(parse(&["encrypt", "1", "--chunk-size", "1G"]).is_err());
+        let nonce = "00".repeat(12);
+        assert!(parse(&["encrypt", "1", "--nonce", &nonce, "--chunk-size", "4K"]).is_err());
+        assert!(parse(&["decrypt", "1", "--progress", "--no-progress"]).is_err());
+        let Cmd::Decrypt(a) = parse(&["decrypt", "1", "--progress", "-o", "p"]).unwrap() else {
+            panic!()
+        };
+        assert!(a.progress.progress);
+        assert_eq!(a.io.out.as_deref(), Some("p"));
+
+        let Cmd::Mac(a) = parse(&["mac", "1", "--prehash", "sha512"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.prehash, Some(HashAlg::Sha512));
+        let Cmd::VerifyMac(a) =
+            parse(&["verify-mac", "1", "--mac", "ab", "--prehash", "sha256"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(a.prehash, Some(HashAlg::Sha256));
+        assert!(parse(&["mac", "1", "--prehash", "md5"]).is_err());
+    }
+
+    #[test]
+    fn too_large_messages_say_the_limit_and_what_to_do() {
+        let e = too_large_for_one_op("f", Some(1 << 20), Kind::Cbc);
+        assert!(
+            e.contains("max_data_bytes = 1048576") && e.contains("AEAD key"),
+            "{e}"
+        );
+        let e = too_large_for_one_op("f", None, Kind::Aead);
+        assert!(
+            e.contains("1 MiB") && e.contains("leave --nonce out"),
+            "{e}"
+        );
+        let e = mac_too_large("f", Some(4096));
+        assert!(
+            e.contains("4096") && e.contains("64 MiB") && e.contains("--prehash"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn encrypt_options_must_fit_the_key() {
         let Cmd::Encrypt(mut a) = parse(&["encrypt", "3"]).unwrap() else {
             panic!()

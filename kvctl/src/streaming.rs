@@ -27,7 +27,9 @@ const PROGRESS_FROM: u64 = 8 << 20;
 /// The read size when streaming.
 const PIECE: usize = 64 << 10;
 
-/// The module's per-operation limit (`max_data_bytes`), from sysfs.
+/// The module's per-operation limit (`max_data_bytes`), from sysfs when
+/// the module publishes it (Rust module parameters are not in sysfs on
+/// every kernel: then None, and the kernel's EMSGSIZE tells).
 pub fn max_data_bytes() -> Option<usize> {
     std::fs::read_to_string(MAX_DATA_PARAM)
         .ok()
@@ -38,7 +40,7 @@ pub fn max_data_bytes() -> Option<usize> {
 pub fn limit_text(limit: Option<usize>) -> String {
     match limit {
         Some(n) => format!("max_data_bytes = {n} bytes"),
-        None => "max_data_bytes (1 MiB by default; not readable in sysfs here)".into(),
+        None => "max_data_bytes: 1 MiB unless keyvault.ko was loaded with another value".into(),
     }
 }
 

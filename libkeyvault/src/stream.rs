@@ -214,11 +214,11 @@ impl<'v> VaultCipher<'v> {
     }
 }
 
-/// A vault error as an I/O error: a tag that does not verify is
-/// `InvalidData`, anything else has the errno's kind; the message is the
+/// A vault error as an I/O error: a tag that does not verify (`EBADMSG`)
+/// is `InvalidData`, anything else has the errno's kind; the message is the
 /// vault error's (which operation, which errno, what it means).
 fn io_error(e: crate::Error) -> io::Error {
-    let kind = if e.is_verification_failure() {
+    let kind = if e.errno() == libc::EBADMSG {
         ErrorKind::InvalidData
     } else {
         io::Error::from_raw_os_error(e.errno()).kind()

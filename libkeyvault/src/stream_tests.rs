@@ -493,6 +493,16 @@ fn a_failed_seal_poisons_the_encryptor() {
 }
 
 #[test]
+fn the_kernels_ebadmsg_is_invalid_data_and_other_errnos_keep_their_kind() {
+    use nix::errno::Errno;
+    let e = io_error(crate::Error::new("aead-decrypt", Errno::EBADMSG));
+    assert_eq!(e.kind(), ErrorKind::InvalidData);
+    assert!(e.to_string().contains("aead-decrypt"), "{e}");
+    let e = io_error(crate::Error::new("aead-decrypt", Errno::EPERM));
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied);
+}
+
+#[test]
 fn vault_ciphers_need_an_aead_key_and_report_kernel_errors_as_they_are() {
     let vault = Vault::open_path("/dev/null").unwrap();
     let e = VaultCipher::with_algorithm(&vault, KeyId(1), Algorithm::Aes128Cbc).unwrap_err();
