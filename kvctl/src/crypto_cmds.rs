@@ -208,16 +208,7 @@ fn stream_error(e: io::Error, limit: Option<usize>) -> String {
 
 /// First bytes of `r`, up to `head`'s length (fewer only at its end).
 fn read_head(r: &mut dyn Read, head: &mut [u8]) -> Result<usize, String> {
-    let mut n = 0;
-    while n < head.len() {
-        match r.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    Ok(n)
+    streaming::fill(r, head).map_err(|e| e.to_string())
 }
 
 /// The input of a one-shot encryption is above the module's limit.
@@ -377,16 +368,8 @@ impl Session {
     /// module's limit.
     fn read_one_op(&self, input: Option<&str>, kind: Kind) -> Result<Zeroizing<Vec<u8>>, String> {
         let mut inp = self.open(input)?;
-        let limit = streaming::max_data_bytes();
-        let mut data = Zeroizing::new(Vec::new());
-        if !streaming::read_at_most(
-            &mut inp,
-            limit.unwrap_or(streaming::HARD_MAX_DATA),
-            &mut data,
-        )? {
-            return Err(too_large_for_one_op(&inp.name, limit, kind));
-        }
-        Ok(data)
+        streaming::read_for_one_op(&mut inp)?
+            .ok_or_else(|| too_large_for_one_op(&inp.name, streaming::max_data_bytes(), kind))
     }
 
     /// `encrypt` with an AEAD key: a KVS1 stream, in constant memory.
@@ -574,16 +557,8 @@ impl Session {
             let digest = streaming::sha2_stream(h, &[], &mut inp)?;
             return Ok(Zeroizing::new(streaming::prehash_message(h, &digest)));
         }
-        let limit = streaming::max_data_bytes();
-        let mut data = Zeroizing::new(Vec::new());
-        if !streaming::read_at_most(
-            &mut inp,
-            limit.unwrap_or(streaming::HARD_MAX_DATA),
-            &mut data,
-        )? {
-            return Err(mac_too_large(&inp.name, limit));
-        }
-        Ok(data)
+        streaming::read_for_one_op(&mut inp)?
+            .ok_or_else(|| mac_too_large(&inp.name, streaming::max_data_bytes()))
     }
 
     pub(crate) fn mac(&self, a: &MacArgs) -> Result<(), String> {

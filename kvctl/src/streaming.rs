@@ -96,7 +96,7 @@ pub fn open_input(path: Option<&str>) -> Result<Input, String> {
 }
 
 /// Reads as much of `dst` as `r` has (less only at its end).
-fn fill(r: &mut dyn Read, dst: &mut [u8]) -> io::Result<usize> {
+pub fn fill(r: &mut dyn Read, dst: &mut [u8]) -> io::Result<usize> {
     let mut n = 0;
     while n < dst.len() {
         match r.read(&mut dst[n..]) {
@@ -132,6 +132,15 @@ pub fn read_at_most(
         }
     }
     Ok(false)
+}
+
+/// All of `input` for one kernel operation: None when it is larger than
+/// the module's limit (or, when sysfs does not say, than the largest limit
+/// the module accepts: the kernel's EMSGSIZE then tells).
+pub fn read_for_one_op(input: &mut Input) -> Result<Option<Zeroizing<Vec<u8>>>, String> {
+    let mut data = Zeroizing::new(Vec::new());
+    let limit = max_data_bytes().unwrap_or(HARD_MAX_DATA);
+    Ok(read_at_most(input, limit, &mut data)?.then_some(data))
 }
 
 /// The SHA-2 digest of `head` then the rest of `input`, in userspace, in

@@ -354,14 +354,35 @@ impl fmt::Display for StreamHeader {
     }
 }
 
-/// The AAD of chunk `index`: header || index || last || the caller's AAD,
-/// built in `out` (reused from chunk to chunk).
-fn chunk_aad(out: &mut Vec<u8>, header: &[u8; HEADER_LEN], index: u64, last: bool, aad: &[u8]) {
-    out.clear();
-    out.extend_from_slice(header);
-    out.extend_from_slice(&index.to_be_bytes());
-    out.push(u8::from(last));
-    out.extend_from_slice(aad);
+/// What binds a chunk to its stream: the header and the caller's AAD.
+struct Binding {
+    header: StreamHeader,
+    header_bytes: [u8; HEADER_LEN],
+    aad: Vec<u8>,
+    /// The last chunk AAD made (reused from chunk to chunk).
+    scratch: Vec<u8>,
+}
+
+impl Binding {
+    fn new(header: StreamHeader, aad: &[u8]) -> Self {
+        Binding {
+            header,
+            header_bytes: header.to_bytes(),
+            aad: aad.to_vec(),
+            scratch: Vec::with_capacity(HEADER_LEN + 9 + aad.len()),
+        }
+    }
+
+    /// The AAD of chunk `index`: header || index || last || the caller's AAD.
+    fn chunk_aad(&mut self, index: u64, last: bool) -> &[u8] {
+        let out = &mut self.scratch;
+        out.clear();
+        out.extend_from_slice(&self.header_bytes);
+        out.extend_from_slice(&index.to_be_bytes());
+        out.push(u8::from(last));
+        out.extend_from_slice(&self.aad);
+        out
+    }
 }
 
 fn random_stream_id() -> io::Result<[u8; STREAM_ID_LEN]> {
@@ -414,10 +435,7 @@ fn random_stream_id() -> io::Result<[u8; STREAM_ID_LEN]> {
 pub struct StreamEncryptor<W: Write, C: ChunkCipher> {
     cipher: C,
     writer: W,
-    header: StreamHeader,
-    header_bytes: [u8; HEADER_LEN],
-    aad: Vec<u8>,
-    scratch: Vec<u8>,
+    binding: Binding,
     /// nonce (12) | plaintext, then ciphertext (up to c) | tag (16).
     buf: Zeroizing<Vec<u8>>,
     /// Plaintext bytes in `buf` after the nonce.
@@ -456,24 +474,21 @@ impl<W: Write, C: ChunkCipher> StreamEncryptor<W, C> {
         let mut enc = StreamEncryptor {
             cipher,
             writer,
-            header,
-            header_bytes: header.to_bytes(),
-            aad: aad.to_vec(),
-            scratch: Vec::with_capacity(HEADER_LEN + 9 + aad.len()),
+            binding: Binding::new(header, aad),
             buf: Zeroizing::new(vec![0u8; c + CHUNK_OVERHEAD]),
             pending: 0,
             chunk_size: c,
             index: 0,
             failed: false,
         };
-        let header = enc.header_bytes;
+        let header = enc.binding.header_bytes;
         enc.guard(|e| e.writer.write_all(&header))?;
         Ok(enc)
     }
 
     /// The header written at the start of the stream.
     pub fn header(&self) -> &StreamHeader {
-        &self.header
+        &self.binding.header
     }
 
     /// Runs `f`, and poisons the stream if it fails.
@@ -491,16 +506,10 @@ impl<W: Write, C: ChunkCipher> StreamEncryptor<W, C> {
     /// Seals the pending plaintext as chunk `index` and writes it.
     fn seal_chunk(&mut self, last: bool) -> io::Result<()> {
         let n = self.pending;
-        chunk_aad(
-            &mut self.scratch,
-            &self.header_bytes,
-            self.index,
-            last,
-            &self.aad,
-        );
+        let aad = self.binding.chunk_aad(self.index, last);
         let (nonce, tag) = self
             .cipher
-            .seal(&self.scratch, &mut self.buf[NONCE_LEN..NONCE_LEN + n])
+            .seal(aad, &mut self.buf[NONCE_LEN..NONCE_LEN + n])
             .map_err(|e| io::Error::new(e.kind(), format!("sealing chunk {}: {e}", self.index)))?;
         self.buf[..NONCE_LEN].copy_from_slice(&nonce);
         self.buf[NONCE_LEN + n..NONCE_LEN + n + TAG_LEN].copy_from_slice(&tag);
@@ -617,10 +626,7 @@ enum ReadState {
 pub struct StreamDecryptor<R: Read, C: ChunkCipher> {
     cipher: C,
     reader: R,
-    header: StreamHeader,
-    header_bytes: [u8; HEADER_LEN],
-    aad: Vec<u8>,
-    scratch: Vec<u8>,
+    binding: Binding,
     /// One chunk: nonce | ciphertext, then plaintext | tag.
     buf: Zeroizing<Vec<u8>>,
     /// The plaintext not yet returned: `buf[pos..end]`.
@@ -663,10 +669,7 @@ impl<R: Read, C: ChunkCipher> StreamDecryptor<R, C> {
         Ok(StreamDecryptor {
             cipher,
             reader,
-            header,
-            header_bytes,
-            aad: aad.to_vec(),
-            scratch: Vec::with_capacity(HEADER_LEN + 9 + aad.len()),
+            binding: Binding::new(header, aad),
             buf: Zeroizing::new(vec![0u8; header.chunk_size as usize + CHUNK_OVERHEAD]),
             pos: 0,
             end: 0,
@@ -678,24 +681,18 @@ impl<R: Read, C: ChunkCipher> StreamDecryptor<R, C> {
 
     /// The stream's header.
     pub fn header(&self) -> &StreamHeader {
-        &self.header
+        &self.binding.header
     }
 
     /// Tries to open the chunk in `buf[..len]` as chunk `self.index`, the
     /// last one or not.
     fn open_as(&mut self, len: usize, last: bool) -> io::Result<()> {
-        chunk_aad(
-            &mut self.scratch,
-            &self.header_bytes,
-            self.index,
-            last,
-            &self.aad,
-        );
+        let aad = self.binding.chunk_aad(self.index, last);
         let (nonce, rest) = self.buf[..len].split_at_mut(NONCE_LEN);
         let (body, tag) = rest.split_at_mut(len - CHUNK_OVERHEAD);
         let nonce: Nonce = (&*nonce).try_into().expect("NONCE_LEN bytes");
         let tag: Tag = (&*tag).try_into().expect("TAG_LEN bytes");
-        self.cipher.open(&self.scratch, &nonce, body, &tag)
+        self.cipher.open(aad, &nonce, body, &tag)
     }
 
     /// Reads, authenticates and decrypts the next chunk into `buf`.
@@ -799,7 +796,7 @@ impl<R: Read, C: ChunkCipher> Read for StreamDecryptor<R, C> {
 impl<R: Read, C: ChunkCipher> fmt::Debug for StreamDecryptor<R, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("StreamDecryptor")
-            .field("header", &self.header)
+            .field("header", &self.binding.header)
             .field("chunks_opened", &self.index)
             .field("state", &self.state)
             .finish_non_exhaustive()
