@@ -3,11 +3,14 @@
 use crate::envelope::{self, Envelope, Kind, Params};
 use crate::fail::Fail;
 use crate::inout::{self, Encoding, IoArgs};
+use crate::streaming::{self, Input, Output, ProgressArgs};
 use crate::Session;
+use keyvault::stream::{self as kvs, StreamDecryptor, StreamEncryptor, VaultCipher};
 use keyvault::uapi::{KV_MAX_DIGEST_SIZE, KV_MIN_MAC_VERIFY_SIZE};
 use keyvault::ErrorKind;
 use keyvault::{Algorithm, HashAlg, Iv, KeyId, Nonce};
 use serde_json::json;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -41,11 +44,17 @@ pub struct EncryptArgs {
     pub id: KeyId,
     #[command(flatten)]
     pub aad: AadArgs,
-    /// AEAD nonce, 24 hex digits; it must never repeat for the key
-    /// (default: the kernel makes one that never does).
+    /// AEAD nonce, 24 hex digits; it must never repeat for the key. It makes
+    /// a one-shot KVE1 envelope, up to the module's per-operation limit
+    /// (default: a KVS1 stream of any size, one kernel nonce per chunk).
     #[arg(long, value_name = "HEX", value_parser = hex_array::<12>,
-          conflicts_with_all = ["cbc_iv", "no_padding"])]
+          conflicts_with_all = ["cbc_iv", "no_padding", "chunk_size"])]
     pub nonce: Option<Nonce>,
+    /// Plaintext bytes per chunk of a KVS1 stream (AEAD keys), e.g. 64K or
+    /// 1M: 1 byte to 16 MiB and at most the module's max_data_bytes (each
+    /// chunk is one kernel operation) [default: 64K].
+    #[arg(long, value_name = "SIZE", value_parser = streaming::parse_size)]
+    pub chunk_size: Option<u32>,
     /// AES-CBC IV, 32 hex digits (default: a random one from the kernel).
     #[arg(long, value_name = "HEX", value_parser = hex_array::<16>)]
     pub cbc_iv: Option<Iv>,
@@ -57,6 +66,8 @@ pub struct EncryptArgs {
     pub format: Encoding,
     #[command(flatten)]
     pub io: IoArgs,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 }
 
 #[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
@@ -70,12 +81,19 @@ pub struct DecryptArgs {
     pub format: Option<Encoding>,
     #[command(flatten)]
     pub io: IoArgs,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 }
+
+/// `mac --prehash`: what it is, for --help.
+const PREHASH_HELP: &str = "MAC a digest of the input instead of the input, for inputs above the module's per-operation limit: HMAC(key, \"kvctl-prehash-v1:\" || ALG || \":\" || ALG(input)), ALG = sha256 or sha512, the digest computed by kvctl. This is NOT plain HMAC of the input: check it with `verify-mac --prehash ALG`.";
 
 #[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
 pub struct MacArgs {
     /// The HMAC key.
     pub id: KeyId,
+    #[arg(long, value_name = "ALG", help = PREHASH_HELP)]
+    pub prehash: Option<HashAlg>,
     /// How to write the MAC.
     #[arg(long, value_enum, default_value_t = Encoding::Hex)]
     pub format: Encoding,
@@ -98,6 +116,9 @@ pub struct VerifyMacArgs {
     /// Read the MAC from FILE (e.g. the output of `kvctl mac --out FILE`).
     #[arg(long, value_name = "FILE")]
     pub mac_file: Option<PathBuf>,
+    /// The MAC was made with `mac --prehash ALG` (see `kvctl mac --help`).
+    #[arg(long, value_name = "ALG")]
+    pub prehash: Option<HashAlg>,
     /// How the MAC is written.
     #[arg(long, value_enum, default_value_t = Encoding::Hex)]
     pub format: Encoding,
@@ -140,12 +161,127 @@ fn check_encrypt_options(a: &EncryptArgs, alg: Algorithm, kind: Kind) -> Result<
             "--nonce is for AEAD keys; key {id} is {alg} (it takes --cbc-iv)"
         )),
         Kind::Cbc if a.aad.given() => Err(no_aad(id, alg)),
+        Kind::Cbc if a.chunk_size.is_some() => Err(format!(
+            "--chunk-size is for AEAD keys, whose output is a stream; key {id} is {alg}"
+        )),
         _ => Ok(()),
     }
 }
 
 fn no_aad(id: KeyId, alg: Algorithm) -> String {
     format!("AES-CBC authenticates nothing, so takes no --aad/--aad-file; key {id} is {alg}")
+}
+
+/// The module's default `max_data_bytes`, assumed by `hash` when LIMITS
+/// does not say (a smaller real limit makes the kernel refuse, and kvctl
+/// then hashes in userspace; a larger one only means userspace hashes more).
+const DEFAULT_MAX_DATA: usize = 1 << 20;
+
+/// Seals all of `input` as a KVS1 stream into `w`; returns `w`.
+fn seal_stream<W: Write>(
+    cipher: VaultCipher<'_>,
+    aad: &[u8],
+    chunk: u32,
+    input: &mut Input,
+    w: W,
+) -> io::Result<W> {
+    let mut enc = StreamEncryptor::with_chunk_size(cipher, aad, chunk, w)?;
+    io::copy(&mut input.reader, &mut enc)?;
+    enc.finish()
+}
+
+/// A failure of `kind` (the crate's error kinds, not the cipher kinds).
+fn fail_of(kind: ErrorKind, message: String) -> Fail {
+    Fail::new(crate::fail::Kind::Vault(kind), message)
+}
+
+/// An error while streaming: the limit (with what to do), a chunk that does
+/// not authenticate or a stream cut short (the "no" answer, exit status 1),
+/// or what the library or the I/O said.
+fn stream_error(e: io::Error, limit: Option<usize>) -> Fail {
+    let lib = e
+        .get_ref()
+        .and_then(|i| i.downcast_ref::<keyvault::Error>())
+        .copied();
+    let too_large = lib.is_some_and(|k| k.kind() == ErrorKind::TooLarge)
+        || e.raw_os_error() == Some(libc::EMSGSIZE)
+        || e.to_string().contains("per-operation limit");
+    if too_large {
+        return fail_of(
+            ErrorKind::TooLarge,
+            format!(
+                "{e} ({}): give a smaller --chunk-size",
+                streaming::limit_text(limit)
+            ),
+        );
+    }
+    match lib {
+        Some(k) if k.kind() != ErrorKind::VerificationFailed => {
+            Fail::from(k).message(e.to_string())
+        }
+        _ if e.kind() == io::ErrorKind::InvalidData => {
+            fail_of(ErrorKind::VerificationFailed, e.to_string())
+        }
+        _ => Fail::io("the stream", &e),
+    }
+}
+
+/// First bytes of `r`, up to `head`'s length (fewer only at its end).
+fn read_head(r: &mut dyn Read, head: &mut [u8]) -> Result<usize, Fail> {
+    streaming::fill(r, head).map_err(|e| Fail::io("the input", &e))
+}
+
+/// The input of a one-shot encryption is above the module's limit.
+fn too_large_for_one_op(name: &str, limit: Option<usize>, kind: Kind) -> Fail {
+    let what = match kind {
+        Kind::Cbc => {
+            "AES-CBC is one kernel operation (it cannot authenticate chunks, so kvctl does not \
+             split it): encrypt with an AEAD key (aes256-gcm, chacha20-poly1305), whose KVS1 \
+             stream takes any size"
+        }
+        Kind::Aead => {
+            "a caller's --nonce makes a one-shot envelope: leave --nonce out and kvctl writes a \
+             KVS1 stream of any size (the kernel makes a nonce per chunk)"
+        }
+    };
+    fail_of(
+        ErrorKind::TooLarge,
+        format!(
+            "{name} is larger than the module's per-operation limit ({}): {what}",
+            streaming::limit_text(limit)
+        ),
+    )
+}
+
+/// A one-shot encryption's error (the kernel's EMSGSIZE explained).
+fn one_op_error(e: keyvault::Error, kind: Kind, limit: Option<usize>) -> Fail {
+    if e.kind() == ErrorKind::TooLarge {
+        too_large_for_one_op("the input", limit, kind)
+    } else {
+        e.into()
+    }
+}
+
+/// The input of `mac`/`verify-mac` is above the module's limit.
+fn mac_too_large(name: &str, limit: Option<usize>) -> Fail {
+    fail_of(
+        ErrorKind::TooLarge,
+        format!(
+            "{name} is larger than the module's per-operation limit ({}), and an HMAC is one \
+             kernel operation (EMSGSIZE): load the module with a larger max_data_bytes (at most \
+             64 MiB: modprobe keyvault max_data_bytes=N), or MAC a digest of it with \
+             --prehash sha256|sha512 (not plain HMAC; see `kvctl mac --help`)",
+            streaming::limit_text(limit)
+        ),
+    )
+}
+
+fn mac_error(e: keyvault::Error, name: &str, limit: Option<usize>) -> Fail {
+    if e.kind() == ErrorKind::TooLarge {
+        mac_too_large(name, limit)
+    } else {
+        e.into()
+    }
 }
 
 impl Session {
@@ -213,12 +349,16 @@ impl Session {
         check_encrypt_options(a, alg, kind)?;
         let input = a.io.input.as_deref();
         let aad = self.read_aad(&a.aad, input)?;
-        let mut data = self.read(input)?;
+        if kind == Kind::Aead && a.nonce.is_none() {
+            return self.encrypt_stream(a, alg, &aad);
+        }
+        let mut data = self.read_one_op(input, kind)?;
         let envelope = match kind {
             Kind::Aead => {
-                let sealed =
-                    self.vault
-                        .aead_encrypt_in_place(id, &mut data, &aad, a.nonce.as_ref())?;
+                let sealed = self
+                    .vault
+                    .aead_encrypt_in_place(id, &mut data, &aad, a.nonce.as_ref())
+                    .map_err(|e| one_op_error(e, kind, streaming::max_data_bytes(&self.vault)))?;
                 let params = Params::Aead {
                     nonce: sealed.nonce,
                     tag: sealed.tag,
@@ -232,9 +372,10 @@ impl Session {
             }
             Kind::Cbc => {
                 let padding = !a.no_padding;
-                let (iv, ciphertext) =
-                    self.vault
-                        .cbc_encrypt(id, &data, a.cbc_iv.as_ref(), padding)?;
+                let (iv, ciphertext) = self
+                    .vault
+                    .cbc_encrypt(id, &data, a.cbc_iv.as_ref(), padding)
+                    .map_err(|e| one_op_error(e, kind, streaming::max_data_bytes(&self.vault)))?;
                 Envelope {
                     alg,
                     params: Params::Cbc { iv, padding },
@@ -253,38 +394,213 @@ impl Session {
         )
     }
 
+    /// All of an input that one kernel operation must take (AES-CBC, or AEAD
+    /// with the caller's nonce): refused, with what to do instead, above the
+    /// module's limit.
+    fn read_one_op(&self, input: Option<&Path>, kind: Kind) -> Result<Zeroizing<Vec<u8>>, Fail> {
+        let mut inp = self.open(input)?;
+        streaming::read_for_one_op(&mut inp, streaming::max_data_bytes(&self.vault))?.ok_or_else(
+            || too_large_for_one_op(&inp.name, streaming::max_data_bytes(&self.vault), kind),
+        )
+    }
+
+    /// `encrypt` with an AEAD key: a KVS1 stream, in constant memory.
+    fn encrypt_stream(&self, a: &EncryptArgs, alg: Algorithm, aad: &[u8]) -> Result<(), Fail> {
+        let chunk = a.chunk_size.unwrap_or(kvs::DEFAULT_CHUNK_SIZE);
+        let limit = streaming::max_data_bytes(&self.vault);
+        if let Some(l) = limit.filter(|&l| chunk as usize > l) {
+            return Err(Fail::usage(format!(
+                "--chunk-size {chunk} is above the module's per-operation limit \
+                 ({}): each chunk is one kernel operation; give at most {l}",
+                streaming::limit_text(Some(l))
+            )));
+        }
+        let cipher = VaultCipher::with_algorithm(&self.vault, a.id, alg)
+            .map_err(|e| stream_error(e, None))?;
+        let mut input = self.open(a.io.input.as_deref())?;
+        let bar = a.progress.attach(&mut input, "encrypting");
+        if self.json {
+            // JSON carries the envelope as text: all of it, in memory.
+            let bytes = seal_stream(cipher, aad, chunk, &mut input, Vec::new())
+                .map_err(|e| stream_error(e, limit))?;
+            return self.emit_bytes(
+                a.io.out.as_deref(),
+                &bytes,
+                a.format,
+                Encoding::Base64,
+                str::to_string,
+                |text, enc| json!({ "envelope": text, "encoding": enc.name() }),
+            );
+        }
+        let mut out = Output::create(a.io.out.as_deref())?;
+        let written = match a.format {
+            Encoding::Raw => seal_stream(cipher, aad, chunk, &mut input, &mut out).map(drop),
+            Encoding::Hex => seal_stream(
+                cipher,
+                aad,
+                chunk,
+                &mut input,
+                streaming::HexWriter(&mut out),
+            )
+            .and_then(|w| w.0.write_all(b"\n")),
+            Encoding::Base64 => {
+                use base64::engine::general_purpose::STANDARD;
+                let w = base64::write::EncoderWriter::new(&mut out, &STANDARD);
+                seal_stream(cipher, aad, chunk, &mut input, w)
+                    .and_then(|mut w| w.finish())
+                    .and_then(|o| o.write_all(b"\n"))
+            }
+        };
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        match written {
+            Ok(()) => out.commit(),
+            Err(e) => Err(out.abandon(stream_error(e, limit))),
+        }
+    }
+
     pub(crate) fn decrypt(&self, a: &DecryptArgs) -> Result<(), Fail> {
-        let id = a.id;
         let input = a.io.input.as_deref();
-        let data = self.read(input)?;
+        let mut inp = self.open(input)?;
+        let bar = a.progress.attach(&mut inp, "decrypting");
+        // Enough of the start to tell the format: binary or text, KVS1 or KVE1.
+        let mut head = [0u8; 64];
+        let n = read_head(&mut inp.reader, &mut head)?;
         let enc = match a.format {
             Some(enc) => enc,
-            None => envelope::detect_encoding(&data).ok_or_else(|| {
+            None => envelope::detect_encoding(&head[..n]).ok_or_else(|| {
                 format!(
-                    "{}: not a kvctl envelope (neither binary, hex nor base64 of one)",
+                    "{}: not a kvctl envelope (neither binary, hex nor base64 of a KVS1 or KVE1 one)",
                     inout::display_name(input)
                 )
             })?,
         };
-        let bytes = enc.decode(&data)?;
+        let rest = std::mem::replace(&mut inp.reader, Box::new(io::empty()));
+        let mut reader: Box<dyn Read> = Box::new(io::Cursor::new(head[..n].to_vec()).chain(rest));
+        if enc != Encoding::Raw {
+            reader = Box::new(streaming::TextDecoder::new(reader, enc == Encoding::Hex));
+        }
+        // The header says what the data is before the key is looked up.
+        let mut header = [0u8; kvs::HEADER_LEN];
+        let m = read_head(&mut reader, &mut header)?;
+        let reader = io::Cursor::new(header[..m].to_vec()).chain(reader);
+        let r = if header.starts_with(kvs::MAGIC) {
+            self.decrypt_stream(a, &header[..m], reader)
+        } else {
+            self.decrypt_envelope(a, reader)
+        };
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        r
+    }
+
+    /// `decrypt` of a KVS1 stream: only authenticated chunks reach the
+    /// output, and a file output appears only once all of them did.
+    fn decrypt_stream(&self, a: &DecryptArgs, head: &[u8], reader: impl Read) -> Result<(), Fail> {
+        let id = a.id;
+        let mut header = [0u8; kvs::HEADER_LEN];
+        if head.len() < kvs::HEADER_LEN {
+            return Err(fail_of(
+                ErrorKind::VerificationFailed,
+                format!(
+                    "{}: the stream ends inside its {}-byte header: truncated",
+                    inout::display_name(a.io.input.as_deref()),
+                    kvs::HEADER_LEN
+                ),
+            ));
+        }
+        header.copy_from_slice(head);
+        let made_by = kvs::StreamHeader::parse(&header)
+            .map_err(|e| e.to_string())?
+            .algorithm;
+        let alg = self.key_alg(id)?;
+        if alg != made_by {
+            return Err(Fail::invalid(format!(
+                "key {id} is {alg}, but the data was encrypted with {} {made_by} key",
+                if made_by.name().starts_with('a') {
+                    "an"
+                } else {
+                    "a"
+                }
+            )));
+        }
+        let aad = self.read_aad(&a.aad, a.io.input.as_deref())?;
+        let cipher =
+            VaultCipher::with_algorithm(&self.vault, id, alg).map_err(|e| stream_error(e, None))?;
+        let mut dec = StreamDecryptor::new(cipher, &aad, reader)
+            .map_err(|e| stream_error(e, None).context(format!("key {id}")))?;
+        let mut out = Output::create(a.io.out.as_deref())?;
+        match io::copy(&mut dec, &mut out) {
+            Ok(_) => out.commit(),
+            Err(e) => Err(out.abandon(stream_error(e, None))),
+        }
+    }
+
+    /// `decrypt` of a one-shot KVE1 envelope (what kvctl wrote before KVS1,
+    /// and still writes for AES-CBC and --nonce).
+    fn decrypt_envelope(&self, a: &DecryptArgs, reader: impl Read + 'static) -> Result<(), Fail> {
+        let id = a.id;
+        let name = inout::display_name(a.io.input.as_deref()).to_string();
+        let mut inp = Input {
+            reader: Box::new(reader),
+            size: None,
+            name: name.clone(),
+        };
+        // A KVE1 envelope holds at most one kernel operation (and its header).
+        let mut bytes = Zeroizing::new(Vec::new());
+        if !streaming::read_at_most(&mut inp, streaming::HARD_MAX_DATA + 64, &mut bytes)? {
+            return Err(Fail::invalid(format!(
+                "{name}: too large for a KVE1 envelope, and not a KVS1 stream"
+            )));
+        }
         let env = Envelope::decode(&bytes).map_err(|e| e.to_string())?;
         let alg = self.key_alg(id)?;
         env.check_key(id, alg)?;
         let plaintext = match env.params {
             Params::Aead { nonce, tag } => {
-                let aad = self.read_aad(&a.aad, input)?;
+                let aad = self.read_aad(&a.aad, a.io.input.as_deref())?;
                 self.vault
                     .aead_decrypt(id, env.ciphertext, &aad, &nonce, &tag)
             }
             Params::Cbc { .. } if a.aad.given() => return Err(no_aad(id, alg).into()),
             Params::Cbc { iv, padding } => self.vault.cbc_decrypt(id, env.ciphertext, &iv, padding),
-        }?;
-        inout::write_output(a.io.out.as_deref(), &plaintext, true)
+        }
+        .map_err(|e| e.to_string())?;
+        let mut out = Output::create(a.io.out.as_deref())?;
+        match out.write_all(&plaintext) {
+            Ok(()) => out.commit(),
+            Err(e) => Err(out.abandon(Fail::io("the output", &e))),
+        }
+    }
+
+    /// The message `mac`/`verify-mac` give the kernel: the input (at most
+    /// one kernel operation), or with `--prehash` its digest, framed.
+    fn mac_message(
+        &self,
+        input: Option<&Path>,
+        prehash: Option<HashAlg>,
+    ) -> Result<Zeroizing<Vec<u8>>, Fail> {
+        let mut inp = self.open(input)?;
+        if let Some(h) = prehash {
+            let digest = streaming::sha2_stream(h, &[], &mut inp)?;
+            return Ok(Zeroizing::new(streaming::prehash_message(h, &digest)));
+        }
+        streaming::read_for_one_op(&mut inp, streaming::max_data_bytes(&self.vault))?
+            .ok_or_else(|| mac_too_large(&inp.name, streaming::max_data_bytes(&self.vault)))
     }
 
     pub(crate) fn mac(&self, a: &MacArgs) -> Result<(), Fail> {
-        let data = self.read(a.io.input.as_deref())?;
-        let mac = self.vault.mac(a.id, &data)?;
+        let input = a.io.input.as_deref();
+        let data = self.mac_message(input, a.prehash)?;
+        let mac = self.vault.mac(a.id, &data).map_err(|e| {
+            mac_error(
+                e,
+                &inout::display_name(input),
+                streaming::max_data_bytes(&self.vault),
+            )
+        })?;
         self.emit_bytes(
             a.io.out.as_deref(),
             &mac,
@@ -319,8 +635,16 @@ impl Session {
                 if mac.len() == 1 { "" } else { "s" }
             )));
         }
-        let data = self.read(input)?;
+        let data = self.mac_message(input, a.prehash)?;
         let check = self.vault.verify_mac(a.id, &data, &mac);
+        if let Err(e) = &check {
+            if e.kind() == ErrorKind::TooLarge {
+                return Err(mac_too_large(
+                    &inout::display_name(input),
+                    streaming::max_data_bytes(&self.vault),
+                ));
+            }
+        }
         inout::verdict(self.json, "match", check, || {
             format!(
                 "MAC mismatch: {} does not have this MAC under key {}",
@@ -330,10 +654,23 @@ impl Session {
         })
     }
 
+    /// `hash`: in the kernel up to its per-operation limit, above it with
+    /// the sha2 crate, streamed (the same digest: no key is involved).
     pub(crate) fn hash(&self, a: &HashArgs) -> Result<(), Fail> {
         let input = a.io.input.as_deref();
-        let data = self.read(input)?;
-        let digest = self.vault.hash(a.alg, &data)?;
+        let mut inp = self.open(input)?;
+        let limit = streaming::max_data_bytes(&self.vault).unwrap_or(DEFAULT_MAX_DATA);
+        let mut head = Zeroizing::new(Vec::new());
+        let digest = if streaming::read_at_most(&mut inp, limit, &mut head)? {
+            match self.vault.hash(a.alg, &head) {
+                Err(e) if e.kind() == ErrorKind::TooLarge => {
+                    streaming::sha2_stream(a.alg, &head, &mut inp)?
+                }
+                r => r.map_err(|e| e.to_string())?,
+            }
+        } else {
+            streaming::sha2_stream(a.alg, &head, &mut inp)?
+        };
         let name = inout::display_name(input);
         self.emit_bytes(
             a.io.out.as_deref(),
@@ -434,6 +771,69 @@ mod tests {
         bad(&["encrypt", "1", "--format", "pem"]);
         bad(&["encrypt", "key"]);
         bad(&["encrypt"]);
+    }
+
+    #[test]
+    fn streaming_options_parse_and_conflict() {
+        let Cmd::Encrypt(a) = parse(&[
+            "encrypt",
+            "1",
+            "--chunk-size",
+            "1M",
+            "-o",
+            "f",
+            "--no-progress",
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.chunk_size, Some(1 << 20));
+        assert_eq!(a.io.out.as_deref(), Some(Path::new("f")));
+        assert!(a.progress.no_progress && !a.progress.progress);
+        assert!(check_encrypt_options(&a, Algorithm::Aes128Cbc, Kind::Cbc)
+            .unwrap_err()
+            .contains("--chunk-size is for AEAD keys"));
+        assert!(check_encrypt_options(&a, Algorithm::Aes128Gcm, Kind::Aead).is_ok());
+        assert!(parse(&["encrypt", "1", "--chunk-size", "1G"]).is_err());
+        let nonce = "00".repeat(12);
+        assert!(parse(&["encrypt", "1", "--nonce", &nonce, "--chunk-size", "4K"]).is_err());
+        assert!(parse(&["decrypt", "1", "--progress", "--no-progress"]).is_err());
+        let Cmd::Decrypt(a) = parse(&["decrypt", "1", "--progress", "-o", "p"]).unwrap() else {
+            panic!()
+        };
+        assert!(a.progress.progress);
+        assert_eq!(a.io.out.as_deref(), Some(Path::new("p")));
+
+        let Cmd::Mac(a) = parse(&["mac", "1", "--prehash", "sha512"]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(a.prehash, Some(HashAlg::Sha512));
+        let Cmd::VerifyMac(a) =
+            parse(&["verify-mac", "1", "--mac", "ab", "--prehash", "sha256"]).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(a.prehash, Some(HashAlg::Sha256));
+        assert!(parse(&["mac", "1", "--prehash", "md5"]).is_err());
+    }
+
+    #[test]
+    fn too_large_messages_say_the_limit_and_what_to_do() {
+        let e = too_large_for_one_op("f", Some(1 << 20), Kind::Cbc);
+        assert!(
+            e.contains("max_data_bytes = 1048576") && e.contains("AEAD key"),
+            "{e}"
+        );
+        let e = too_large_for_one_op("f", None, Kind::Aead);
+        assert!(
+            e.contains("1 MiB") && e.contains("leave --nonce out"),
+            "{e}"
+        );
+        let e = mac_too_large("f", Some(4096));
+        assert!(
+            e.contains("4096") && e.contains("64 MiB") && e.contains("--prehash"),
+            "{e}"
+        );
     }
 
     #[test]

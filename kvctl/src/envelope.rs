@@ -101,7 +101,7 @@ impl fmt::Display for EnvelopeError {
         match self {
             EnvelopeError::BadMagic => write!(
                 f,
-                "not a kvctl envelope (it does not start with \"KVE1\"; \
+                "not a kvctl envelope (it starts with neither \"KVS1\" nor \"KVE1\"; \
                  is it the output of `kvctl encrypt`?)"
             ),
             EnvelopeError::Version(v) => write!(
@@ -257,18 +257,20 @@ impl<'a> Envelope<'a> {
     }
 }
 
-/// How `data` holding an envelope is encoded: binary, or hex or base64 of
-/// one; None when it does not start like an envelope in any of them.
+/// How `data` holding an envelope (KVE1, or a KVS1 stream) is encoded:
+/// binary, or hex or base64 of one; None when it does not start like an
+/// envelope in any of them.
 pub fn detect_encoding(data: &[u8]) -> Option<Encoding> {
-    if data.starts_with(&MAGIC[..3]) {
+    if data.starts_with(&MAGIC[..3]) || data.starts_with(b"KVS") {
         return Some(Encoding::Raw);
     }
     let start = data.iter().position(|b| !b.is_ascii_whitespace())?;
     let text = &data[start..];
-    // "KVE" is 4b5645 in hex, and S1ZF in base64.
-    if text.len() >= 6 && text[..6].eq_ignore_ascii_case(b"4b5645") {
+    // "KVE" is 4b5645 in hex, and S1ZF in base64; "KVS" 4b5653 and S1ZT.
+    let hex = |p: &[u8]| text.len() >= 6 && text[..6].eq_ignore_ascii_case(p);
+    if hex(b"4b5645") || hex(b"4b5653") {
         Some(Encoding::Hex)
-    } else if text.starts_with(b"S1ZF") {
+    } else if text.starts_with(b"S1ZF") || text.starts_with(b"S1ZT") {
         Some(Encoding::Base64)
     } else {
         None
@@ -434,6 +436,11 @@ mod tests {
         let upper = Encoding::Hex.text(&bytes).unwrap().to_uppercase();
         assert_eq!(detect_encoding(upper.as_bytes()), Some(Encoding::Hex));
         assert_eq!(detect_encoding(&bytes), Some(Encoding::Raw));
+        assert_eq!(detect_encoding(b"KVS1\x02"), Some(Encoding::Raw));
+        assert_eq!(detect_encoding(b"4B5653"), Some(Encoding::Hex));
+        assert_eq!(detect_encoding(b"4b56"), None, "too short to tell");
+        assert_eq!(detect_encoding(b"4b56533102000000"), Some(Encoding::Hex));
+        assert_eq!(detect_encoding(b"S1ZTMQIAAAA="), Some(Encoding::Base64));
         assert_eq!(detect_encoding(b"hello"), None);
         assert_eq!(detect_encoding(b"  "), None);
         assert_eq!(detect_encoding(b""), None);

@@ -151,6 +151,12 @@ impl Fail {
         self
     }
 
+    /// Adds `; more` after the message (what became of the output).
+    pub fn append(mut self, more: impl fmt::Display) -> Self {
+        self.0.message = format!("{}; {more}", self.0.message);
+        self
+    }
+
     /// Puts `what: ` before the message (a file name, a keyring key).
     pub fn context(mut self, what: impl fmt::Display) -> Self {
         self.0.message = format!("{what}: {}", self.0.message);

@@ -65,7 +65,7 @@ pub struct IoArgs {
     #[arg(long = "in", value_name = "FILE")]
     pub input: Option<PathBuf>,
     /// Write the output to FILE (none: stdout).
-    #[arg(long, value_name = "FILE")]
+    #[arg(short, long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }
 

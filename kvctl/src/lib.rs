@@ -31,6 +31,7 @@ mod keyring;
 mod keystore;
 mod limits;
 mod sshsig;
+mod streaming;
 mod wrap_cmds;
 
 use clap::{Parser, Subcommand};
@@ -200,17 +201,40 @@ enum Cmd {
     Limits,
     /// Encrypt with an AEAD or AES-CBC key into an envelope that `decrypt` reads.
     ///
-    /// The envelope is "KVE1", the key's algorithm and flags (1 byte each), then
-    /// nonce (12) + tag (16) + ciphertext for AEAD keys, or IV (16) +
-    /// ciphertext for AES-CBC keys.
+    /// AEAD keys write a KVS1 stream: input of any size, in constant memory,
+    /// in chunks (--chunk-size, 64 KiB by default) that each carry a kernel
+    /// nonce and a tag, bound to their place in the stream (see the README,
+    /// "Streaming envelope (KVS1)").
+    ///
+    /// AES-CBC keys, and AEAD keys given --nonce, write a one-shot "KVE1"
+    /// envelope, up to the module's per-operation limit (max_data_bytes, 1
+    /// MiB by default): "KVE1", the key's algorithm and flags (1 byte each),
+    /// then nonce (12) + tag (16) + ciphertext, or IV (16) + ciphertext.
+    ///
+    /// With --out FILE the envelope appears as FILE only when complete.
     Encrypt(crypto_cmds::EncryptArgs),
-    /// Decrypt an envelope made by `encrypt`; writes the plaintext (raw bytes).
+    /// Decrypt an envelope made by `encrypt` (KVS1 or KVE1); writes the plaintext (raw bytes).
+    ///
+    /// Nothing unauthenticated reaches the output. With --out FILE the
+    /// plaintext goes to a new temporary file (mode 0600) next to FILE,
+    /// renamed over FILE only once the whole stream authenticated; on any
+    /// failure it is deleted and FILE is left as it was (or absent). To
+    /// stdout, a KVS1 stream is written chunk by chunk, each one only after it
+    /// authenticated; if a later chunk fails (altered, reordered, truncated),
+    /// kvctl exits non-zero and says so: what was written is incomplete and
+    /// must be discarded.
     Decrypt(crypto_cmds::DecryptArgs),
     /// HMAC of the input with an HMAC key; prints it (hex by default).
+    ///
+    /// The HMAC is one kernel operation: inputs above the module's
+    /// max_data_bytes are refused; --prehash MACs their digest instead.
     Mac(crypto_cmds::MacArgs),
     /// Check a MAC in the kernel (constant time): exit status 0 if it matches, 1 if not.
     VerifyMac(crypto_cmds::VerifyMacArgs),
     /// SHA-256/512 of the input, computed in the kernel; prints it like sha256sum.
+    ///
+    /// Inputs above the module's per-operation limit (max_data_bytes) are
+    /// hashed by kvctl itself (sha2 crate, streamed): the same digest.
     Hash(crypto_cmds::HashArgs),
     /// Sign the input with an Ed25519 key; prints the signature (hex by default).
     Sign(asym_cmds::SignArgs),

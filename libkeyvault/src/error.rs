@@ -297,16 +297,28 @@ mod tests {
         assert_eq!(kind("open", Errno::ENOENT), ErrorKind::NoDevice);
         assert_eq!(kind("genkey", Errno::ENOTTY), ErrorKind::NoDevice);
         assert_eq!(kind("sign", Errno::ENOENT), ErrorKind::KeyNotFound);
-        assert_eq!(kind("import-keyring", Errno::ENOKEY), ErrorKind::KeyNotFound);
-        assert_eq!(kind("verify", Errno::EBADMSG), ErrorKind::VerificationFailed);
-        assert_eq!(kind("aead-decrypt", Errno::EBADMSG), ErrorKind::VerificationFailed);
+        assert_eq!(
+            kind("import-keyring", Errno::ENOKEY),
+            ErrorKind::KeyNotFound
+        );
+        assert_eq!(
+            kind("verify", Errno::EBADMSG),
+            ErrorKind::VerificationFailed
+        );
+        assert_eq!(
+            kind("aead-decrypt", Errno::EBADMSG),
+            ErrorKind::VerificationFailed
+        );
         assert_eq!(kind("sign", Errno::EPERM), ErrorKind::PermissionDenied);
         assert_eq!(kind("open", Errno::EACCES), ErrorKind::PermissionDenied);
         assert_eq!(kind("mac", Errno::EKEYREVOKED), ErrorKind::KeyRevoked);
         assert_eq!(kind("mac", Errno::EKEYEXPIRED), ErrorKind::KeyExpired);
         assert_eq!(kind("genkey", Errno::EDQUOT), ErrorKind::QuotaExceeded);
         assert_eq!(kind("hash", Errno::EMSGSIZE), ErrorKind::TooLarge);
-        assert_eq!(kind("aead-encrypt", Errno::EOVERFLOW), ErrorKind::NoncesExhausted);
+        assert_eq!(
+            kind("aead-encrypt", Errno::EOVERFLOW),
+            ErrorKind::NoncesExhausted
+        );
         assert_eq!(kind("sign", Errno::EOPNOTSUPP), ErrorKind::Unsupported);
         assert_eq!(kind("genkey", Errno::EINVAL), ErrorKind::InvalidRequest);
         assert_eq!(kind("genkey", Errno::ENOMEM), ErrorKind::Other);

@@ -21,7 +21,9 @@
 //! made [`wrappable`](KeyOptions::wrappable) can leave the kernel encrypted
 //! under a wrapping key ([`Vault::wrap`], [`Vault::unwrap`]), and a key can
 //! be made from a kernel keyring key without its bytes passing through
-//! userspace ([`Vault::import_from_keyring`]).
+//! userspace ([`Vault::import_from_keyring`]). Data larger than one kernel
+//! operation is encrypted as a [`stream`] of authenticated chunks (KVS1),
+//! in constant memory.
 //!
 //! A [`Vault`] owns one open file description: the keys live as long as any
 //! fd on it (dup, fork and `SCM_RIGHTS` share it), and are destroyed and
@@ -65,6 +67,8 @@ mod share;
 mod types;
 mod wrap;
 
+pub mod stream;
+
 /// The RustCrypto `aead` crate (0.6) that [`AeadKey`] implements, re-exported
 /// (as `aes_gcm::aead` is) so callers use the same version of the traits.
 pub use ::aead;
@@ -81,10 +85,10 @@ pub use error::{Error, ErrorKind, Result};
 pub use kdf::Kdf;
 pub use keyvault_uapi as uapi;
 pub use limits::Limits;
+pub use share::FD_ENV;
 pub use types::{
     Algorithm, Caps, ChildPolicy, KeyBits, KeyId, KeyInfo, KeyOptions, KeyState, ListPage,
 };
-pub use share::FD_ENV;
 pub use wrap::{BlobError, BlobInfo, WrapFormat};
 
 /// Raw access to the ioctls, for callers (and tests) that need to pass
