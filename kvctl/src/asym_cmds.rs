@@ -2,7 +2,7 @@
 //! signatures: sshsig.rs), and `pubkey` (raw, hex, base64, an OpenSSH
 //! `ssh-ed25519` line, SubjectPublicKeyInfo PEM, JWK).
 
-use crate::fail::Fail;
+use crate::fail::{Fail, Kind};
 use crate::inout::{self, Encoding, IoArgs};
 use crate::{keyfmt, sshsig, Session};
 use keyvault::{Algorithm, ErrorKind, KeyId, PublicKey, SignatureBytes};
@@ -211,14 +211,15 @@ impl Session {
             MAX_SIGN_INPUT + 1,
             &inout::display_name(input),
         )?;
+        let too_large = || Fail::new(Kind::Vault(ErrorKind::TooLarge), TOO_LARGE_TO_SIGN);
         if data.len() > MAX_SIGN_INPUT {
-            return Err(TOO_LARGE_TO_SIGN.into());
+            return Err(too_large());
         }
         let sig = self.vault.sign(a.id, &data).map_err(|e| {
             if e.kind() == ErrorKind::TooLarge {
-                TOO_LARGE_TO_SIGN.to_string()
+                too_large()
             } else {
-                e.to_string()
+                e.into()
             }
         })?;
         self.emit_bytes(

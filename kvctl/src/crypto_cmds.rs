@@ -199,10 +199,11 @@ fn fail_of(kind: ErrorKind, message: String) -> Fail {
 /// not authenticate or a stream cut short (the "no" answer, exit status 1),
 /// or what the library or the I/O said.
 fn stream_error(e: io::Error, limit: Option<usize>) -> Fail {
-    let lib = e
-        .get_ref()
-        .and_then(|i| i.downcast_ref::<keyvault::Error>())
-        .copied();
+    let lib = e.get_ref().and_then(|i| {
+        i.downcast_ref::<keyvault::Error>()
+            .copied()
+            .or_else(|| i.downcast_ref::<kvs::ChunkError>()?.vault_error())
+    });
     let too_large = lib.is_some_and(|k| k.kind() == ErrorKind::TooLarge)
         || e.raw_os_error() == Some(libc::EMSGSIZE)
         || e.to_string().contains("per-operation limit");
@@ -216,9 +217,8 @@ fn stream_error(e: io::Error, limit: Option<usize>) -> Fail {
         );
     }
     match lib {
-        Some(k) if k.kind() != ErrorKind::VerificationFailed => {
-            Fail::from(k).message(e.to_string())
-        }
+        // The vault's error, for Session::explain to make precise.
+        Some(k) if k.kind() != ErrorKind::VerificationFailed => Fail::from(k).context("the stream"),
         _ if e.kind() == io::ErrorKind::InvalidData => {
             fail_of(ErrorKind::VerificationFailed, e.to_string())
         }
@@ -566,8 +566,7 @@ impl Session {
             }
             Params::Cbc { .. } if a.aad.given() => return Err(no_aad(id, alg).into()),
             Params::Cbc { iv, padding } => self.vault.cbc_decrypt(id, env.ciphertext, &iv, padding),
-        }
-        .map_err(|e| e.to_string())?;
+        }?;
         let mut out = Output::create(a.io.out.as_deref())?;
         match out.write_all(&plaintext) {
             Ok(()) => out.commit(),
@@ -666,7 +665,7 @@ impl Session {
                 Err(e) if e.kind() == ErrorKind::TooLarge => {
                     streaming::sha2_stream(a.alg, &head, &mut inp)?
                 }
-                r => r.map_err(|e| e.to_string())?,
+                r => r?,
             }
         } else {
             streaming::sha2_stream(a.alg, &head, &mut inp)?

@@ -104,6 +104,9 @@ struct Detail {
     /// The message is already as precise as it gets ([`Session::explain`]
     /// leaves it alone).
     precise: bool,
+    /// What follows the message whatever explains it (what became of the
+    /// output): [`Fail::append`].
+    after: Vec<String>,
 }
 
 impl Fail {
@@ -116,6 +119,7 @@ impl Fail {
             source: None,
             field: None,
             precise: false,
+            after: Vec::new(),
         }))
     }
 
@@ -151,10 +155,19 @@ impl Fail {
         self
     }
 
-    /// Adds `; more` after the message (what became of the output).
+    /// Adds `; more` after the message, also after one that
+    /// [`Session::explain`] makes precise later (what became of the output).
     pub fn append(mut self, more: impl fmt::Display) -> Self {
-        self.0.message = format!("{}; {more}", self.0.message);
+        self.0.after.push(more.to_string());
         self
+    }
+
+    /// The message and what follows it.
+    fn full_message(&self) -> String {
+        std::iter::once(self.0.message.as_str())
+            .chain(self.0.after.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// Puts `what: ` before the message (a file name, a keyring key).
@@ -191,7 +204,7 @@ impl Fail {
         let mut line = json!({
             "error": {
                 "kind": self.0.kind.name(),
-                "message": self.0.message,
+                "message": self.full_message(),
                 "hint": self.0.hint,
                 "exit_code": self.exit_code(),
                 "errno": self.0.source.map(|e| e.errno()),
@@ -207,8 +220,8 @@ impl Fail {
     /// The lines for stderr: `kvctl: MESSAGE` and `kvctl: hint: HINT`.
     pub fn to_text(&self) -> String {
         match &self.0.hint {
-            Some(h) => format!("kvctl: {}\nkvctl: hint: {h}", self.0.message),
-            None => format!("kvctl: {}", self.0.message),
+            Some(h) => format!("kvctl: {}\nkvctl: hint: {h}", self.full_message()),
+            None => format!("kvctl: {}", self.full_message()),
         }
     }
 }
@@ -219,7 +232,7 @@ impl Fail {
 impl Fail {
     /// Whether the message contains `pat`.
     pub fn contains(&self, pat: &str) -> bool {
-        self.0.message.contains(pat)
+        self.full_message().contains(pat)
     }
 
     /// Whether the message starts with `pat`.
@@ -230,7 +243,7 @@ impl Fail {
 
 impl fmt::Display for Fail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0.message)
+        f.write_str(&self.full_message())
     }
 }
 
@@ -260,7 +273,7 @@ impl From<&str> for Fail {
 /// For code that still reports errors as strings: the message, kind lost.
 impl From<Fail> for String {
     fn from(f: Fail) -> Self {
-        f.0.message
+        f.full_message()
     }
 }
 

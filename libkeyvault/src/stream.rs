@@ -214,6 +214,52 @@ impl<'v> VaultCipher<'v> {
     }
 }
 
+/// A chunk's operation failed for another reason than authentication (the
+/// vault refused it: no such key, no capability, a revoked key, a used-up
+/// quota, ...). It is the inner error of the [`io::Error`] the encryptor or
+/// decryptor returns, so that a caller can act on the vault's error:
+///
+/// ```
+/// # use keyvault::stream::ChunkError;
+/// fn vault_error(e: &std::io::Error) -> Option<keyvault::Error> {
+///     e.get_ref()?.downcast_ref::<ChunkError>()?.vault_error()
+/// }
+/// ```
+#[derive(Debug)]
+pub struct ChunkError {
+    what: &'static str,
+    index: u64,
+    error: io::Error,
+}
+
+impl ChunkError {
+    fn wrap(what: &'static str, index: u64, error: io::Error) -> io::Error {
+        io::Error::new(error.kind(), ChunkError { what, index, error })
+    }
+
+    /// The chunk's index in the stream.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+
+    /// The vault's error, when the vault refused the chunk's operation.
+    pub fn vault_error(&self) -> Option<crate::Error> {
+        self.error.get_ref()?.downcast_ref::<crate::Error>().copied()
+    }
+}
+
+impl std::fmt::Display for ChunkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.what, self.index, self.error)
+    }
+}
+
+impl std::error::Error for ChunkError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
 /// A vault error as an I/O error: a tag that does not verify (`EBADMSG`)
 /// is `InvalidData`, anything else has the errno's kind; the message is the
 /// vault error's (which operation, which errno, what it means).
@@ -510,7 +556,7 @@ impl<W: Write, C: ChunkCipher> StreamEncryptor<W, C> {
         let (nonce, tag) = self
             .cipher
             .seal(aad, &mut self.buf[NONCE_LEN..NONCE_LEN + n])
-            .map_err(|e| io::Error::new(e.kind(), format!("sealing chunk {}: {e}", self.index)))?;
+            .map_err(|e| ChunkError::wrap("sealing chunk", self.index, e))?;
         self.buf[..NONCE_LEN].copy_from_slice(&nonce);
         self.buf[NONCE_LEN + n..NONCE_LEN + n + TAG_LEN].copy_from_slice(&tag);
         self.writer.write_all(&self.buf[..n + CHUNK_OVERHEAD])?;
@@ -756,7 +802,7 @@ impl<R: Read, C: ChunkCipher> StreamDecryptor<R, C> {
             }
             Err(e) => {
                 self.buf.fill(0);
-                return Err(io::Error::new(e.kind(), format!("chunk {i}: {e}")));
+                return Err(ChunkError::wrap("chunk", i, e));
             }
         }
         self.pos = NONCE_LEN;
