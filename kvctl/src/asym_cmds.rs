@@ -4,15 +4,10 @@
 
 use crate::fail::{Fail, Kind};
 use crate::inout::{self, Encoding, IoArgs};
-use crate::{keyfmt, sshsig, Session};
+use crate::{keyfmt, sshsig, streaming, Session};
 use keyvault::{Algorithm, ErrorKind, KeyId, PublicKey, SignatureBytes};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-
-/// The most input `sign` reads for a raw Ed25519 signature: the module's
-/// hard maximum for `max_data_bytes`; its actual limit (1 MiB by default)
-/// is the kernel's to enforce (EMSGSIZE).
-const MAX_SIGN_INPUT: usize = 64 << 20;
 
 /// Why a raw Ed25519 signature of a large input fails, and what to do.
 const TOO_LARGE_TO_SIGN: &str = "the input is larger than the kernel's per-operation limit \
@@ -202,19 +197,12 @@ impl Session {
             SignFormat::Hex => Encoding::Hex,
             SignFormat::Base64 => Encoding::Base64,
         };
-        let input = a.io.input.as_deref();
-        self.stdin_free(input)?;
-        // Never more than the kernel could take: a larger input is refused
+        // Never more than the kernel takes: a larger input is refused
         // without being read whole.
-        let data = inout::read_at_most(
-            inout::open_input(input)?,
-            MAX_SIGN_INPUT + 1,
-            &inout::display_name(input),
-        )?;
+        let mut inp = self.open(a.io.input.as_deref())?;
         let too_large = || Fail::new(Kind::Vault(ErrorKind::TooLarge), TOO_LARGE_TO_SIGN);
-        if data.len() > MAX_SIGN_INPUT {
-            return Err(too_large());
-        }
+        let data = streaming::read_for_one_op(&mut inp, streaming::max_data_bytes(&self.vault))?
+            .ok_or_else(too_large)?;
         let sig = self.vault.sign(a.id, &data).map_err(|e| {
             if e.kind() == ErrorKind::TooLarge {
                 too_large()

@@ -205,8 +205,7 @@ fn stream_error(e: io::Error, limit: Option<usize>) -> Fail {
             .or_else(|| i.downcast_ref::<kvs::ChunkError>()?.vault_error())
     });
     let too_large = lib.is_some_and(|k| k.kind() == ErrorKind::TooLarge)
-        || e.raw_os_error() == Some(libc::EMSGSIZE)
-        || e.to_string().contains("per-operation limit");
+        || e.raw_os_error() == Some(libc::EMSGSIZE);
     if too_large {
         return fail_of(
             ErrorKind::TooLarge,

@@ -95,29 +95,10 @@ pub fn read_input<P: AsRef<Path> + ?Sized>(path: Option<&P>) -> Result<Zeroizing
     Ok(buf)
 }
 
-/// Opens a file, or stdin for `None` / `-`, to be read in pieces.
-pub fn open_input<P: AsRef<Path> + ?Sized>(path: Option<&P>) -> Result<Box<dyn Read>, String> {
-    match path.filter(|p| !is_stdin(Some(*p))) {
-        None => Ok(Box::new(std::io::stdin().lock())),
-        Some(p) => std::fs::File::open(p.as_ref())
-            .map(|f| Box::new(f) as Box<dyn Read>)
-            .map_err(|e| format!("{}: {e}", p.as_ref().display())),
-    }
-}
-
-/// Up to `max` bytes of `from` (`name` in messages), in memory that is
-/// wiped on drop: a caller that reads `limit + 1` knows the input was
-/// longer than `limit` without reading all of it.
-pub fn read_at_most(from: impl Read, max: usize, name: &str) -> Result<Zeroizing<Vec<u8>>, String> {
-    let mut buf = Zeroizing::new(Vec::new());
-    from.take(max as u64)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("reading {name}: {e}"))?;
-    Ok(buf)
-}
-
 /// Up to `max` bytes from the inherited file descriptor `fd` (which stays
-/// open: kvctl reads a duplicate).
+/// open: kvctl reads a duplicate), in memory that is wiped on drop: a
+/// caller that reads `limit + 1` knows the input was longer than `limit`
+/// without reading all of it.
 pub fn read_fd(fd: i32, max: usize) -> Result<Zeroizing<Vec<u8>>, String> {
     use std::os::fd::BorrowedFd;
     nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD)
@@ -128,7 +109,12 @@ pub fn read_fd(fd: i32, max: usize) -> Result<Zeroizing<Vec<u8>>, String> {
     let dup = borrowed
         .try_clone_to_owned()
         .map_err(|e| format!("fd {fd}: {e}"))?;
-    read_at_most(std::fs::File::from(dup), max, &format!("fd {fd}"))
+    let mut buf = Zeroizing::new(Vec::new());
+    std::fs::File::from(dup)
+        .take(max as u64)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("reading fd {fd}: {e}"))?;
+    Ok(buf)
 }
 
 /// Writes `bytes` to the file `path` (created or truncated; a new file is
@@ -250,9 +236,6 @@ mod tests {
         write_output(Some(p), b"first, longer", true).unwrap();
         write_output(Some(p), b"second", true).unwrap();
         assert_eq!(&*read_input(Some(p)).unwrap(), b"second");
-        let mut all = Vec::new();
-        open_input(Some(p)).unwrap().read_to_end(&mut all).unwrap();
-        assert_eq!(all, b"second");
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o077, 0, "a private file is owner-only");
@@ -260,7 +243,6 @@ mod tests {
         assert!(e.contains("missing") && e.contains("No such file"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
         assert!(is_stdin(None::<&str>) && is_stdin(Some("-")) && !is_stdin(Some("f")));
-        assert_eq!(&*read_at_most(&b"0123456789"[..], 4, "x").unwrap(), b"0123");
         assert_eq!(display_name(None::<&str>), "-");
     }
 }

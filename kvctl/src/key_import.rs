@@ -3,9 +3,9 @@
 //! encrypted key, and the check that the kernel's public key is the file's.
 
 use crate::fail::Fail;
-use crate::inout;
 use crate::keyfmt::{self, KeyFormat, ParsedKey, MAX_KEY_FILE};
 use crate::Session;
+use crate::{inout, streaming};
 use keyvault::{Algorithm, KeyId, KeyOptions};
 use std::io::IsTerminal;
 use zeroize::Zeroizing;
@@ -71,10 +71,11 @@ impl Session {
                 format!("the key on fd {fd}"),
             ),
             (None, file) => {
-                self.stdin_free(file)?;
-                let name = inout::display_name(file).to_string();
-                let data = inout::read_at_most(inout::open_input(file)?, MAX_KEY_FILE + 1, &name)?;
-                (data, name)
+                let mut inp = self.open(file)?;
+                let mut data = Zeroizing::new(Vec::new());
+                // All of it, or MAX_KEY_FILE + 1 bytes: more than a key file.
+                streaming::read_at_most(&mut inp, MAX_KEY_FILE, &mut data)?;
+                (data, inp.name)
             }
         };
         if data.len() > MAX_KEY_FILE {

@@ -14,17 +14,12 @@ use keyvault::{PublicKey, SignatureBytes};
 use serde_json::json;
 use ssh_encoding::Encode;
 use ssh_key::public::{Ed25519PublicKey, KeyData};
-use ssh_key::sha2::{Digest, Sha256, Sha512};
 use ssh_key::{HashAlg, LineEnding, Signature, SshSig};
 use std::io::Read;
 use std::path::Path;
-use zeroize::Zeroizing;
 
 /// A signature that is well-formed but not the right one: exit status 1.
 const VERIFICATION_FAILED: Kind = Kind::Vault(keyvault::ErrorKind::VerificationFailed);
-
-/// The size of the pieces the input is hashed in.
-const CHUNK: usize = 64 << 10;
 
 /// The blob an SSH signature signs (PROTOCOL.sshsig, "Signed Data"): the
 /// magic "SSHSIG", then namespace, reserved, hash algorithm name and the
@@ -50,23 +45,12 @@ pub fn signed_data(
 
 /// The hash of everything `input` yields, read in pieces.
 pub fn digest(mut input: impl Read, hash_alg: HashAlg, name: &str) -> Result<Vec<u8>, String> {
-    fn feed<D: Digest>(mut input: impl Read, name: &str) -> Result<Vec<u8>, String> {
-        let mut hasher = D::new();
-        let mut buf = Zeroizing::new(vec![0u8; CHUNK]);
-        loop {
-            match input.read(&mut buf) {
-                Ok(0) => return Ok(hasher.finalize().to_vec()),
-                Ok(n) => hasher.update(&buf[..n]),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(format!("reading {name}: {e}")),
-            }
-        }
-    }
-    match hash_alg {
-        HashAlg::Sha256 => feed::<Sha256>(&mut input, name),
-        HashAlg::Sha512 => feed::<Sha512>(&mut input, name),
-        other => Err(format!("SSHSIG: hash {other} is not supported")),
-    }
+    let alg = match hash_alg {
+        HashAlg::Sha256 => keyvault::HashAlg::Sha256,
+        HashAlg::Sha512 => keyvault::HashAlg::Sha512,
+        other => return Err(format!("SSHSIG: hash {other} is not supported")),
+    };
+    Ok(crate::streaming::sha2_of(alg, &[], &mut input, name)?)
 }
 
 /// The namespace an SSH signature needs (`ssh-keygen -Y ... -n NS`).
@@ -132,12 +116,8 @@ pub fn is_armored(data: &[u8]) -> bool {
 
 impl Session {
     fn input_digest(&self, input: Option<&Path>, hash_alg: HashAlg) -> Result<Vec<u8>, Fail> {
-        self.stdin_free(input)?;
-        Ok(digest(
-            inout::open_input(input)?,
-            hash_alg,
-            &inout::display_name(input),
-        )?)
+        let mut inp = self.open(input)?;
+        Ok(digest(&mut inp.reader, hash_alg, &inp.name)?)
     }
 
     pub(crate) fn sign_sshsig(&self, a: &SignArgs) -> Result<(), Fail> {

@@ -147,12 +147,23 @@ pub fn read_for_one_op(
 /// The SHA-2 digest of `head` then the rest of `input`, in userspace, in
 /// pieces (constant memory).
 pub fn sha2_stream(alg: HashAlg, head: &[u8], input: &mut Input) -> Result<Vec<u8>, Fail> {
-    fn run<D: Digest>(head: &[u8], input: &mut Input) -> Result<Vec<u8>, Fail> {
+    sha2_of(alg, head, &mut input.reader, &input.name)
+}
+
+/// The SHA-2 digest of `head` then all `reader` yields (`name` in
+/// messages), read in pieces (constant memory).
+pub fn sha2_of(
+    alg: HashAlg,
+    head: &[u8],
+    reader: &mut dyn Read,
+    name: &str,
+) -> Result<Vec<u8>, Fail> {
+    fn run<D: Digest>(head: &[u8], reader: &mut dyn Read, name: &str) -> Result<Vec<u8>, Fail> {
         let mut d = D::new();
         d.update(head);
         let mut piece = Zeroizing::new(vec![0u8; PIECE]);
         loop {
-            let n = fill(&mut input.reader, &mut piece).map_err(|e| Fail::io(&input.name, &e))?;
+            let n = fill(reader, &mut piece).map_err(|e| Fail::io(name, &e))?;
             if n == 0 {
                 return Ok(d.finalize().to_vec());
             }
@@ -160,8 +171,8 @@ pub fn sha2_stream(alg: HashAlg, head: &[u8], input: &mut Input) -> Result<Vec<u
         }
     }
     match alg {
-        HashAlg::Sha256 => run::<sha2::Sha256>(head, input),
-        HashAlg::Sha512 => run::<sha2::Sha512>(head, input),
+        HashAlg::Sha256 => run::<sha2::Sha256>(head, reader, name),
+        HashAlg::Sha512 => run::<sha2::Sha512>(head, reader, name),
     }
 }
 
@@ -352,7 +363,7 @@ impl<W: Write> Write for HexWriter<W> {
 pub struct TextDecoder<R: Read> {
     inner: R,
     hex: bool,
-    /// Encoded characters read but not yet decoded (fewer than a group).
+    /// Encoded characters read and waiting for the rest of their group.
     carry: Vec<u8>,
     out: Vec<u8>,
     pos: usize,

@@ -675,7 +675,7 @@ pub struct StreamDecryptor<R: Read, C: ChunkCipher> {
     binding: Binding,
     /// One chunk: nonce | ciphertext, then plaintext | tag.
     buf: Zeroizing<Vec<u8>>,
-    /// The plaintext not yet returned: `buf[pos..end]`.
+    /// The plaintext still to be returned: `buf[pos..end]`.
     pos: usize,
     end: usize,
     /// The byte read after a full chunk to learn it was not the last.

@@ -458,7 +458,7 @@ fn a_failed_seal_poisons_the_encryptor() {
         }
     }
     let mut enc = StreamEncryptor::with_chunk_size(Fails, b"", 4, Vec::new()).unwrap();
-    enc.write_all(b"1234").unwrap(); // one full chunk, not yet sealed
+    enc.write_all(b"1234").unwrap(); // one full chunk, held back until more comes
     let e = enc.write_all(b"5").unwrap_err();
     assert!(e.to_string().contains("sealing chunk 0"), "{e}");
     let e = enc.write_all(b"6").unwrap_err();

@@ -13,16 +13,9 @@
 # The checks run in one vault (this script runs itself under `kvctl exec`).
 # Each prints `ok   NAME` or `FAIL NAME: why`; the last line is
 # `N passed, N failed`.
-self=$(realpath "$0")
 source "$(dirname "$0")/lib.sh"
 
-if [ "${1:-}" != --in-vault ]; then
-  for need in "$KVCTL" /dev/keyvault "$(command -v openssl)" "$(command -v ssh-keygen)" "$(command -v python3)"; do
-    [ -e "$need" ] || { echo "FAIL setup: no $need"; finish 0 1; }
-  done
-  rm -rf "$tmp"
-  exec "$KVCTL" exec -- bash "$self" --in-vault
-fi
+in_vault "$@" "$(command -v openssl)" "$(command -v ssh-keygen)" "$(command -v python3)"
 
 b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 # The last 32 bytes of a DER PKCS#8 Ed25519/X25519 key (v1) are the key.

@@ -3,16 +3,9 @@
 # done in the kernel must give what Python's `cryptography` (the host's
 # /usr/bin/python3) computes from the same key bytes, seen through the MACs
 # of the derived keys (their bytes never leave the kernel).
-self=$(realpath "$0")
 source "$(dirname "$0")/lib.sh"
 py=/usr/bin/python3
-if [ "${1:-}" != --in-vault ]; then
-  for need in "$KVCTL" /dev/keyvault "$py"; do
-    [ -e "$need" ] || { echo "FAIL setup: no $need"; finish 0 1; }
-  done
-  rm -rf "$tmp"
-  exec "$KVCTL" exec -- bash "$self" --in-vault
-fi
+in_vault "$@" "$py"
 
 # --- derive: HKDF-SHA256/512 of an imported HMAC key into an HMAC key.
 ikm=$(random_hex 32)

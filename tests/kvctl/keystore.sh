@@ -11,16 +11,9 @@
 # (it runs itself under `kvctl exec`); vault B, a new `kvctl exec
 # --keystore` without $KEYVAULT_FD, is the next boot. Each check prints
 # `ok   NAME` or `FAIL NAME: why`; the last line is `N passed, N failed`.
-self=$(realpath "$0")
 source "$(dirname "$0")/lib.sh"
 
-if [ "${1:-}" != --in-vault ]; then
-  for need in "$KVCTL" /dev/keyvault "$(command -v keyctl)"; do
-    [ -e "$need" ] || { echo "FAIL setup: no $need (keyctl: apt-get install keyutils on the host)"; finish 0 1; }
-  done
-  rm -rf "$tmp"
-  exec "$KVCTL" exec -- bash "$self" --in-vault
-fi
+in_vault "$@" "$(command -v keyctl)"
 
 ks=$tmp/keystore
 mkdir "$ks"

@@ -38,6 +38,21 @@ status() {
 indent() { sed 's/^/       /'; }
 hex_to_bin() { printf '%b' "$(sed 's/../\\x&/g' <<< "$1")"; }
 random_hex() { head -c "$1" /dev/urandom | od -An -v -tx1 | tr -d ' \n'; }
+# in_vault "$@" [PATH...]: unless the script was started with --in-vault,
+# check that kvctl, /dev/keyvault and each PATH exist, then run the script
+# again under `kvctl exec --` with --in-vault, so that the keys it makes
+# outlive each kvctl call (this first run's scratch directory is removed:
+# the run under exec makes its own).
+in_vault() {
+  [ "${1:-}" != --in-vault ] || return 0
+  shift
+  local need
+  for need in "$KVCTL" /dev/keyvault "$@"; do
+    [ -e "$need" ] || { echo "FAIL setup: no ${need:-such command} (see the script's header)"; finish 0 1; }
+  done
+  rm -rf "$tmp"
+  exec "$KVCTL" exec -- bash "$(realpath "$0")" --in-vault
+}
 # A scratch directory, removed at exit (a script with its own EXIT trap
 # removes it there).
 tmp=$(mktemp -d "/tmp/kvctl-$(basename "$0" .sh).XXXXXX")

@@ -11,16 +11,9 @@
 #
 # Python 3's `cryptography` (the host's /usr/bin/python3) makes the KVE1
 # envelope and the HMAC that kvctl's must match.
-self=$(realpath "$0")
 source "$(dirname "$0")/lib.sh"
 
-if [ "${1:-}" != --in-vault ]; then
-  for need in "$KVCTL" /dev/keyvault /usr/bin/python3; do
-    [ -e "$need" ] || { echo "FAIL setup: no $need"; finish 0 1; }
-  done
-  rm -rf "$tmp"
-  exec "$KVCTL" exec -- bash "$self" --in-vault
-fi
+in_vault "$@" /usr/bin/python3
 
 py=/usr/bin/python3
 # The module runs with its default max_data_bytes, 1 MiB (the messages
