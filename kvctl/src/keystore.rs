@@ -120,7 +120,7 @@ pub struct AddArgs {
     pub bits: u32,
     /// The key's policy (it is always wrappable: that is how it is stored).
     #[command(flatten)]
-    pub policy: PolicyArgs,
+    pub(crate) policy: PolicyArgs,
 }
 
 /// A key name: 1 to 64 letters, digits, `-` and `_`, not starting with

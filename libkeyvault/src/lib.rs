@@ -67,6 +67,7 @@ mod share;
 mod types;
 mod wrap;
 
+pub mod agent;
 pub mod stream;
 
 /// The RustCrypto `aead` crate (0.6) that [`AeadKey`] implements, re-exported

@@ -27,7 +27,7 @@ const CARRIER: u8 = b'V';
 /// for this many, the control data of a message that carries only fds is
 /// never truncated, so every fd the kernel installs is seen and closed if
 /// unwanted (a truncated one would hide installed fds from us).
-const SCM_MAX_FD: usize = 253;
+pub(crate) const SCM_MAX_FD: usize = 253;
 
 /// Set once the `$KEYVAULT_FD` fd is owned by a [`Vault`]: a second owner of
 /// the same fd number would close it twice (and the number may by then be
@@ -36,13 +36,13 @@ static ENV_FD_TAKEN: AtomicBool = AtomicBool::new(false);
 
 const FROM_ENV: &str = "from-env";
 const SEND: &str = "send";
-const RECEIVE: &str = "receive";
+pub(crate) const RECEIVE: &str = "receive";
 
 /// Whether `fd` is a keyvault handle: GETCAPS (which needs no capability)
 /// succeeds on every keyvault fd. Anything else fails with `ENOTTY` under
 /// `op` ([`ErrorKind::NoDevice`](crate::ErrorKind::NoDevice)), whatever the
 /// other file's driver answered.
-fn check_is_vault(op: &'static str, fd: BorrowedFd<'_>) -> Result<()> {
+pub(crate) fn check_is_vault(op: &'static str, fd: BorrowedFd<'_>) -> Result<()> {
     let mut caps = abi::KvCaps::default();
     // SAFETY: GETCAPS writes one `KvCaps`, which `caps` is; a file that is
     // not keyvault does not know the request number (keyvault's own magic).
@@ -137,18 +137,40 @@ impl Vault {
     /// # Ok::<(), keyvault::Error>(())
     /// ```
     pub fn send(&self, sock: &UnixStream) -> Result<()> {
+        self.send_with(sock, &[CARRIER])
+    }
+
+    /// [`Vault::send`] with `data` (not empty) as the message the handle
+    /// rides on, e.g. a protocol's answer: the fd comes with its first byte,
+    /// and all of `data` is written (a blocking socket; with a write
+    /// timeout set, `EAGAIN` when it expires). Errors as [`Vault::send`]'s,
+    /// `EINVAL` for empty `data`.
+    pub fn send_with(&self, sock: &UnixStream, data: &[u8]) -> Result<()> {
+        if data.is_empty() {
+            return Err(Error::new(SEND, Errno::EINVAL));
+        }
         let fds = [self.as_raw_fd()];
         let cmsgs = [ControlMessage::ScmRights(&fds)];
-        let iov = [IoSlice::new(&[CARRIER])];
-        loop {
+        let mut sent = loop {
+            let iov = [IoSlice::new(data)];
             match sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
-                Ok(1) => return Ok(()),
-                // A stream socket sends a 1-byte message whole or not at all.
-                Ok(_) => return Err(Error::new(SEND, Errno::EIO)),
+                Ok(0) => return Err(Error::new(SEND, Errno::EIO)),
+                Ok(n) => break n,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(Error::new(SEND, e)),
+            }
+        };
+        // The fd went with the first byte; the rest is plain data.
+        while sent < data.len() {
+            let iov = [IoSlice::new(&data[sent..])];
+            match sendmsg::<()>(sock.as_raw_fd(), &iov, &[], MsgFlags::MSG_NOSIGNAL, None) {
+                Ok(0) => return Err(Error::new(SEND, Errno::EIO)),
+                Ok(n) => sent += n,
                 Err(Errno::EINTR) => continue,
                 Err(e) => return Err(Error::new(SEND, e)),
             }
         }
+        Ok(())
     }
 
     /// Receives a vault handle that [`Vault::send`] (or any sender of one
@@ -204,7 +226,7 @@ impl Vault {
 }
 
 /// Every fd in the message's `SCM_RIGHTS`, owned.
-fn received_fds<S>(msg: &nix::sys::socket::RecvMsg<'_, '_, S>) -> Result<Vec<OwnedFd>> {
+pub(crate) fn received_fds<S>(msg: &nix::sys::socket::RecvMsg<'_, '_, S>) -> Result<Vec<OwnedFd>> {
     // Truncated control data cannot be walked (nix refuses): it cannot
     // happen for fds alone (see SCM_MAX_FD), only with control messages
     // this socket did not ask for.

@@ -1,0 +1,196 @@
+//! The agent's sockets: bound from the policy's paths or passed by systemd
+//! (socket activation), and the accept loop that gives each connection a
+//! thread of its own, at most `max_clients` at a time.
+
+use crate::log;
+use crate::peer::Peer;
+use std::io::{ErrorKind, Write};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// sd_listen_fds(3): the first passed fd.
+const SD_LISTEN_FDS_START: RawFd = 3;
+
+/// The sockets systemd passed, by FileDescriptorName (`broker`, `ssh`), or
+/// none when this process was not socket-activated. The variables are
+/// removed so that children do not see them.
+pub fn activated() -> Result<Vec<(String, UnixListener)>, String> {
+    let pid = std::env::var("LISTEN_PID").ok();
+    let fds = std::env::var("LISTEN_FDS").ok();
+    let names = std::env::var("LISTEN_FDNAMES").ok();
+    for v in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        std::env::remove_var(v);
+    }
+    let (Some(pid), Some(fds)) = (pid, fds) else {
+        return Ok(Vec::new());
+    };
+    if pid.parse::<u32>().ok() != Some(std::process::id()) {
+        return Ok(Vec::new());
+    }
+    let n: RawFd = fds
+        .parse()
+        .map_err(|_| format!("LISTEN_FDS={fds}: not a number"))?;
+    let names: Vec<String> = names
+        .as_deref()
+        .unwrap_or("")
+        .split(':')
+        .map(str::to_string)
+        .collect();
+    let mut out = Vec::new();
+    for i in 0..n.clamp(0, 16) {
+        let fd = SD_LISTEN_FDS_START + i;
+        // SAFETY: systemd passed fds 3..3+LISTEN_FDS to this pid (checked
+        // above) for it to own; each is taken once, here.
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))
+            .map_err(|e| format!("socket-activation fd {fd}: {e}"))?;
+        let name = names.get(i as usize).cloned().unwrap_or_default();
+        out.push((name, UnixListener::from(owned)));
+    }
+    Ok(out)
+}
+
+/// Binds a socket at `path` with `mode`, making its directory (0755) if
+/// needed. A socket file left by an agent that is gone (nothing accepts on
+/// it) is replaced; one where an agent answers is an error (two agents
+/// would fight over it).
+pub fn bind(path: &Path, mode: u32) -> Result<UnixListener, String> {
+    let shown = path.display();
+    if let Some(dir) = path.parent() {
+        if !dir.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
+        }
+    }
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        use std::os::unix::fs::FileTypeExt;
+        if !meta.file_type().is_socket() {
+            return Err(format!("{shown}: exists and is not a socket"));
+        }
+        match UnixStream::connect(path) {
+            Ok(_) => return Err(format!("{shown}: another agent is listening there")),
+            Err(_) => std::fs::remove_file(path).map_err(|e| format!("{shown}: {e}"))?,
+        }
+    }
+    let listener = UnixListener::bind(path).map_err(|e| format!("{shown}: {e}"))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| format!("{shown}: {e}"))?;
+    Ok(listener)
+}
+
+/// One accepted connection and who made it.
+pub struct Conn {
+    pub stream: UnixStream,
+    pub peer: Peer,
+}
+
+/// How many connections are being served, over every socket.
+#[derive(Clone)]
+pub struct Limit {
+    active: Arc<AtomicUsize>,
+    max: usize,
+}
+
+impl Limit {
+    pub fn new(max: usize) -> Self {
+        Self {
+            active: Arc::new(AtomicUsize::new(0)),
+            max,
+        }
+    }
+
+    /// A slot, or `None` when all are taken.
+    fn take(&self) -> Option<Slot> {
+        let mut now = self.active.load(Ordering::Acquire);
+        loop {
+            if now >= self.max {
+                return None;
+            }
+            match self
+                .active
+                .compare_exchange(now, now + 1, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return Some(Slot(self.active.clone())),
+                Err(seen) => now = seen,
+            }
+        }
+    }
+}
+
+/// A connection's place under the limit, given back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Accepts connections on `listener` forever, each served by `serve` on a
+/// thread of its own. When `limit` is reached, `busy` (if any) is written to
+/// the new connection, which is then closed; the agent never waits for a
+/// client, so one that never reads cannot stall it.
+pub fn serve_forever(
+    face: &'static str,
+    listener: UnixListener,
+    limit: Limit,
+    busy: Option<Vec<u8>>,
+    serve: Arc<dyn Fn(Conn) + Send + Sync>,
+) {
+    loop {
+        let stream = match listener.accept() {
+            Ok((s, _)) => s,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => {
+                // EMFILE/ENFILE/ENOMEM: pause rather than spin.
+                log!("{face}: accept: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
+        };
+        let Some(slot) = limit.take() else {
+            log!("{face}: refused a connection: {} clients already", limit.max);
+            if let Some(msg) = &busy {
+                let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
+                let _ = stream.set_nonblocking(true);
+                let _ = (&stream).write_all(msg);
+            }
+            continue;
+        };
+        let peer = match Peer::of(&stream) {
+            Ok(p) => p,
+            Err(e) => {
+                log!("{face}: SO_PEERCRED: {e}");
+                continue;
+            }
+        };
+        let serve = serve.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("{face}-{}", peer.pid))
+            .stack_size(256 * 1024)
+            .spawn(move || {
+                let _slot = slot;
+                serve(Conn { stream, peer });
+            });
+        if let Err(e) = spawned {
+            log!("{face}: no thread for a client: {e}");
+        }
+    }
+}
+
+/// The socket files this agent made, removed when it stops.
+#[derive(Default)]
+pub struct Made(pub Vec<PathBuf>);
+
+impl Made {
+    pub fn remove_all(&self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
