@@ -342,8 +342,9 @@ mod tests {
         let tmp = TempDir::new("docs");
         let written = generate(&tmp.0).unwrap();
         let subs = subcommands();
-        // `kvctl keystore` has subcommands of its own, with pages of their own.
-        let nested = ["keystore-add", "keystore-list"];
+        // `kvctl keystore` and `kvctl agent` have subcommands of their own,
+        // with pages of their own.
+        let nested = ["keystore-add", "keystore-list", "agent-list", "agent-exec"];
         assert_eq!(
             written.len(),
             3 + 1 + subs.len() + nested.len(),
@@ -351,8 +352,9 @@ mod tests {
         );
         for sub in nested {
             let (page, title) = sub_page(&tmp, sub);
+            let parent = sub.split('-').next().unwrap();
             assert!(
-                page.contains("\\fBkvctl\\-keystore\\fR(1)"),
+                page.contains(&format!("\\fBkvctl\\-{parent}\\fR(1)")),
                 "{title}: SEE ALSO"
             );
         }

@@ -17,6 +17,7 @@
 //! All of kvctl is in this library: the `kvctl` binary only calls [`run`], and
 //! `kvctl-docs` makes the man pages and shell completions from the same `Cli`.
 
+mod agent_cmds;
 mod algorithms;
 mod asym_cmds;
 mod crypto_cmds;
@@ -271,6 +272,12 @@ enum Cmd {
     Keystore {
         #[command(subcommand)]
         cmd: keystore::KeystoreCmd,
+    },
+    /// Ask keyvault-agent for keys by name: what it would give (`list`), or a
+    /// handle limited to some keys and capabilities for a command (`exec`).
+    Agent {
+        #[command(subcommand)]
+        cmd: agent_cmds::AgentCmd,
     },
     /// Run commands, one per line, on one vault (`-` or no FILE: stdin).
     /// `@last` stands for the id of the last key made; `#` starts a comment.
@@ -538,8 +545,13 @@ impl Session {
                 let l = v.limits()?;
                 self.print(|| limits::table(&l), || limits::json(&l))?;
             }
-            Cmd::Batch { .. } | Cmd::Exec { .. } => {
-                return Err(Fail::usage("batch and exec cannot be nested in a batch"))
+            Cmd::Agent {
+                cmd: cmd @ agent_cmds::AgentCmd::List { .. },
+            } => agent_cmds::run(cmd, self.json)?,
+            Cmd::Batch { .. } | Cmd::Exec { .. } | Cmd::Agent { .. } => {
+                return Err(Fail::usage(
+                    "batch, exec and agent exec cannot be nested in a batch",
+                ))
             }
         }
         Ok(())
@@ -771,9 +783,9 @@ fn exec(
     store: Option<&keystore::StoreArgs>,
     cmd: &[OsString],
 ) -> Result<(), Fail> {
-    let Some((program, args)) = cmd.split_first() else {
+    if cmd.is_empty() {
         return Err(Fail::usage("exec needs a command to run"));
-    };
+    }
     let key_env = match store {
         Some(s) => keystore::env(&keystore::load(&v, s)?),
         None => Vec::new(),
@@ -786,6 +798,15 @@ fn exec(
         // close it, so that CMD gets only the restricted one.
         drop(v);
         dup
+    };
+    exec_with(v, key_env, cmd)
+}
+
+/// Runs `cmd` (replacing this process) with `v` as its `$KEYVAULT_FD` and
+/// the environment `key_env` (the keys' ids by name).
+fn exec_with(v: Vault, key_env: Vec<(String, String)>, cmd: &[OsString]) -> Result<(), Fail> {
+    let Some((program, args)) = cmd.split_first() else {
+        return Err(Fail::usage("exec needs a command to run"));
     };
     let fd = v.into_fd();
     // Let the fd survive exec: clear FD_CLOEXEC.
@@ -829,6 +850,9 @@ fn run_cli(cli: Cli) -> Result<(), Fail> {
     check_kept(&cli.cmd, cli.ephemeral, vault_is_kept())?;
     if let Cmd::Algorithms = cli.cmd {
         return algorithms::print(cli.json);
+    }
+    if let Cmd::Agent { cmd } = cli.cmd {
+        return agent_cmds::run(cmd, cli.json);
     }
     let vault = vault()?;
     match cli.cmd {
