@@ -263,13 +263,13 @@ fn exchange(
         .map_err(|e| vault_refusal("the exchange", e))?;
     // From here the derived key is destroyed whatever happens.
     let sent = vault
-        .dup(Caps::DECRYPT, Some(&[derived]))
+        .dup(Caps::DECRYPT | Caps::GETINFO, Some(&[derived]))
         .and_then(|dup| {
             let answer = Answer {
                 v: VERSION,
                 ok: true,
                 keys: Some([("derived".to_string(), derived.0)].into()),
-                caps: Some(vec!["decrypt".into()]),
+                caps: Some(vec!["decrypt".into(), "getinfo".into()]),
                 ..Default::default()
             };
             dup.send_with(&conn.stream, &line(&answer))

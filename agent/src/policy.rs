@@ -34,8 +34,10 @@ pub fn decide<'r>(rules: &'r [Allow], peer: &Peer, keys: &[&str], caps: Caps) ->
     if let Some(k) = keys.iter().find(|k| !mine.iter().any(|r| allows_key(r, k))) {
         return Err(format!("no rule for {peer} allows key '{k}'"));
     }
+    // The first of the closest (max_by_key keeps the last: reversed).
     let best = mine
         .iter()
+        .rev()
         .max_by_key(|r| (keys.iter().filter(|k| allows_key(r, k)).count(), (caps & r.caps).bits().count_ones()))
         .expect("not empty");
     let missing = caps - best.caps;

@@ -303,7 +303,7 @@ impl Vault {
 }
 
 /// A key made by the agent's X25519 agreement, in a handle that sees only
-/// it and can only decrypt with it (once). The agent destroys the key when
+/// it and can only decrypt with it (once) and describe it. The agent destroys the key when
 /// this is dropped (the connection closes) or after 60 s.
 pub struct Exchanged {
     /// The handle.
