@@ -131,6 +131,10 @@ fn run(policy: Policy, print_env: bool) -> Result<(), String> {
         .map_err(|e| format!("SIGPIPE: {e}"))?;
 
     let mut activated = listen::activated()?;
+    // Socket-activated, the agent serves the sockets systemd passed and
+    // binds none itself (the service may not write /run; the socket units
+    // say where the sockets are); started by hand, the policy's paths.
+    let by_hand = activated.is_empty();
     let mut take = |name: &str| {
         activated
             .iter()
@@ -140,22 +144,22 @@ fn run(policy: Policy, print_env: bool) -> Result<(), String> {
     let mut made = Made::default();
     let broker_listener: Option<UnixListener> = match (take("broker"), &policy.socket) {
         (Some(l), _) => Some(l),
-        (None, Some(path)) => {
+        (None, Some(path)) if by_hand => {
             let l = listen::bind(path, 0o666)?;
             made.0.push(path.clone());
             Some(l)
         }
-        (None, None) => None,
+        (None, _) => None,
     };
     let ssh_listener: Option<UnixListener> = match (take("ssh"), &policy.ssh_socket) {
         (Some(l), _) => Some(l),
-        (None, Some(path)) => {
+        (None, Some(path)) if by_hand => {
             let mode = if policy.ssh_allow_uids.is_empty() { 0o600 } else { 0o666 };
             let l = listen::bind(path, mode)?;
             made.0.push(path.clone());
             Some(l)
         }
-        (None, None) => None,
+        (None, _) => None,
     };
     if broker_listener.is_none() && ssh_listener.is_none() {
         made.remove_all();
