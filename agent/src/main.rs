@@ -29,8 +29,21 @@ macro_rules! log {
     };
 }
 
+/// Kernel-held keys, by name, for local services, ssh and age
+///
+/// Holds one /dev/keyvault vault for its lifetime and loads its named keys
+/// at start (the keystore of `kvctl keystore add`, unwrapped under its
+/// kernel-keyring root; keys made from `[[key]]`). On the broker socket a
+/// local program asks for keys by name and capabilities; when a rule of the
+/// policy matches the peer (SO_PEERCRED uid/gid, its executable, its
+/// systemd unit) it receives a vault handle limited to them (KV_IOC_DUP,
+/// over SCM_RIGHTS) and does its own ioctls. On the ssh-agent socket it
+/// speaks OpenSSH's agent protocol, signing with keys that never leave the
+/// kernel. The policy file and both protocols: /usr/share/doc/kvctl/PROTOCOL.md.
+/// Clients: `kvctl agent`, `Vault::from_agent` (Rust), ssh (SSH_AUTH_SOCK),
+/// age-plugin-keyvault.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(version)]
 struct Cli {
     /// The policy file (TOML; see PROTOCOL.md).
     #[arg(long, short, value_name = "FILE", default_value = config::DEFAULT_PATH)]
@@ -42,6 +55,9 @@ struct Cli {
     /// ssh-agent does, for `eval $(keyvault-agent ... --print-env &)`.
     #[arg(long)]
     print_env: bool,
+    /// Print this manual page (roff) and exit (the package's keyvault-agent(1)).
+    #[arg(long, hide = true)]
+    man: bool,
 }
 
 /// Everything a connection handler needs.
@@ -53,6 +69,15 @@ pub struct Shared {
 
 fn main() {
     let cli = Cli::parse();
+    if cli.man {
+        use clap::CommandFactory;
+        let page = clap_mangen::Man::new(Cli::command());
+        if let Err(e) = page.render(&mut std::io::stdout()) {
+            log!("writing the manual page: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let policy = match Policy::load(&cli.config) {
         Ok(p) => p,
         Err(e) => {
