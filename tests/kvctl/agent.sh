@@ -127,6 +127,13 @@ expect "the handle has exactly the caps asked for" "sign|getinfo" "$(sed -n 2p <
 expect "\$KEYVAULT_KEYS names both keys" 2 "$(sed -n 3p <<< "$out" | wc -w)"
 run "the signature is the keystore key's (checked with its public key)" \
   sh -c "echo hello | '$KVCTL' verify --pubkey '$stored_pub' --sig '$sig'"
+echo hello > "$tmp/hello"
+run "Rust: Vault::from_agent (libkeyvault/examples/from_agent.rs) signs by name" \
+  "$KV_ROOT/target/release/examples/from_agent" stored < "$tmp/hello"
+expect "...the same Ed25519 signature as through kvctl agent exec" "$sig" "$out"
+status "Rust: from_agent of a key the policy does not give: refused" 1 \
+  "$KV_ROOT/target/release/examples/from_agent" gen-aead < "$tmp/hello"
+grep -q "the agent refused (policy)" <<< "$out" && ok "...saying so" || fail "...saying so" "$out"
 # shellcheck disable=SC2016
 status "the handle cannot list (no list cap): exit 4" 4 kvctl agent exec --key gen-sign --caps sign -- sh -c 'kvctl list'
 # shellcheck disable=SC2016
