@@ -83,6 +83,12 @@ keys = ["gen-x"]
 caps = ["exchange"]
 
 [[allow]]
+name = "unit-hash"
+unit = "kvcheck.service"
+keys = ["gen-aead"]
+caps = ["hash"]
+
+[[allow]]
 name = "nobody-verify"
 uid = 65534
 keys = ["gen-sign"]
@@ -164,6 +170,20 @@ status "uid 65534 may not sign: exit 4" 4 setpriv --reuid=65534 --regid=65534 --
   "$KVCTL" agent exec --key gen-sign --caps sign -- true
 grep -q "refused (policy).*uid 65534" "$log" && ok "the agent logs refusals with the peer's uid" || fail "the agent logs refusals" "$(tail -3 "$log")"
 grep -q "handle for stored, gen-sign with sign|getinfo (rule 'root-signer')" "$log" && ok "...and grants with the rule" || fail "...and grants with the rule" "$(tail -3 "$log")"
+# The unit condition: a process in the cgroup .../kvcheck.service is that
+# unit's (as systemd places a service's processes).
+cg=/sys/fs/cgroup
+[ -e "$cg/cgroup.procs" ] || mount -t cgroup2 none "$cg"
+if mkdir -p "$cg/kvcheck.slice/kvcheck.service"; then
+  # shellcheck disable=SC2016
+  run "unit rule: a process of kvcheck.service gets its handle" sh -c \
+    "echo \$\$ > $cg/kvcheck.slice/kvcheck.service/cgroup.procs && exec '$KVCTL' agent exec --key gen-aead --caps hash -- '$KVCTL' caps"
+  expect "...with hash" hash "$out"
+  status "the same request from outside the unit: refused" 4 kvctl agent exec --key gen-aead --caps hash -- true
+  grep -q "unit kvcheck.service" "$log" && ok "the log names the peer's unit" || fail "the log names the peer's unit" "$(tail -3 "$log")"
+else
+  fail "unit rule" "no cgroup2 at $cg"
+fi
 status "no agent: exit 3 naming the socket" 3 kvctl agent list --socket "$tmp/none.sock"
 for bad in 'not json' '{"v":2,"op":"list"}' '{"v":1,"op":"steal"}' '{"v":1,"op":"list","x":1}' \
            '{"v":1,"op":"handle","keys":[],"caps":["sign"]}' '{"v":1,"op":"handle","keys":["stored"],"caps":["fly"]}' \
