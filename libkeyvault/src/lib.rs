@@ -32,7 +32,8 @@
 //! optionally fewer keys), to hand to a less trusted process: inherited
 //! ([`Vault::from_env`] takes the one `kvctl exec` passes in
 //! `$KEYVAULT_FD`) or sent over a Unix socket ([`Vault::send`],
-//! [`Vault::receive`]).
+//! [`Vault::receive`]). keyvault-agent hands out such handles by key name
+//! and policy: [`Vault::from_agent`] asks it (see [`agent`]).
 //!
 //! A `Vault` is `Send` and `Sync`: share one between threads in an
 //! [`Arc`](std::sync::Arc), and give [`AeadKey`] and [`SigningKey`] an
@@ -47,7 +48,8 @@
 //! Examples to run (`cargo build --release --examples -p keyvault`): `envelope`
 //! (a kernel-made data key encrypts a file, stored wrapped beside it),
 //! `signing_service` (threads signing through one owned [`SigningKey`]),
-//! `fd_passing` (a key-limited handle sent to a child process, which signs).
+//! `fd_passing` (a key-limited handle sent to a child process, which signs),
+//! `from_agent` (a signing key by name from keyvault-agent).
 
 #![deny(missing_docs)]
 
