@@ -475,11 +475,28 @@ fn same_name(a: &str, b: &str) -> bool {
         })
 }
 
+/// Names the policy gives to keys (its `[[allow]]` rules and `[ssh] keys`),
+/// whether or not the agent has them: an added key never takes one, so that
+/// whoever may use the ssh socket cannot plant a key where a rule expects
+/// another (a keystore key that failed to load, say).
+fn reserved_names(policy: &Policy) -> Vec<String> {
+    policy
+        .rules
+        .iter()
+        .filter_map(|r| r.keys.as_ref())
+        .chain(policy.ssh_keys.as_ref())
+        .flatten()
+        .cloned()
+        .collect()
+}
+
 /// The name of a key added as `comment`: the comment itself when it is a
-/// valid key name that no other key has, else `ssh-` and the start of the
-/// public key's SHA-256 (longer if that is taken too).
+/// valid key name that no other key has and the policy does not name,
+/// else `ssh-` and the start of the public key's SHA-256 (longer if that is
+/// taken too).
 fn pick_name(
     keys: &[AgentKey],
+    reserved: &[String],
     comment: &str,
     public: &[u8; 32],
     replacing: Option<KeyId>,
@@ -489,6 +506,7 @@ fn pick_name(
         !keys
             .iter()
             .any(|k| Some(k.id) != replacing && same_name(&k.name, name))
+            && !reserved.iter().any(|r| same_name(r, name))
     };
     let mut candidates = Vec::new();
     if kvctl::keystore::parse_name(comment).is_ok() {
@@ -603,7 +621,13 @@ fn add(
         let _ = vault.destroy(id);
         return Response::Failure;
     }
-    let Some(name) = pick_name(&shared.agent.all(), &comment, &public, replacing) else {
+    let Some(name) = pick_name(
+        &shared.agent.all(),
+        &reserved_names(&shared.policy),
+        &comment,
+        &public,
+        replacing,
+    ) else {
         log!("ssh: {peer}: adding '{comment}': no free name");
         let _ = vault.destroy(id);
         return Response::Failure;
@@ -1162,25 +1186,38 @@ mod tests {
             origin: Origin::Generated,
         };
         let short = format!("ssh-{}", &digest[..8]);
-        assert_eq!(pick_name(&[], "laptop", &public, None).unwrap(), "laptop");
-        assert_eq!(pick_name(&[], "me@host", &public, None).unwrap(), short);
-        assert_eq!(pick_name(&[], "", &public, None).unwrap(), short);
-        assert_eq!(
-            pick_name(&[key("laptop", 1)], "laptop", &public, None).unwrap(),
-            short
-        );
-        assert_eq!(
-            pick_name(&[key("LAPTOP_1", 1)], "laptop-1", &public, None).unwrap(),
-            short
-        );
-        assert_eq!(
-            pick_name(&[key("laptop", 1)], "laptop", &public, Some(KeyId(1))).unwrap(),
-            "laptop"
-        );
+        let name = |keys: &[AgentKey], comment: &str, replacing: Option<u64>| {
+            pick_name(keys, &[], comment, &public, replacing.map(KeyId)).unwrap()
+        };
+        assert_eq!(name(&[], "laptop", None), "laptop");
+        assert_eq!(name(&[], "me@host", None), short);
+        assert_eq!(name(&[], "", None), short);
+        assert_eq!(name(&[key("laptop", 1)], "laptop", None), short);
+        assert_eq!(name(&[key("LAPTOP_1", 1)], "laptop-1", None), short);
+        assert_eq!(name(&[key("laptop", 1)], "laptop", Some(1)), "laptop");
         let taken = [key("laptop", 1), key(&short, 2)];
         assert_eq!(
-            pick_name(&taken, "laptop", &public, None).unwrap(),
+            name(&taken, "laptop", None),
             format!("ssh-{}", &digest[..16])
+        );
+    }
+
+    #[test]
+    fn an_added_key_never_takes_a_name_the_policy_gives() {
+        let policy = Policy::parse(
+            "[ssh]\nkeys = [\"deploy\"]\n[[allow]]\nuid = 1\nkeys = [\"tls-sign\"]\ncaps = [\"sign\"]\n\
+             [[allow]]\nuid = 2\nkeys = [\"*\"]\ncaps = [\"getinfo\"]\n",
+        )
+        .unwrap();
+        let reserved = reserved_names(&policy);
+        assert_eq!(reserved, ["tls-sign", "deploy"]);
+        for planted in ["tls-sign", "TLS_SIGN", "deploy"] {
+            let got = pick_name(&[], &reserved, planted, &[7; 32], None).unwrap();
+            assert!(got.starts_with("ssh-"), "{planted} -> {got}");
+        }
+        assert_eq!(
+            pick_name(&[], &reserved, "laptop", &[7; 32], None).unwrap(),
+            "laptop"
         );
     }
 
