@@ -3,6 +3,7 @@
 
 use keyvault::{Algorithm, KeyId, Vault};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 /// Where a key came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -11,10 +12,16 @@ pub enum Origin {
     Keystore,
     /// Made at start from a `[[key]]` of the policy.
     Generated,
-    /// Sent by `ssh-add` (its comment is the name); destroyed when removed.
+    /// Sent by `ssh-add`; destroyed when removed.
     SshAdded {
         /// ADD_ID_CONSTRAINED's confirm: ask `$SSH_ASKPASS` before each use.
         confirm: bool,
+        /// The comment it was sent with, shown by `ssh-add -l` (the name is
+        /// the comment when that is a valid, free key name).
+        comment: String,
+        /// ADD_ID_CONSTRAINED's lifetime: when the kernel expires it, and
+        /// the agent forgets it.
+        expires: Option<Instant>,
     },
 }
 
@@ -66,6 +73,22 @@ impl Agent {
         }
         keys.push(key);
         true
+    }
+
+    /// Puts `key` in the place of the key `old` (same position), unless
+    /// another key already has `key`'s name; `false`: nothing changed.
+    pub fn replace(&self, old: KeyId, key: AgentKey) -> bool {
+        let mut keys = self.keys();
+        if keys.iter().any(|k| k.name == key.name && k.id != old) {
+            return false;
+        }
+        match keys.iter_mut().find(|k| k.id == old) {
+            Some(slot) => {
+                *slot = key;
+                true
+            }
+            None => false,
+        }
     }
 
     /// Removes the key with this id from the table (the caller destroys it

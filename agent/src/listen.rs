@@ -13,6 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+/// The stack of each connection's thread (the ssh face wipes the lower
+/// half of it after each message: see ssh.rs).
+pub const THREAD_STACK: usize = 256 * 1024;
+
 /// sd_listen_fds(3): the first passed fd.
 const SD_LISTEN_FDS_START: RawFd = 3;
 
@@ -172,7 +176,7 @@ pub fn serve_forever(
         let serve = serve.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("{face}-{}", peer.pid))
-            .stack_size(256 * 1024)
+            .stack_size(THREAD_STACK)
             .spawn(move || {
                 let _slot = slot;
                 serve(Conn { stream, peer });
