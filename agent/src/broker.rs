@@ -3,6 +3,7 @@
 //! capabilities asked for, and the agent steps aside.
 
 use crate::config::GRANTABLE;
+use crate::keys::{AgentKey, Origin};
 use crate::listen::Conn;
 use crate::{log, policy, Shared};
 use keyvault::agent::{Answer, Listing, Refusal, Request, MAX_LINE, VERSION};
@@ -18,18 +19,26 @@ const KDF_INPUT_MAX: usize = 1024;
 
 /// The answer to a client over the limit.
 pub fn busy_line() -> Vec<u8> {
-    line(&refusal("busy", "too many clients; try again".into(), None))
+    line(&refused(refusal(
+        "busy",
+        "too many clients; try again".into(),
+        None,
+    )))
 }
 
-fn refusal(kind: &str, message: String, errno: Option<i32>) -> Answer {
+fn refusal(kind: &str, message: String, errno: Option<i32>) -> Refusal {
+    Refusal {
+        kind: kind.into(),
+        message,
+        errno,
+    }
+}
+
+fn refused(error: Refusal) -> Answer {
     Answer {
         v: VERSION,
         ok: false,
-        error: Some(Refusal {
-            kind: kind.into(),
-            message,
-            errno,
-        }),
+        error: Some(error),
         ..Default::default()
     }
 }
@@ -51,15 +60,23 @@ fn read_request(stream: &mut UnixStream, timeout: Duration) -> Result<Vec<u8>, S
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(format!("no complete request within {} s", timeout.as_secs()));
+            return Err(format!(
+                "no complete request within {} s",
+                timeout.as_secs()
+            ));
         }
-        stream.set_read_timeout(Some(left)).map_err(|e| e.to_string())?;
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| e.to_string())?;
         let n = match stream.read(&mut chunk) {
             Ok(0) => return Err("the client hung up before a complete request".into()),
             Ok(n) => n,
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Err(format!("no complete request within {} s", timeout.as_secs()))
+                return Err(format!(
+                    "no complete request within {} s",
+                    timeout.as_secs()
+                ))
             }
             Err(e) => return Err(e.to_string()),
         };
@@ -84,7 +101,9 @@ pub fn serve(shared: &Shared, mut conn: Conn) {
         Ok(r) => r,
         Err(e) => {
             log!("broker: {peer}: {e}");
-            let _ = conn.stream.write_all(&line(&refusal("bad-request", e, None)));
+            let _ = conn
+                .stream
+                .write_all(&line(&refused(refusal("bad-request", e, None))));
             return;
         }
     };
@@ -93,12 +112,16 @@ pub fn serve(shared: &Shared, mut conn: Conn) {
         Err(e) => {
             let msg = format!("not a request: {e}");
             log!("broker: {peer}: {msg}");
-            let _ = conn.stream.write_all(&line(&refusal("bad-request", msg, None)));
+            let _ = conn
+                .stream
+                .write_all(&line(&refused(refusal("bad-request", msg, None))));
             return;
         }
     };
     let outcome = match req {
-        Request::Handle { v, keys, caps } => check_version(v).and_then(|()| handle(shared, &conn, &keys, &caps)),
+        Request::Handle { v, keys, caps } => {
+            check_version(v).and_then(|()| handle(shared, &conn, &keys, &caps))
+        }
         Request::Exchange {
             v,
             key,
@@ -107,7 +130,8 @@ pub fn serve(shared: &Shared, mut conn: Conn) {
             info,
             hash,
             alg,
-        } => check_version(v).and_then(|()| exchange(shared, &conn, &key, &public, &salt, &info, &hash, &alg)),
+        } => check_version(v)
+            .and_then(|()| exchange(shared, &conn, &key, &public, &salt, &info, &hash, &alg)),
         Request::List { v } => check_version(v).and_then(|()| {
             let available = list(shared, &conn);
             let answer = Answer {
@@ -124,15 +148,14 @@ pub fn serve(shared: &Shared, mut conn: Conn) {
     };
     match outcome {
         Ok(what) => log!("broker: {peer}: {what}"),
-        Err(answer) => {
-            let e = answer.error.as_ref().expect("a refusal has an error");
+        Err(e) => {
             log!("broker: {peer}: refused ({}): {}", e.kind, e.message);
-            let _ = (&conn.stream).write_all(&line(&answer));
+            let _ = (&conn.stream).write_all(&line(&refused(e)));
         }
     }
 }
 
-fn check_version(v: u32) -> Result<(), Answer> {
+fn check_version(v: u32) -> Result<(), Refusal> {
     if v == VERSION {
         Ok(())
     } else {
@@ -144,25 +167,34 @@ fn check_version(v: u32) -> Result<(), Answer> {
     }
 }
 
-fn vault_refusal(what: &str, e: keyvault::Error) -> Answer {
+fn vault_refusal(what: &str, e: keyvault::Error) -> Refusal {
     refusal("vault", format!("{what}: {e}"), Some(e.errno()))
 }
 
+/// Whether the broker offers this key: not one `ssh-add` sent, which belongs
+/// to the ssh-agent face (whoever may use that socket added it, and its
+/// confirm constraint is that face's to ask).
+fn brokered(k: &AgentKey) -> bool {
+    !matches!(k.origin, Origin::SshAdded { .. })
+}
+
 /// The named keys' ids, or which name is unknown.
-fn ids_of(shared: &Shared, keys: &[String]) -> Result<Vec<(String, KeyId, Algorithm)>, Answer> {
+fn ids_of(shared: &Shared, keys: &[String]) -> Result<Vec<(String, KeyId, Algorithm)>, Refusal> {
     keys.iter()
         .map(|n| {
             shared
                 .agent
                 .by_name(n)
+                .filter(brokered)
                 .map(|k| (k.name, k.id, k.alg))
                 .ok_or_else(|| refusal("unknown-key", format!("the agent has no key '{n}'"), None))
         })
         .collect()
 }
 
-fn parse_caps(names: &[String]) -> Result<Caps, Answer> {
-    let caps = crate::config::caps_of(names, "caps").map_err(|e| refusal("bad-request", e, None))?;
+fn parse_caps(names: &[String]) -> Result<Caps, Refusal> {
+    let caps =
+        crate::config::caps_of(names, "caps").map_err(|e| refusal("bad-request", e, None))?;
     if caps.is_empty() {
         return Err(refusal("bad-request", "caps is empty".into(), None));
     }
@@ -182,7 +214,12 @@ fn parse_caps(names: &[String]) -> Result<Caps, Answer> {
     Ok(caps)
 }
 
-fn handle(shared: &Shared, conn: &Conn, keys: &[String], caps: &[String]) -> Result<String, Answer> {
+fn handle(
+    shared: &Shared,
+    conn: &Conn,
+    keys: &[String],
+    caps: &[String],
+) -> Result<String, Refusal> {
     let caps = parse_caps(caps)?;
     if keys.is_empty() || keys.len() > 1024 {
         return Err(refusal("bad-request", "keys: 1 to 1024 names".into(), None));
@@ -202,7 +239,11 @@ fn handle(shared: &Shared, conn: &Conn, keys: &[String], caps: &[String]) -> Res
         v: VERSION,
         ok: true,
         keys: Some(found.iter().map(|(n, id, _)| (n.clone(), id.0)).collect()),
-        caps: Some(caps.iter_names().map(|(n, _)| n.to_ascii_lowercase()).collect()),
+        caps: Some(
+            caps.iter_names()
+                .map(|(n, _)| n.to_ascii_lowercase())
+                .collect(),
+        ),
         ..Default::default()
     };
     dup.send_with(&conn.stream, &line(&answer))
@@ -215,9 +256,13 @@ fn handle(shared: &Shared, conn: &Conn, keys: &[String], caps: &[String]) -> Res
     ))
 }
 
-fn unhex(s: &str, what: &str, max: usize) -> Result<Vec<u8>, Answer> {
+fn unhex(s: &str, what: &str, max: usize) -> Result<Vec<u8>, Refusal> {
     if s.len() > 2 * max {
-        return Err(refusal("bad-request", format!("{what}: at most {max} bytes"), None));
+        return Err(refusal(
+            "bad-request",
+            format!("{what}: at most {max} bytes"),
+            None,
+        ));
     }
     hex::decode(s).map_err(|e| refusal("bad-request", format!("{what}: not hex ({e})"), None))
 }
@@ -232,7 +277,7 @@ fn exchange(
     info: &str,
     hash: &str,
     alg: &str,
-) -> Result<String, Answer> {
+) -> Result<String, Refusal> {
     let bad = |m: String| refusal("bad-request", m, None);
     let public: [u8; 32] = unhex(public, "peer", 32)?
         .try_into()
@@ -248,7 +293,10 @@ fn exchange(
         .map_err(|m| refusal("policy", m, None))?;
     let (_, id, key_alg) = ids_of(shared, &[key.to_string()])?.remove(0);
     if key_alg != Algorithm::X25519 {
-        return Err(bad(format!("key '{key}' is {}, not x25519", key_alg.name())));
+        return Err(bad(format!(
+            "key '{key}' is {}, not x25519",
+            key_alg.name()
+        )));
     }
     let vault = &shared.agent.vault;
     let kdf = Kdf::new(hash, &info).with_salt(&salt);
@@ -282,7 +330,12 @@ fn exchange(
         while matches!((&conn.stream).read(&mut sink), Ok(n) if n > 0) {}
     }
     let _ = vault.destroy(derived);
-    sent.map(|()| format!("exchange with key '{key}' into a one-use {} key", alg.name()))
+    sent.map(|()| {
+        format!(
+            "exchange with key '{key}' into a one-use {} key",
+            alg.name()
+        )
+    })
 }
 
 fn list(shared: &Shared, conn: &Conn) -> Vec<Listing> {
@@ -290,12 +343,16 @@ fn list(shared: &Shared, conn: &Conn) -> Vec<Listing> {
         .agent
         .all()
         .into_iter()
+        .filter(brokered)
         .filter_map(|k| {
             let caps = policy::caps_on(&shared.policy.rules, &conn.peer, &k.name);
             (!caps.is_empty()).then(|| Listing {
                 name: k.name,
                 alg: k.alg.name().into(),
-                caps: caps.iter_names().map(|(n, _)| n.to_ascii_lowercase()).collect(),
+                caps: caps
+                    .iter_names()
+                    .map(|(n, _)| n.to_ascii_lowercase())
+                    .collect(),
             })
         })
         .collect()

@@ -259,7 +259,9 @@ impl Policy {
                 (None, Some(group)) => Some(gid_of(group, &what)?),
             };
             if r.keys.is_empty() {
-                return Err(format!("{what}: keys is empty (name keys, or \"*\" for all)"));
+                return Err(format!(
+                    "{what}: keys is empty (name keys, or \"*\" for all)"
+                ));
             }
             let keys = if r.keys.iter().any(|k| k == "*") {
                 if r.keys.len() != 1 {
@@ -369,18 +371,51 @@ caps = ["sign", "exchange"]
     fn mistakes_are_refused_with_where() {
         for (text, says) in [
             ("[agent]\nsokcet = \"/x\"", "unknown field"),
-            ("[[allow]]\nuid = 1\nkeys = [\"a\"]\ncaps = [\"sign\"]\nexe = \"x\"", "absolute"),
-            ("[[allow]]\nuid = 1\nkeys = []\ncaps = [\"sign\"]", "keys is empty"),
-            ("[[allow]]\nuid = 1\nkeys = [\"a\"]\ncaps = []", "caps is empty"),
-            ("[[allow]]\nuid = 1\nkeys = [\"a\"]\ncaps = [\"genkey\"]", "cannot be given"),
-            ("[[allow]]\nuid = 1\nkeys = [\"a\"]\ncaps = [\"fly\"]", "bad capability 'fly'"),
-            ("[[allow]]\nuid = 1\nuser = \"root\"\nkeys = [\"a\"]\ncaps = [\"sign\"]", "not both"),
-            ("[[allow]]\nuid = 1\nkeys = [\"*\", \"a\"]\ncaps = [\"sign\"]", "stands alone"),
-            ("[[allow]]\nuid = 1\nkeys = [\"a/b\"]\ncaps = [\"sign\"]", "bad key name"),
-            ("[[key]]\nname = \"a\"\nalg = \"rot13\"", "unknown algorithm"),
-            ("[[key]]\nname = \"a\"\nalg = \"ed25519\"\n[[key]]\nname = \"a\"\nalg = \"x25519\"", "second key"),
+            (
+                "[[allow]]\nuid = 1\nkeys = [\"a\"]\ncaps = [\"sign\"]\nexe = \"x\"",
+                "absolute",
+            ),
+            (
+                "[[allow]]\nuid = 1\nkeys = []\ncaps = [\"sign\"]",
+                "keys is empty",
+            ),
+            (
+                "[[allow]]\nuid = 1\nkeys = [\"a\"]\ncaps = []",
+                "caps is empty",
+            ),
+            (
+                "[[allow]]\nuid = 1\nkeys = [\"a\"]\ncaps = [\"genkey\"]",
+                "cannot be given",
+            ),
+            (
+                "[[allow]]\nuid = 1\nkeys = [\"a\"]\ncaps = [\"fly\"]",
+                "bad capability 'fly'",
+            ),
+            (
+                "[[allow]]\nuid = 1\nuser = \"root\"\nkeys = [\"a\"]\ncaps = [\"sign\"]",
+                "not both",
+            ),
+            (
+                "[[allow]]\nuid = 1\nkeys = [\"*\", \"a\"]\ncaps = [\"sign\"]",
+                "stands alone",
+            ),
+            (
+                "[[allow]]\nuid = 1\nkeys = [\"a/b\"]\ncaps = [\"sign\"]",
+                "bad key name",
+            ),
+            (
+                "[[key]]\nname = \"a\"\nalg = \"rot13\"",
+                "unknown algorithm",
+            ),
+            (
+                "[[key]]\nname = \"a\"\nalg = \"ed25519\"\n[[key]]\nname = \"a\"\nalg = \"x25519\"",
+                "second key",
+            ),
             ("[agent]\nmax_clients = 0", "max_clients"),
-            ("[keystore]\ndir = \"/k\"\nroot = \"%nope\"", "keystore.root"),
+            (
+                "[keystore]\ndir = \"/k\"\nroot = \"%nope\"",
+                "keystore.root",
+            ),
         ] {
             let e = Policy::parse(text).unwrap_err();
             assert!(e.contains(says), "{text:?}: {e}");

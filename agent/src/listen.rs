@@ -51,8 +51,11 @@ pub fn activated() -> Result<Vec<(String, UnixListener)>, String> {
         // SAFETY: systemd passed fds 3..3+LISTEN_FDS to this pid (checked
         // above) for it to own; each is taken once, here.
         let owned = unsafe { OwnedFd::from_raw_fd(fd) };
-        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))
-            .map_err(|e| format!("socket-activation fd {fd}: {e}"))?;
+        nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        )
+        .map_err(|e| format!("socket-activation fd {fd}: {e}"))?;
         let name = names.get(i as usize).cloned().unwrap_or_default();
         out.push((name, UnixListener::from(owned)));
     }
@@ -158,7 +161,10 @@ pub fn serve_forever(
             }
         };
         let Some(slot) = limit.take() else {
-            log!("{face}: refused a connection: {} clients already", limit.max);
+            log!(
+                "{face}: refused a connection: {} clients already",
+                limit.max
+            );
             if let Some(msg) = &busy {
                 let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
                 let _ = stream.set_nonblocking(true);

@@ -122,7 +122,10 @@ fn load_keys(policy: &Policy) -> Result<Agent, String> {
     }
     for g in &policy.generated {
         if keys.iter().any(|k: &AgentKey| k.name == g.name) {
-            return Err(format!("key '{}' is in the keystore and in [[key]]", g.name));
+            return Err(format!(
+                "key '{}' is in the keystore and in [[key]]",
+                g.name
+            ));
         }
         let mut opts = KeyOptions::default();
         if let Some(u) = g.usage {
@@ -149,7 +152,8 @@ fn run(policy: Policy, print_env: bool) -> Result<(), String> {
     for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
         stop.add(s);
     }
-    stop.thread_block().map_err(|e| format!("sigprocmask: {e}"))?;
+    stop.thread_block()
+        .map_err(|e| format!("sigprocmask: {e}"))?;
     // SAFETY: SIG_IGN installs no handler code; nothing else in this
     // process sets SIGPIPE's disposition.
     unsafe { nix::sys::signal::signal(Signal::SIGPIPE, nix::sys::signal::SigHandler::SigIgn) }
@@ -179,7 +183,11 @@ fn run(policy: Policy, print_env: bool) -> Result<(), String> {
     let ssh_listener: Option<UnixListener> = match (take("ssh"), &policy.ssh_socket) {
         (Some(l), _) => Some(l),
         (None, Some(path)) if by_hand => {
-            let mode = if policy.ssh_allow_uids.is_empty() { 0o600 } else { 0o666 };
+            let mode = if policy.ssh_allow_uids.is_empty() {
+                0o600
+            } else {
+                0o666
+            };
             let l = listen::bind(path, mode)?;
             made.0.push(path.clone());
             Some(l)
@@ -188,7 +196,9 @@ fn run(policy: Policy, print_env: bool) -> Result<(), String> {
     };
     if broker_listener.is_none() && ssh_listener.is_none() {
         made.remove_all();
-        return Err("no socket: set agent.socket and/or agent.ssh_socket, or socket-activate".into());
+        return Err(
+            "no socket: set agent.socket and/or agent.ssh_socket, or socket-activate".into(),
+        );
     }
     let agent = match load_keys(&policy) {
         Ok(a) => a,
@@ -202,8 +212,14 @@ fn run(policy: Policy, print_env: bool) -> Result<(), String> {
         "ready: {} keys ({}), broker {}, ssh-agent {}",
         names.len(),
         names.join(", "),
-        policy.socket.as_ref().map_or("-".into(), |p| p.display().to_string()),
-        policy.ssh_socket.as_ref().map_or("-".into(), |p| p.display().to_string()),
+        policy
+            .socket
+            .as_ref()
+            .map_or("-".into(), |p| p.display().to_string()),
+        policy
+            .ssh_socket
+            .as_ref()
+            .map_or("-".into(), |p| p.display().to_string()),
     );
     if print_env {
         if let Some(p) = &policy.ssh_socket {

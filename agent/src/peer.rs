@@ -44,7 +44,11 @@ pub fn unit_of_cgroup(cgroup: &str) -> Option<String> {
     let path = cgroup
         .lines()
         .find_map(|l| l.strip_prefix("0::"))
-        .or_else(|| cgroup.lines().find_map(|l| l.split_once(":name=systemd:").map(|(_, p)| p)))?;
+        .or_else(|| {
+            cgroup
+                .lines()
+                .find_map(|l| l.split_once(":name=systemd:").map(|(_, p)| p))
+        })?;
     path.split('/')
         .rev()
         .find(|c| c.ends_with(".service") || c.ends_with(".scope"))
@@ -75,8 +79,10 @@ mod tests {
             Some("nginx.service")
         );
         assert_eq!(
-            unit_of_cgroup("0::/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service\n")
-                .as_deref(),
+            unit_of_cgroup(
+                "0::/user.slice/user-1000.slice/user@1000.service/app.slice/foo.service\n"
+            )
+            .as_deref(),
             Some("foo.service")
         );
         assert_eq!(

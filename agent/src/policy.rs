@@ -10,16 +10,29 @@ use keyvault::Caps;
 pub fn matches(rule: &Allow, peer: &Peer) -> bool {
     rule.uid.is_none_or(|u| u == peer.uid)
         && rule.gid.is_none_or(|g| g == peer.gid)
-        && rule.exe.as_ref().is_none_or(|e| peer.exe.as_ref() == Some(e))
-        && rule.unit.as_ref().is_none_or(|u| peer.unit.as_ref() == Some(u))
+        && rule
+            .exe
+            .as_ref()
+            .is_none_or(|e| peer.exe.as_ref() == Some(e))
+        && rule
+            .unit
+            .as_ref()
+            .is_none_or(|u| peer.unit.as_ref() == Some(u))
 }
 
 fn allows_key(rule: &Allow, name: &str) -> bool {
-    rule.keys.as_ref().is_none_or(|k| k.iter().any(|n| n == name))
+    rule.keys
+        .as_ref()
+        .is_none_or(|k| k.iter().any(|n| n == name))
 }
 
 /// The rule that grants `caps` on every key of `keys` to `peer`, or why none does.
-pub fn decide<'r>(rules: &'r [Allow], peer: &Peer, keys: &[&str], caps: Caps) -> Result<&'r Allow, String> {
+pub fn decide<'r>(
+    rules: &'r [Allow],
+    peer: &Peer,
+    keys: &[&str],
+    caps: Caps,
+) -> Result<&'r Allow, String> {
     let mine: Vec<&Allow> = rules.iter().filter(|r| matches(r, peer)).collect();
     if mine.is_empty() {
         return Err(format!("no rule of the policy matches {peer}"));
@@ -38,7 +51,12 @@ pub fn decide<'r>(rules: &'r [Allow], peer: &Peer, keys: &[&str], caps: Caps) ->
     let best = mine
         .iter()
         .rev()
-        .max_by_key(|r| (keys.iter().filter(|k| allows_key(r, k)).count(), (caps & r.caps).bits().count_ones()))
+        .max_by_key(|r| {
+            (
+                keys.iter().filter(|k| allows_key(r, k)).count(),
+                (caps & r.caps).bits().count_ones(),
+            )
+        })
         .expect("not empty");
     let missing = caps - best.caps;
     if missing.is_empty() {
@@ -99,19 +117,46 @@ mod tests {
             rule("db", Some(33), Some(&["db"]), Caps::ENCRYPT | Caps::DECRYPT),
             rule("admin", Some(0), None, Caps::GETINFO),
         ];
-        assert_eq!(decide(&rules, &peer(33), &["tls"], Caps::SIGN).unwrap().name, "web");
-        assert_eq!(decide(&rules, &peer(33), &["db"], Caps::DECRYPT).unwrap().name, "db");
-        assert_eq!(decide(&rules, &peer(0), &["anything"], Caps::GETINFO).unwrap().name, "admin");
+        assert_eq!(
+            decide(&rules, &peer(33), &["tls"], Caps::SIGN)
+                .unwrap()
+                .name,
+            "web"
+        );
+        assert_eq!(
+            decide(&rules, &peer(33), &["db"], Caps::DECRYPT)
+                .unwrap()
+                .name,
+            "db"
+        );
+        assert_eq!(
+            decide(&rules, &peer(0), &["anything"], Caps::GETINFO)
+                .unwrap()
+                .name,
+            "admin"
+        );
         let e = decide(&rules, &peer(1000), &["tls"], Caps::SIGN).unwrap_err();
-        assert!(e.contains("no rule of the policy matches pid 42 uid 1000"), "{e}");
+        assert!(
+            e.contains("no rule of the policy matches pid 42 uid 1000"),
+            "{e}"
+        );
         let e = decide(&rules, &peer(33), &["other"], Caps::SIGN).unwrap_err();
         assert!(e.contains("allows key 'other'"), "{e}");
         let e = decide(&rules, &peer(33), &["tls"], Caps::SIGN | Caps::DECRYPT).unwrap_err();
-        assert!(e.contains("rule 'web'") && e.contains("does not give decrypt"), "{e}");
+        assert!(
+            e.contains("rule 'web'") && e.contains("does not give decrypt"),
+            "{e}"
+        );
         let e = decide(&rules, &peer(33), &["tls", "db"], Caps::GETINFO).unwrap_err();
         assert!(e.contains("no one rule"), "{e}");
-        assert_eq!(caps_on(&rules, &peer(33), "tls"), Caps::SIGN | Caps::GETINFO);
-        assert_eq!(caps_on(&rules, &peer(33), "db"), Caps::ENCRYPT | Caps::DECRYPT);
+        assert_eq!(
+            caps_on(&rules, &peer(33), "tls"),
+            Caps::SIGN | Caps::GETINFO
+        );
+        assert_eq!(
+            caps_on(&rules, &peer(33), "db"),
+            Caps::ENCRYPT | Caps::DECRYPT
+        );
         assert_eq!(caps_on(&rules, &peer(1000), "tls"), Caps::empty());
     }
 

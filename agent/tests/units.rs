@@ -25,7 +25,10 @@ fn staged(name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     for u in UNITS {
         let text = std::fs::read_to_string(packaging().join(u)).unwrap();
-        let text = text.replace("/usr/bin/keyvault-agent", env!("CARGO_BIN_EXE_keyvault-agent"));
+        let text = text.replace(
+            "/usr/bin/keyvault-agent",
+            env!("CARGO_BIN_EXE_keyvault-agent"),
+        );
         std::fs::write(dir.join(u), text).unwrap();
     }
     dir
@@ -37,7 +40,8 @@ fn analyze(dir: &Path, args: &[&str]) -> (bool, String) {
         .current_dir(dir)
         .output()
         .expect("systemd-analyze (package systemd, installed by scripts/deps)");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 
@@ -48,13 +52,21 @@ fn systemd_analyze_verify_says_nothing() {
     let paths: Vec<String> = UNITS.iter().map(|u| format!("./{u}")).collect();
     args.extend(paths.iter().map(String::as_str));
     let (ok, text) = analyze(&dir, &args);
-    assert!(ok && text.trim().is_empty(), "systemd-analyze verify:\n{text}");
+    assert!(
+        ok && text.trim().is_empty(),
+        "systemd-analyze verify:\n{text}"
+    );
     // And it would say something: a misspelt directive.
     let svc = dir.join("keyvault-agent.service");
-    let text = std::fs::read_to_string(&svc).unwrap().replace("ProtectSystem=", "ProtectSistem=");
+    let text = std::fs::read_to_string(&svc)
+        .unwrap()
+        .replace("ProtectSystem=", "ProtectSistem=");
     std::fs::write(&svc, text).unwrap();
     let (_, text) = analyze(&dir, &args);
-    assert!(text.contains("ProtectSistem"), "a typo went unnoticed:\n{text}");
+    assert!(
+        text.contains("ProtectSistem"),
+        "a typo went unnoticed:\n{text}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -63,7 +75,12 @@ fn the_service_is_hardened() {
     let dir = staged("security");
     let (ok, text) = analyze(
         &dir,
-        &["security", "--offline=yes", "--threshold=20", "./keyvault-agent.service"],
+        &[
+            "security",
+            "--offline=yes",
+            "--threshold=20",
+            "./keyvault-agent.service",
+        ],
     );
     assert!(ok, "exposure above 2.0:\n{text}");
     let unit = std::fs::read_to_string(packaging().join("keyvault-agent.service")).unwrap();

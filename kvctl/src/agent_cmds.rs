@@ -98,8 +98,26 @@ mod tests {
     #[test]
     fn agent_exec_takes_names_caps_and_a_command() {
         let Ok(Cmd::Agent {
-            cmd: AgentCmd::Exec { socket, names, caps, cmd },
-        }) = parse(&["agent", "exec", "--key", "a,b-2", "--key", "c", "--caps", "sign,getinfo", "--", "env", "-0"])
+            cmd:
+                AgentCmd::Exec {
+                    socket,
+                    names,
+                    caps,
+                    cmd,
+                },
+        }) = parse(&[
+            "agent",
+            "exec",
+            "--key",
+            "a,b-2",
+            "--key",
+            "c",
+            "--caps",
+            "sign,getinfo",
+            "--",
+            "env",
+            "-0",
+        ])
         else {
             panic!("agent exec")
         };
@@ -107,7 +125,10 @@ mod tests {
         assert_eq!(names, ["a", "b-2", "c"]);
         assert_eq!(caps, Caps::SIGN | Caps::GETINFO);
         assert_eq!(cmd, ["env", "-0"]);
-        assert!(parse(&["agent", "exec", "--caps", "sign", "--", "env"]).is_err(), "no key");
+        assert!(
+            parse(&["agent", "exec", "--caps", "sign", "--", "env"]).is_err(),
+            "no key"
+        );
         assert!(parse(&["agent", "exec", "--key", "a/b", "--caps", "sign", "--", "env"]).is_err());
         assert!(parse(&["agent", "list", "--socket", "/x"]).is_ok());
     }

@@ -15,13 +15,14 @@ fn main() -> ExitCode {
         eprintln!("usage: from_agent NAME < message");
         return ExitCode::from(2);
     };
-    let (vault, ids) = match Vault::from_agent(agent::socket_path(), &[&name], Caps::SIGN | Caps::GETINFO) {
-        Ok(got) => got,
-        Err(e) => {
-            eprintln!("from_agent: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+    let (vault, ids) =
+        match Vault::from_agent(agent::socket_path(), &[&name], Caps::SIGN | Caps::GETINFO) {
+            Ok(got) => got,
+            Err(e) => {
+                eprintln!("from_agent: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
     let mut message = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut message) {
         eprintln!("from_agent: stdin: {e}");
@@ -29,7 +30,10 @@ fn main() -> ExitCode {
     }
     match vault.sign(ids[&name], &message) {
         Ok(sig) => {
-            println!("{}", sig.iter().map(|b| format!("{b:02x}")).collect::<String>());
+            println!(
+                "{}",
+                sig.iter().map(|b| format!("{b:02x}")).collect::<String>()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

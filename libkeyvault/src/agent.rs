@@ -229,9 +229,7 @@ fn read_answer(conn: &UnixStream) -> Result<(Vec<u8>, Option<OwnedFd>), AgentErr
                 (msg.bytes, fds)
             }
             Err(Errno::EINTR) => continue,
-            Err(Errno::EAGAIN) => {
-                return Err(AgentError::Protocol("no answer within 30 s".into()))
-            }
+            Err(Errno::EAGAIN) => return Err(AgentError::Protocol("no answer within 30 s".into())),
             Err(e) => return Err(AgentError::Protocol(format!("reading the answer: {e}"))),
         };
         for f in fds {
@@ -284,7 +282,10 @@ impl Vault {
         let req = Request::Handle {
             v: VERSION,
             keys: names.iter().map(|n| n.to_string()).collect(),
-            caps: caps.iter_names().map(|(n, _)| n.to_ascii_lowercase()).collect(),
+            caps: caps
+                .iter_names()
+                .map(|(n, _)| n.to_ascii_lowercase())
+                .collect(),
         };
         let ex = ask(socket.as_ref(), &req)?;
         let vault = vault_of(ex.fd)?;
@@ -296,7 +297,9 @@ impl Vault {
             .map(|(n, id)| (n, KeyId(id)))
             .collect();
         if let Some(missing) = names.iter().find(|n| !ids.contains_key(**n)) {
-            return Err(AgentError::Protocol(format!("no id for key '{missing}' in the answer")));
+            return Err(AgentError::Protocol(format!(
+                "no id for key '{missing}' in the answer"
+            )));
         }
         Ok((vault, ids))
     }
@@ -385,10 +388,9 @@ mod tests {
         ] {
             assert!(serde_json::from_str::<Request>(bad).is_err(), "{bad}");
         }
-        let a: Answer = serde_json::from_str(
-            r#"{"v":1,"ok":false,"error":{"kind":"policy","message":"no"}}"#,
-        )
-        .unwrap();
+        let a: Answer =
+            serde_json::from_str(r#"{"v":1,"ok":false,"error":{"kind":"policy","message":"no"}}"#)
+                .unwrap();
         assert_eq!(a.error.unwrap().kind, "policy");
         let ok = Answer {
             v: 1,
@@ -430,7 +432,12 @@ mod tests {
                 s.write_all(reply).unwrap();
             }
         });
-        for says in ["no handle came", "not valid", "without an answer", "uid 5: no rule"] {
+        for says in [
+            "no handle came",
+            "not valid",
+            "without an answer",
+            "uid 5: no rule",
+        ] {
             let e = Vault::from_agent(&path, &["a"], Caps::SIGN).unwrap_err();
             assert!(e.to_string().contains(says), "{says}: {e}");
         }

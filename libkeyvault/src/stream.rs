@@ -244,7 +244,10 @@ impl ChunkError {
 
     /// The vault's error, when the vault refused the chunk's operation.
     pub fn vault_error(&self) -> Option<crate::Error> {
-        self.error.get_ref()?.downcast_ref::<crate::Error>().copied()
+        self.error
+            .get_ref()?
+            .downcast_ref::<crate::Error>()
+            .copied()
     }
 }
 
