@@ -204,8 +204,10 @@ expect "memory scan: its seed is not, anywhere in $((${scanned:-0} / 1024)) KiB"
 ssh-keygen -q -t ed25519 -N '' -C laptop -f "$tmp/laptop"
 run "a key whose comment is a free key name" ssh-add "$tmp/laptop"
 logged "...is named by its comment" "added key 'laptop' ('laptop')"
-run "kvctl agent list (the broker) sees it by that name" kvctl agent list
-expect "...as an ed25519 key" 1 "$(grep -c '^laptop: ed25519' <<< "$out")"
+run "kvctl agent list (the broker)" kvctl agent list
+expect "...does not offer it: a key ssh-add sent belongs to the ssh face" 0 "$(grep -c '^laptop:' <<< "$out")"
+status "...nor hands it out to a rule with keys = [\"*\"] (its confirm would be bypassed): unknown key, exit 5" 5 \
+  kvctl agent exec --key laptop --caps getinfo -- true
 ssh-keygen -q -c -C laptop-2 -f "$tmp/laptop" > /dev/null
 ssh-add -q -t 600 "$tmp/laptop" 2>/dev/null
 run "the same key added again (new comment, a lifetime)" ssh-add "$tmp/laptop"
