@@ -51,10 +51,6 @@ struct Cli {
     /// Check the policy file and exit (0 when it is valid).
     #[arg(long)]
     check: bool,
-    /// Print `SSH_AUTH_SOCK=PATH; export SSH_AUTH_SOCK;` once listening, as
-    /// ssh-agent does, for `eval $(keyvault-agent ... --print-env &)`.
-    #[arg(long)]
-    print_env: bool,
     /// Print this manual page (roff) and exit (the package's keyvault-agent(1)).
     #[arg(long, hide = true)]
     man: bool,
@@ -89,7 +85,7 @@ fn main() {
         println!("{}: ok, {} rules", cli.config.display(), policy.rules.len());
         return;
     }
-    if let Err(e) = run(policy, cli.print_env) {
+    if let Err(e) = run(policy) {
         log!("{e}");
         std::process::exit(1);
     }
@@ -144,7 +140,7 @@ fn load_keys(policy: &Policy) -> Result<Agent, String> {
     Ok(Agent::new(vault, keys))
 }
 
-fn run(policy: Policy, print_env: bool) -> Result<(), String> {
+fn run(policy: Policy) -> Result<(), String> {
     // SIGTERM/SIGINT/SIGHUP are taken by the main thread (sigwait below):
     // blocked here, before any thread exists, so every thread inherits the
     // mask. SIGPIPE is ignored (writes use MSG_NOSIGNAL or get EPIPE).
@@ -221,11 +217,6 @@ fn run(policy: Policy, print_env: bool) -> Result<(), String> {
             .as_ref()
             .map_or("-".into(), |p| p.display().to_string()),
     );
-    if print_env {
-        if let Some(p) = &policy.ssh_socket {
-            println!("SSH_AUTH_SOCK={}; export SSH_AUTH_SOCK;", p.display());
-        }
-    }
     let limit = Limit::new(policy.max_clients);
     let shared = Arc::new(Shared {
         ssh: ssh::SshState::new(&policy),
