@@ -53,6 +53,8 @@ impl Finder {
             }
             _ => Where::Agent {
                 socket: agent::socket_path(),
+                // Said when the agent is not there either.
+                passed_over: fd_set.then(|| format!("the vault of ${FD_ENV} has no ${var}")),
             },
         };
         Ok(KernelKey {
@@ -66,7 +68,7 @@ impl Finder {
         if let Some(v) = &self.env_vault {
             return Ok(v.clone());
         }
-        let v = Rc::new(Vault::from_env().map_err(|e| format!("{e}: {}", e.explain()))?);
+        let v = Rc::new(Vault::from_env().map_err(|e| says(&e))?);
         self.env_vault = Some(v.clone());
         Ok(v)
     }
@@ -81,6 +83,8 @@ enum Where {
     },
     Agent {
         socket: PathBuf,
+        /// Why the `$KEYVAULT_FD` vault was not used, when there is one.
+        passed_over: Option<String>,
     },
 }
 
@@ -91,9 +95,9 @@ pub struct KernelKey {
     public: Option<[u8; 32]>,
 }
 
-/// A keyvault error, as a sentence.
+/// A keyvault error, as a sentence (its Display explains the errno).
 fn says(e: &keyvault::Error) -> String {
-    format!("{e}: {}", e.explain())
+    e.to_string()
 }
 
 impl KernelKey {
@@ -133,7 +137,13 @@ impl KernelKey {
                 r.message
             )),
             // It names the socket itself.
-            e @ AgentError::Connect { .. } => Failure::Key(format!("key {name}: {e}")),
+            e @ AgentError::Connect { .. } => Failure::Key(match &self.where_ {
+                Where::Agent {
+                    passed_over: Some(why),
+                    ..
+                } => format!("no key {name}: {why}, and {e}"),
+                _ => format!("key {name}: {e}"),
+            }),
             e => Failure::Key(format!("key {name}: keyvault-agent at {at}: {e}")),
         }
     }
@@ -177,7 +187,7 @@ impl Agreement for KernelKey {
                 *id,
                 &format!("${var}={} in the vault of ${FD_ENV}", id.0),
             )?,
-            Where::Agent { socket } => {
+            Where::Agent { socket, .. } => {
                 let (vault, ids) = Vault::from_agent(socket, &[self.name.as_str()], Caps::GETINFO)
                     .map_err(|e| self.agent_failure(socket, e))?;
                 let id = ids[self.name.as_str()];
@@ -213,7 +223,7 @@ impl Agreement for KernelKey {
                     .map_err(|e| match e.errno() {
                         // Our KDF and algorithm are valid: EINVAL is the share.
                         libc::EINVAL => Failure::BadShare(format!(
-                            "the X25519 share is refused by the kernel: {}",
+                            "the X25519 share is a low-order point: {}",
                             says(&e)
                         )),
                         _ => Failure::Key(format!("key {name}: {}", says(&e))),
@@ -224,7 +234,7 @@ impl Agreement for KernelKey {
                 let _ = vault.destroy(derived);
                 opened.map_err(|e| Failure::Key(format!("key {name}: {}", says(&e))))
             }
-            Where::Agent { socket } => {
+            Where::Agent { socket, .. } => {
                 let ex = agent::exchange(
                     socket,
                     name.as_str(),

@@ -109,8 +109,16 @@ fn age_gets_the_plugins_reasons_over_the_protocol() {
         e.contains("$KEYVAULT_KEY_AGE_ID is 'five', not a key id"),
         "{e}"
     );
-    std::env::remove_var("KEYVAULT_FD");
+    // $KEYVAULT_FD without the key's variable: the agent, and if there is
+    // none either, both reasons.
     std::env::remove_var("KEYVAULT_KEY_AGE_ID");
+    std::env::set_var("KEYVAULT_AGENT_SOCK", dir.join("none.sock"));
+    let e = decrypt_error(&file);
+    assert!(
+        e.contains("no key age-id: the vault of $KEYVAULT_FD has no $KEYVAULT_KEY_AGE_ID, and no keyvault-agent at"),
+        "{e}"
+    );
+    std::env::remove_var("KEYVAULT_FD");
 
     // The command line: the same reasons, exit status 1; bad names are usage errors.
     std::env::set_var("KEYVAULT_AGENT_SOCK", dir.join("none.sock"));
