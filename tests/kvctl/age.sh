@@ -231,7 +231,7 @@ expect "...the same recipient" "$arcpt" "$out"
 refused "uid 65534 may not decrypt (its rule lacks exchange): the agent's refusal, in age's error" \
   "uid 65534.*does not give exchange" as_nobody "$AGE" -d -i "$tmp/aid.txt" "$tmp/a.age"
 grep -q "refused (policy).*uid 65534" "$log" && ok "...and the agent logged it" || fail "...and the agent logged it" "$(tail -3 "$log")"
-refused "uid 65533, no rule at all: refused, saying so" "no rule for .*uid 65533.*allows key 'age-id'" \
+refused "uid 65533, no rule at all: refused, saying so" "key age-id: .*no rule of the policy matches .*uid 65533" \
   via setpriv --reuid=65533 --regid=65533 --clear-groups "$AGE" -d -i "$tmp/aid.txt" "$tmp/a.age"
 refused "through the agent, a key it does not have: a clear error naming it" "key 'gone'" \
   via "$AGE" -d -i "$tmp/gone.txt" "$tmp/g.age"
