@@ -190,7 +190,10 @@ impl Agreement for KernelKey {
             Where::Agent { socket, .. } => {
                 let (vault, ids) = Vault::from_agent(socket, &[self.name.as_str()], Caps::GETINFO)
                     .map_err(|e| self.agent_failure(socket, e))?;
-                let id = ids[self.name.as_str()];
+                // from_agent checks that every name asked for has an id.
+                let id = *ids.get(self.name.as_str()).ok_or_else(|| {
+                    Failure::Key(format!("key {}: no id in the agent's answer", self.name))
+                })?;
                 self.describe(
                     &vault,
                     id,
