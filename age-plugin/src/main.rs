@@ -25,7 +25,7 @@ use x25519::{Agreement, Failure};
 /// on the key). Files are encrypted with any age to the key's plain
 /// `age1...` recipient.
 #[derive(Parser, Debug)]
-#[command(version, after_help = EXAMPLES, group(ArgGroup::new("what").required(true).args(["age_plugin", "identity", "recipient"])))]
+#[command(version, after_help = EXAMPLES, group(ArgGroup::new("what").required(true).args(["age_plugin", "identity", "recipient", "man"])))]
 struct Cli {
     /// Run age's plugin state machine (age passes --age-plugin=identity-v1).
     #[arg(long, value_name = "STATE_MACHINE")]
@@ -38,6 +38,9 @@ struct Cli {
     /// or of an identity (AGE-PLUGIN-KEYVAULT-1...), as `age-keygen -y`.
     #[arg(long, value_name = "NAME|IDENTITY", value_parser = name_or_identity)]
     recipient: Option<KeyName>,
+    /// Print this manual page (roff) and exit (the package's age-plugin-keyvault(1)).
+    #[arg(long, hide = true)]
+    man: bool,
 }
 
 const EXAMPLES: &str = "Examples:
@@ -47,6 +50,13 @@ const EXAMPLES: &str = "Examples:
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.man {
+        use clap::CommandFactory;
+        return match clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&format!("writing the manual page: {e}")),
+        };
+    }
     if let Some(state_machine) = cli.age_plugin {
         return match age_plugin::run_state_machine(
             &state_machine,
@@ -59,7 +69,7 @@ fn main() -> ExitCode {
     let (name, whole) = match (cli.identity, cli.recipient) {
         (Some(name), _) => (name, true),
         (None, Some(name)) => (name, false),
-        (None, None) => unreachable!("clap requires one of the group"),
+        (None, None) => unreachable!("clap requires one of the group (--man returned above)"),
     };
     let public = match Finder::default()
         .find(&name)
