@@ -18,8 +18,6 @@ const IDENTITY_HRP: &str = "age-plugin-keyvault-";
 const RECIPIENT_HRP: &str = "age";
 /// The identity format: version 1 is this byte, then the key name.
 const VERSION: u8 = 1;
-/// The longest key name (kvctl's and keyvault-agent's rule).
-const NAME_MAX: usize = 64;
 
 /// A vault key's name: 1 to 64 letters, digits, `-` and `_`, starting with
 /// a letter or digit (the names of `kvctl keystore add` and
@@ -28,22 +26,9 @@ const NAME_MAX: usize = 64;
 pub struct KeyName(String);
 
 impl KeyName {
-    /// Checks `s` against the naming rule.
+    /// Checks `s` against the naming rule ([`keyvault::check_key_name`]).
     pub fn parse(s: &str) -> Result<KeyName, String> {
-        let ok = !s.is_empty()
-            && s.len() <= NAME_MAX
-            && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if ok {
-            Ok(KeyName(s.to_string()))
-        } else {
-            Err(format!(
-                "bad key name '{}': 1 to {NAME_MAX} letters, digits, - and _, starting with a \
-                 letter or digit",
-                s.escape_debug()
-            ))
-        }
+        keyvault::check_key_name(s).map(|()| KeyName(s.to_string()))
     }
 
     /// The name.
@@ -51,13 +36,10 @@ impl KeyName {
         &self.0
     }
 
-    /// The variable through which `kvctl exec` gives this key's id:
-    /// `KEYVAULT_KEY_<NAME>`, upper case, `-` as `_` (kvctl's `env_name`).
+    /// The variable through which `kvctl exec` gives this key's id
+    /// ([`keyvault::key_env_var`]).
     pub fn env_var(&self) -> String {
-        format!(
-            "KEYVAULT_KEY_{}",
-            self.0.to_ascii_uppercase().replace('-', "_")
-        )
+        keyvault::key_env_var(&self.0)
     }
 }
 
@@ -226,30 +208,6 @@ mod tests {
         assert!(decode_identity(&encoded)
             .unwrap_err()
             .contains("bad key name"));
-    }
-
-    #[test]
-    fn names_and_variables_follow_kvctl() {
-        for n in [
-            "a",
-            "age-id",
-            "A_b-9",
-            "-x",
-            "",
-            "a b",
-            "é",
-            &"y".repeat(65),
-            "9",
-        ] {
-            assert_eq!(
-                KeyName::parse(n).is_ok(),
-                kvctl::keystore::parse_name(n).is_ok(),
-                "{n:?}"
-            );
-            if let Ok(k) = KeyName::parse(n) {
-                assert_eq!(k.env_var(), kvctl::keystore::env_name(n));
-            }
-        }
     }
 
     #[test]

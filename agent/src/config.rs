@@ -3,9 +3,9 @@
 //! unknown field is an error, as a misspelt condition would otherwise
 //! silently widen a rule.
 
+use keyvault::check_key_name;
 use keyvault::{Algorithm, Caps};
 use kvctl::keyring::KeyringRef;
-use kvctl::keystore::parse_name;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -224,7 +224,8 @@ impl Policy {
         let mut generated = Vec::new();
         for (i, k) in c.keys.iter().enumerate() {
             let what = format!("key[{i}]");
-            let name = parse_name(&k.name).map_err(|e| format!("{what}.name: {e}"))?;
+            check_key_name(&k.name).map_err(|e| format!("{what}.name: {e}"))?;
+            let name = k.name.clone();
             if generated.iter().any(|g: &Generated| g.name == name) {
                 return Err(format!("{what}: a second key named '{name}'"));
             }
@@ -241,7 +242,7 @@ impl Policy {
         let ssh = c.ssh.unwrap_or_default();
         if let Some(keys) = &ssh.keys {
             for k in keys {
-                parse_name(k).map_err(|e| format!("ssh.keys: {e}"))?;
+                check_key_name(k).map_err(|e| format!("ssh.keys: {e}"))?;
             }
         }
         let mut rules = Vec::new();
@@ -270,7 +271,7 @@ impl Policy {
                 None
             } else {
                 for k in &r.keys {
-                    parse_name(k).map_err(|e| format!("{what}: {e}"))?;
+                    check_key_name(k).map_err(|e| format!("{what}: {e}"))?;
                 }
                 Some(r.keys)
             };

@@ -509,7 +509,7 @@ fn pick_name(
             && !reserved.iter().any(|r| same_name(r, name))
     };
     let mut candidates = Vec::new();
-    if kvctl::keystore::parse_name(comment).is_ok() {
+    if keyvault::check_key_name(comment).is_ok() {
         candidates.push(comment.to_string());
     }
     for n in [8, 16, 64] {

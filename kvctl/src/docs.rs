@@ -3,12 +3,13 @@
 //! OUTDIR/man/kvctl-SUBCOMMAND.1 per subcommand, and
 //! OUTDIR/completions/{kvctl.bash,_kvctl,kvctl.fish}.
 
-use crate::keystore::{EXT, KEYS_ENV, KEY_ENV_PREFIX};
+use crate::keystore::{EXT, KEYS_ENV};
 use crate::{Cli, FD_ENV};
 use clap::{Command, CommandFactory};
 use clap_complete::Shell;
 use clap_mangen::roff::{bold, roman, Roff};
 use clap_mangen::Man;
+use keyvault::KEY_ENV_PREFIX;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 

@@ -28,12 +28,9 @@ pub const WRAPPING_KEY_INFO: &str = "keyvault keystore wrapping key v1";
 /// The extension of the blob files.
 pub const EXT: &str = "kvblob";
 /// `kvctl exec --keystore` gives CMD the id of key NAME as
-/// `$KEYVAULT_KEY_<NAME>` (upper case, `-` as `_`)...
-pub const KEY_ENV_PREFIX: &str = "KEYVAULT_KEY_";
-/// ...and all of them as `$KEYVAULT_KEYS`: `NAME=ID` pairs, space-separated.
+/// `$KEYVAULT_KEY_<NAME>` ([`keyvault::key_env_var`]), and all of them
+/// as `$KEYVAULT_KEYS`: `NAME=ID` pairs, space-separated.
 pub const KEYS_ENV: &str = "KEYVAULT_KEYS";
-/// The longest key name.
-const NAME_MAX: usize = 64;
 
 /// Where a keystore is and what unlocks it.
 #[derive(clap::Args, Clone, Debug, PartialEq)]
@@ -123,30 +120,14 @@ pub struct AddArgs {
     pub(crate) policy: PolicyArgs,
 }
 
-/// A key name: 1 to 64 letters, digits, `-` and `_`, not starting with
-/// `-` or `_` (so that it is a file name and, mapped, an environment name).
+/// A key name ([`keyvault::check_key_name`]), as clap's value parser.
 pub fn parse_name(s: &str) -> Result<String, String> {
-    let ok = !s.is_empty()
-        && s.len() <= NAME_MAX
-        && s.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(s.to_string())
-    } else {
-        Err(format!(
-            "bad key name '{s}': 1 to {NAME_MAX} letters, digits, - and _, starting with a \
-             letter or digit"
-        ))
-    }
+    keyvault::check_key_name(s).map(|()| s.to_string())
 }
 
 /// The environment variable that carries key `name`'s id.
 pub fn env_name(name: &str) -> String {
-    format!(
-        "{KEY_ENV_PREFIX}{}",
-        name.to_ascii_uppercase().replace('-', "_")
-    )
+    keyvault::key_env_var(name)
 }
 
 /// Two names that would share an environment variable (`a-b`, `A_B`).

@@ -65,6 +65,7 @@ mod crypto;
 mod error;
 mod kdf;
 mod limits;
+mod names;
 mod share;
 mod types;
 mod wrap;
@@ -88,6 +89,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use kdf::Kdf;
 pub use keyvault_uapi as uapi;
 pub use limits::Limits;
+pub use names::{check_key_name, key_env_var, KEY_ENV_PREFIX, KEY_NAME_MAX};
 pub use share::FD_ENV;
 pub use types::{
     Algorithm, Caps, ChildPolicy, KeyBits, KeyId, KeyInfo, KeyOptions, KeyState, ListPage,
