@@ -14,7 +14,6 @@
 source "$(dirname "$0")/lib.sh"
 
 AGE=/usr/bin/age
-AGENT=$KV_ROOT/target/release/keyvault-agent
 PLUGIN=$KV_ROOT/target/release/age-plugin-keyvault
 in_vault "$@" "$AGE" /usr/bin/age-keygen "$AGENT" "$PLUGIN" "$(command -v keyctl)" "$(command -v setpriv)"
 # age finds the plugin on PATH by its name.
@@ -22,7 +21,6 @@ export PATH=$KV_ROOT/target/release:$PATH
 chmod 755 "$tmp"   # uid 65534 reads files here
 tag=kvage$$
 root=$(head -c 32 /dev/urandom | keyctl padd logon "$tag:root" @u)
-pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   keyctl unlink "$root" @u >/dev/null 2>&1; rm -rf "$tmp"
@@ -188,11 +186,7 @@ keys = ["age-id"]
 caps = ["getinfo"]
 EOF
 log=$tmp/agent.log
-# The agent's vault is its own: nothing of this script's.
-env -u KEYVAULT_FD "$AGENT" --config "$tmp/agent.toml" 2> "$log" &
-agent=$!; pids+=("$agent")
-for _ in $(seq 100); do grep -q ready "$log" && break; sleep 0.1; done
-if grep -q ready "$log"; then ok "the agent starts"; else fail "the agent starts" "$(cat "$log")"; finish "$passed" "$failed"; fi
+if start_agent "$tmp/agent.toml" "$log"; then ok "the agent starts"; else fail "the agent starts" "$(cat "$log")"; finish "$passed" "$failed"; fi
 # via CMD...: as a process that was handed no vault.
 via() { env -u KEYVAULT_FD -u KEYVAULT_KEY_AGE_ID KEYVAULT_AGENT_SOCK="$sock" "$@"; }
 as_nobody() { via setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }

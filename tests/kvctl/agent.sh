@@ -12,7 +12,6 @@
 #     flock /tmp/kv-build.lock scripts/vm -- bash tests/kvctl/run.sh agent
 source "$(dirname "$0")/lib.sh"
 
-AGENT=$KV_ROOT/target/release/keyvault-agent
 export PATH=$KV_ROOT/target/release:$PATH   # kvctl for the commands agent exec runs
 # Debian's python3, with python3-cryptography (scripts/deps).
 client() { /usr/bin/python3 "$KV_ROOT/tests/kvctl/agent_client.py" "$@"; }
@@ -22,7 +21,6 @@ done
 chmod 755 "$tmp"   # the socket must be reachable by uid 65534 too
 tag=kvagent$$
 root=$(head -c 32 /dev/urandom | keyctl padd logon "$tag:root" @u)
-pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   keyctl unlink "$root" @u >/dev/null 2>&1; rm -rf "$tmp"
@@ -95,14 +93,6 @@ keys = ["gen-sign"]
 caps = ["verify", "getinfo"]
 EOF
 
-# start_agent CONFIG LOG: starts the agent in the background ($agent is its
-# pid) and waits for its "ready" line.
-start_agent() {
-  "$AGENT" --config "$1" 2> "$2" &
-  agent=$!; pids+=("$agent")
-  for _ in $(seq 100); do grep -q ready "$2" && return 0; kill -0 "$agent" 2>/dev/null || break; sleep 0.1; done
-  return 1
-}
 nfds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 
 run "--check accepts the policy" "$AGENT" --config "$tmp/agent.toml" --check

@@ -36,6 +36,24 @@ status() {
   if [ "$rc" = "$want" ]; then ok "$name"; else fail "$name" "exit status $rc, expected $want: $out"; fi
 }
 indent() { sed 's/^/       /'; }
+# keyvault-agent (agent.sh, ssh.sh, age.sh).
+AGENT=$KV_ROOT/target/release/keyvault-agent
+pids=()
+# start_agent CONFIG LOG [VAR=VALUE...]: keyvault-agent in the background,
+# with those variables in its environment and without $KEYVAULT_FD (its
+# vault is its own); $agent is its pid, also added to $pids (for the
+# script's cleanup). Returns once it logged "ready"; 1 if it died first or
+# took 10 s.
+start_agent() {
+  local config=$1 log=$2; shift 2
+  env -u KEYVAULT_FD "$@" "$AGENT" --config "$config" 2> "$log" &
+  agent=$!; pids+=("$agent")
+  for _ in $(seq 100); do
+    grep -q ready "$log" && return 0
+    kill -0 "$agent" 2>/dev/null || break; sleep 0.1
+  done
+  return 1
+}
 hex_to_bin() { printf '%b' "$(sed 's/../\\x&/g' <<< "$1")"; }
 random_hex() { head -c "$1" /dev/urandom | od -An -v -tx1 | tr -d ' \n'; }
 # in_vault "$@" [PATH...]: unless the script was started with --in-vault,

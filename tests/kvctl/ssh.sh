@@ -12,7 +12,6 @@
 #     flock /tmp/kv-build.lock scripts/vm -- bash tests/kvctl/run.sh ssh
 source "$(dirname "$0")/lib.sh"
 
-AGENT=$KV_ROOT/target/release/keyvault-agent
 PY=/usr/bin/python3   # Debian's, with python3-cryptography (scripts/deps)
 for need in "$AGENT" "$KVCTL" /dev/keyvault /usr/bin/ssh-add /usr/bin/ssh-keygen /usr/bin/ssh /usr/sbin/sshd \
   "$(command -v git)" "$(command -v setpriv)" "$PY"; do
@@ -20,7 +19,6 @@ for need in "$AGENT" "$KVCTL" /dev/keyvault /usr/bin/ssh-add /usr/bin/ssh-keygen
 done
 unset SSH_ASKPASS SSH_ASKPASS_REQUIRE DISPLAY
 chmod 755 "$tmp"   # the socket must be reachable by uid 65534 for the peer check
-pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   rm -rf "$tmp"
@@ -62,19 +60,6 @@ caps = ["sign"]
 EOF
 export SSH_AUTH_SOCK=$sock KEYVAULT_AGENT_SOCK=$broker
 
-# start_agent LOG [VAR=VALUE...]: starts the agent (with those variables in
-# its environment) in the background, $agent its pid, and waits until it is
-# ready.
-start_agent() {
-  local log=$1; shift
-  env "$@" "$AGENT" --config "$tmp/agent.toml" 2> "$log" &
-  agent=$!; pids+=("$agent")
-  for _ in $(seq 100); do
-    grep -q ready "$log" && [ -S "$sock" ] && return 0
-    kill -0 "$agent" 2>/dev/null || break; sleep 0.1
-  done
-  return 1
-}
 # fails NAME CMD...: ok when CMD fails (its stdout and stderr are in $out).
 fails() {
   local name=$1; shift
@@ -162,7 +147,7 @@ EOF
 }
 
 log=$tmp/agent.log
-if start_agent "$log"; then ok "the agent starts"; else fail "the agent starts" "$(cat "$log")"; finish "$passed" "$failed"; fi
+if start_agent "$tmp/agent.toml" "$log"; then ok "the agent starts"; else fail "the agent starts" "$(cat "$log")"; finish "$passed" "$failed"; fi
 expect "the ssh socket is 0600 (no allow_uids)" 600 "$(stat -c %a "$sock")"
 
 # --- 1. The kernel's keys, listed.
@@ -363,7 +348,7 @@ exit \$(cat "$tmp/decision")
 EOF
 chmod 755 "$tmp/askpass-confirm"
 log=$tmp/agent.log.2
-if start_agent "$log" SSH_ASKPASS="$tmp/askpass-confirm"; then ok "a new agent starts on the stale socket"; else fail "a new agent starts on the stale socket" "$(cat "$log")"; fi
+if start_agent "$tmp/agent.toml" "$log" SSH_ASKPASS="$tmp/askpass-confirm"; then ok "a new agent starts on the stale socket"; else fail "a new agent starts on the stale socket" "$(cat "$log")"; fi
 run "ssh-add -L works against the new agent" ssh-add -L
 expect "...kv-ed is back (a new key: [[key]] keys live as long as the agent)" "1 0" \
   "$(grep -c ' kv-ed$' <<< "$out") $(grep -c -F "$(cut -d' ' -f2 "$tmp/kv-ed.pub")" <<< "$out")"
