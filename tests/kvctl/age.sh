@@ -16,9 +16,10 @@ source "$(dirname "$0")/lib.sh"
 AGE=/usr/bin/age
 PLUGIN=$KV_ROOT/target/release/age-plugin-keyvault
 in_vault "$@" "$AGE" /usr/bin/age-keygen "$AGENT" "$PLUGIN" "$(command -v keyctl)" "$(command -v setpriv)"
-# age finds the plugin on PATH by its name.
-export PATH=$KV_ROOT/target/release:$PATH
-chmod 755 "$tmp"   # uid 65534 reads files here
+# age finds the plugin on PATH by its name (uid 65534's age too); uid
+# 65534 reads files here.
+on_path kvctl age-plugin-keyvault || { echo "FAIL setup: the plugin on PATH"; finish 0 1; }
+PLUGIN=$tmp/bin/age-plugin-keyvault
 tag=kvage$$
 root=$(head -c 32 /dev/urandom | keyctl padd logon "$tag:root" @u)
 cleanup() {

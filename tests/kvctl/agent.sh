@@ -12,13 +12,14 @@
 #     flock /tmp/kv-build.lock scripts/vm -- bash tests/kvctl/run.sh agent
 source "$(dirname "$0")/lib.sh"
 
-export PATH=$KV_ROOT/target/release:$PATH   # kvctl for the commands agent exec runs
 # Debian's python3, with python3-cryptography (scripts/deps).
 client() { /usr/bin/python3 "$KV_ROOT/tests/kvctl/agent_client.py" "$@"; }
 for need in "$AGENT" "$KVCTL" /dev/keyvault "$(command -v keyctl)" "$(command -v setpriv)"; do
   [ -e "$need" ] || { echo "FAIL setup: no ${need:-such command}"; finish 0 1; }
 done
-chmod 755 "$tmp"   # the socket must be reachable by uid 65534 too
+# The socket must be reachable by uid 65534 too; kvctl on PATH for the
+# commands agent exec runs.
+on_path kvctl || { echo "FAIL setup: kvctl on PATH"; finish 0 1; }
 tag=kvagent$$
 root=$(head -c 32 /dev/urandom | keyctl padd logon "$tag:root" @u)
 cleanup() {

@@ -36,6 +36,16 @@ status() {
   if [ "$rc" = "$want" ]; then ok "$name"; else fail "$name" "exit status $rc, expected $want: $out"; fi
 }
 indent() { sed 's/^/       /'; }
+# on_path NAME...: copies these target/release binaries to $tmp/bin and puts
+# that first on PATH, for other uids (setpriv) too: the repository may be
+# in a directory only its owner can enter (a clean clone in mktemp -d is
+# 0700), and a lookup on PATH checks access(2) where exec would not.
+on_path() {
+  mkdir -p "$tmp/bin" && chmod 755 "$tmp" "$tmp/bin" || return 1
+  local b
+  for b in "$@"; do install -m 755 "$KV_ROOT/target/release/$b" "$tmp/bin/$b" || return 1; done
+  export PATH=$tmp/bin:$PATH
+}
 # keyvault-agent (agent.sh, ssh.sh, age.sh).
 AGENT=$KV_ROOT/target/release/keyvault-agent
 pids=()
