@@ -50,6 +50,8 @@ pub struct AgentSection {
     pub ssh_socket: Option<PathBuf>,
     #[serde(default = "default_max_clients")]
     pub max_clients: usize,
+    /// Default: a quarter of max_clients (at least 1).
+    pub max_clients_per_uid: Option<usize>,
     #[serde(default = "default_io_timeout")]
     pub io_timeout_secs: u64,
 }
@@ -60,6 +62,7 @@ impl Default for AgentSection {
             socket: None,
             ssh_socket: None,
             max_clients: default_max_clients(),
+            max_clients_per_uid: None,
             io_timeout_secs: default_io_timeout(),
         }
     }
@@ -147,6 +150,7 @@ pub struct Policy {
     pub socket: Option<PathBuf>,
     pub ssh_socket: Option<PathBuf>,
     pub max_clients: usize,
+    pub max_clients_per_uid: usize,
     pub io_timeout: std::time::Duration,
     pub keystore: Option<Keystore>,
     pub generated: Vec<Generated>,
@@ -202,6 +206,10 @@ impl Policy {
         let c: Config = toml::from_str(text).map_err(|e| e.to_string())?;
         if c.agent.max_clients == 0 || c.agent.max_clients > 4096 {
             return Err("agent.max_clients: 1 to 4096".into());
+        }
+        let per_uid = c.agent.max_clients_per_uid.unwrap_or((c.agent.max_clients / 4).max(1));
+        if per_uid == 0 || per_uid > c.agent.max_clients {
+            return Err("agent.max_clients_per_uid: 1 to max_clients".into());
         }
         if c.agent.io_timeout_secs == 0 || c.agent.io_timeout_secs > 3600 {
             return Err("agent.io_timeout_secs: 1 to 3600".into());
@@ -306,6 +314,7 @@ impl Policy {
             socket: c.agent.socket,
             ssh_socket: c.agent.ssh_socket,
             max_clients: c.agent.max_clients,
+            max_clients_per_uid: per_uid,
             io_timeout: std::time::Duration::from_secs(c.agent.io_timeout_secs),
             keystore,
             generated,
@@ -356,6 +365,7 @@ caps = ["sign", "exchange"]
         let p = Policy::parse(FULL).unwrap();
         assert_eq!(p.socket.as_deref(), Some(Path::new("/run/kv/agent.sock")));
         assert_eq!(p.max_clients, 8);
+        assert_eq!(p.max_clients_per_uid, 2, "a quarter by default");
         assert_eq!(p.io_timeout.as_secs(), 10);
         let ks = p.keystore.unwrap();
         assert_eq!(ks.root.to_string(), "%trusted:kvroot");
@@ -413,6 +423,7 @@ caps = ["sign", "exchange"]
                 "second key",
             ),
             ("[agent]\nmax_clients = 0", "max_clients"),
+            ("[agent]\nmax_clients = 8\nmax_clients_per_uid = 9", "max_clients_per_uid"),
             (
                 "[keystore]\ndir = \"/k\"\nroot = \"%nope\"",
                 "keystore.root",

@@ -9,8 +9,8 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 /// The stack of each connection's thread (the ssh face wipes the lower
@@ -96,50 +96,76 @@ pub struct Conn {
     pub peer: Peer,
 }
 
-/// How many connections are being served, over every socket.
+/// How many connections are being served: over every socket, and per uid
+/// (so that one local user cannot take every slot and starve the others).
 #[derive(Clone)]
-pub struct Limit {
-    active: Arc<AtomicUsize>,
+pub struct Limit(Arc<LimitInner>);
+
+struct LimitInner {
     max: usize,
+    max_per_uid: usize,
+    active: Mutex<Active>,
+}
+
+#[derive(Default)]
+struct Active {
+    total: usize,
+    per_uid: HashMap<u32, usize>,
 }
 
 impl Limit {
-    pub fn new(max: usize) -> Self {
-        Self {
-            active: Arc::new(AtomicUsize::new(0)),
+    pub fn new(max: usize, max_per_uid: usize) -> Self {
+        Self(Arc::new(LimitInner {
             max,
-        }
+            max_per_uid,
+            active: Mutex::default(),
+        }))
     }
 
-    /// A slot, or `None` when all are taken.
-    fn take(&self) -> Option<Slot> {
-        let mut now = self.active.load(Ordering::Acquire);
-        loop {
-            if now >= self.max {
-                return None;
-            }
-            match self
-                .active
-                .compare_exchange(now, now + 1, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return Some(Slot(self.active.clone())),
-                Err(seen) => now = seen,
-            }
+    fn active(&self) -> MutexGuard<'_, Active> {
+        self.0.active.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A slot for a connection of `uid`, or which limit is reached.
+    fn take(&self, uid: u32) -> Result<Slot, String> {
+        let mut a = self.active();
+        if a.total >= self.0.max {
+            return Err(format!("{} clients already", self.0.max));
         }
+        let mine = a.per_uid.entry(uid).or_default();
+        if *mine >= self.0.max_per_uid {
+            return Err(format!("uid {uid} has {} connections already", self.0.max_per_uid));
+        }
+        *mine += 1;
+        a.total += 1;
+        Ok(Slot {
+            limit: self.clone(),
+            uid,
+        })
     }
 }
 
-/// A connection's place under the limit, given back when dropped.
-struct Slot(Arc<AtomicUsize>);
+/// A connection's place under the limits, given back when dropped.
+struct Slot {
+    limit: Limit,
+    uid: u32,
+}
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        let mut a = self.limit.active();
+        a.total -= 1;
+        if let Some(n) = a.per_uid.get_mut(&self.uid) {
+            *n -= 1;
+            if *n == 0 {
+                a.per_uid.remove(&self.uid);
+            }
+        }
     }
 }
 
 /// Accepts connections on `listener` forever, each served by `serve` on a
-/// thread of its own. When `limit` is reached, `busy` (if any) is written to
+/// thread of its own. When a limit is reached, `busy` (if any) is written to
 /// the new connection, which is then closed; the agent never waits for a
 /// client, so one that never reads cannot stall it.
 pub fn serve_forever(
@@ -160,22 +186,21 @@ pub fn serve_forever(
                 continue;
             }
         };
-        let Some(slot) = limit.take() else {
-            log!(
-                "{face}: refused a connection: {} clients already",
-                limit.max
-            );
-            if let Some(msg) = &busy {
-                let _ = stream.set_write_timeout(Some(Duration::from_millis(100)));
-                let _ = stream.set_nonblocking(true);
-                let _ = (&stream).write_all(msg);
-            }
-            continue;
-        };
         let peer = match Peer::of(&stream) {
             Ok(p) => p,
             Err(e) => {
                 log!("{face}: SO_PEERCRED: {e}");
+                continue;
+            }
+        };
+        let slot = match limit.take(peer.uid) {
+            Ok(slot) => slot,
+            Err(why) => {
+                log!("{face}: {peer}: refused a connection: {why}");
+                if let Some(msg) = &busy {
+                    let _ = stream.set_nonblocking(true);
+                    let _ = (&stream).write_all(msg);
+                }
                 continue;
             }
         };
@@ -202,5 +227,25 @@ impl Made {
         for p in &self.0 {
             let _ = std::fs::remove_file(p);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_uid_cannot_take_every_slot_and_slots_come_back() {
+        let limit = Limit::new(3, 2);
+        let a1 = limit.take(1000).unwrap();
+        let _a2 = limit.take(1000).unwrap();
+        let e = limit.take(1000).err().unwrap();
+        assert!(e.contains("uid 1000 has 2 connections"), "{e}");
+        let _b = limit.take(33).unwrap();
+        let e = limit.take(0).err().unwrap();
+        assert!(e.contains("3 clients already"), "{e}");
+        drop(a1);
+        assert!(limit.take(1000).is_ok(), "a slot comes back when dropped");
+        assert_eq!(limit.active().total, 3 - 1, "the taken one above was dropped at once");
     }
 }

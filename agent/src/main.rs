@@ -217,7 +217,7 @@ fn run(policy: Policy) -> Result<(), String> {
             .as_ref()
             .map_or("-".into(), |p| p.display().to_string()),
     );
-    let limit = Limit::new(policy.max_clients);
+    let limit = Limit::new(policy.max_clients, policy.max_clients_per_uid);
     let shared = Arc::new(Shared {
         ssh: ssh::SshState::new(&policy),
         agent,

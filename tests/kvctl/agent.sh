@@ -39,6 +39,8 @@ cat > "$tmp/agent.toml" <<EOF
 [agent]
 socket = "$sock"
 io_timeout_secs = 2
+max_clients = 64
+max_clients_per_uid = 64
 
 [keystore]
 dir = "$ks"
@@ -207,12 +209,37 @@ sleep 0.5
 expect "after all that the agent holds the fds it started with" "$fds0" "$(nfds "$agent")"
 kill -0 "$agent" 2>/dev/null && ok "the agent is still running" || fail "the agent is still running" "$(tail "$log")"
 
-# Over max_clients: a second agent that takes 4.
-sed -e "s|^socket = .*|socket = \"$tmp/small.sock\"|" -e 's/^io_timeout_secs = 2/io_timeout_secs = 5\nmax_clients = 4/' \
+# The limits: a second agent that takes 6 connections, 3 per uid (with a
+# 30 s io_timeout, so that idle ones stay for the test).
+sed -e "s|^socket = .*|socket = \"$tmp/small.sock\"|" -e 's/^io_timeout_secs = 2/io_timeout_secs = 30/' \
+    -e 's/^max_clients = 64/max_clients = 6/' -e 's/^max_clients_per_uid = 64/max_clients_per_uid = 3/' \
   "$tmp/agent.toml" > "$tmp/small.toml"
+cp "$KV_ROOT/tests/kvctl/agent_client.py" "$tmp/bin/"   # for uid 65534 and 65533
+# hold AS_UID N WANT: N idle connections of AS_UID, one more expected to be
+# told WANT (busy|none), then held 10 s; prints "holding" once they are.
+hold() {
+  setpriv --reuid="$1" --regid="$1" --clear-groups /usr/bin/python3 "$tmp/bin/agent_client.py" \
+    "$tmp/small.sock" hold "$2" 10 "$3"
+}
 if start_agent "$tmp/small.toml" "$tmp/small.log"; then
-  run "max_clients: one more is told busy, served again once they leave" client "$tmp/small.sock" busy 4
+  hold 65534 3 busy > "$tmp/hold1" 2>&1 &
+  h1=$!
+  for _ in $(seq 50); do grep -q holding "$tmp/hold1" && break; sleep 0.1; done
+  expect "max_clients_per_uid: uid 65534's fourth connection is told busy" holding "$(cat "$tmp/hold1")"
+  run "...while root is still served" kvctl agent list --socket "$tmp/small.sock"
+  hold 0 3 none > "$tmp/hold2" 2>&1 &
+  h2=$!
+  for _ in $(seq 50); do grep -q holding "$tmp/hold2" && break; sleep 0.1; done
+  run "max_clients: with 6 held, a third uid is told busy" hold 65533 0 busy
+  wait "$h1" "$h2"
+  grep -q "refused a connection: uid 65534 has 3 connections already" "$tmp/small.log" \
+    && ok "...the log says which limit" || fail "...the log says which limit" "$(tail -3 "$tmp/small.log")"
+  grep -q "refused a connection: 6 clients already" "$tmp/small.log" \
+    && ok "...both limits" || fail "...both limits" "$(tail -3 "$tmp/small.log")"
+  run "once they leave, served again" kvctl agent list --socket "$tmp/small.sock"
   kill "$agent"
+else
+  fail "a second agent with small limits" "$(cat "$tmp/small.log")"
 fi
 
 # --- restart: a handle outlives the agent; a new agent replaces the socket.

@@ -114,24 +114,21 @@ def do_exchange(name, pubhex, kvctl):
     print("ok")
 
 
-def busy(max_clients):
-    """max_clients idle connections fill the agent; one more is told busy;
-    once they go, requests are served again."""
-    idle = [connect() for _ in range(int(max_clients))]
+def hold(n, seconds, want):
+    """n idle connections (the agent reads nothing from them until its io
+    timeout); then one more, which must be told busy (want=busy) or
+    nothing is tried (want=none); prints "holding" and holds them."""
+    idle = [connect() for _ in range(int(n))]
     time.sleep(0.5)  # accepted
-    # Told at once, before it says anything (the agent reads nothing from it).
-    answer, _ = read_answer(connect())
-    if not answer or answer.get("error", {}).get("kind") != "busy":
-        die(f"one more than max_clients was not told busy: {answer}")
+    if want == "busy":
+        # Told at once, before it says anything.
+        answer, _ = read_answer(connect())
+        if not answer or answer.get("error", {}).get("kind") != "busy":
+            die(f"one more connection was not told busy: {answer}")
+    print("holding", flush=True)
+    time.sleep(float(seconds))
     for c in idle:
         c.close()
-    for _ in range(50):
-        time.sleep(0.1)
-        _, answer, _ = ask({"v": 1, "op": "list"})
-        if answer and answer.get("ok"):
-            print("ok")
-            return
-    die(f"not served after the idle clients left: {answer}")
 
 
 def slow(timeout):
@@ -236,5 +233,5 @@ def concurrent(n, keys):
 
 cmd = sys.argv[2]
 args = sys.argv[3:]
-{"request": do_request, "exchange": do_exchange, "busy": busy, "slow": slow, "trickle": trickle,
+{"request": do_request, "exchange": do_exchange, "hold": hold, "slow": slow, "trickle": trickle,
  "huge": huge, "fd-flood": fd_flood, "never-read": never_read, "concurrent": concurrent}[cmd](*args)
