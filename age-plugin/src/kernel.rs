@@ -68,7 +68,7 @@ impl Finder {
         if let Some(v) = &self.env_vault {
             return Ok(v.clone());
         }
-        let v = Rc::new(Vault::from_env().map_err(|e| says(&e))?);
+        let v = Rc::new(Vault::from_env().map_err(|e| e.to_string())?);
         self.env_vault = Some(v.clone());
         Ok(v)
     }
@@ -95,11 +95,6 @@ pub struct KernelKey {
     public: Option<[u8; 32]>,
 }
 
-/// A keyvault error, as a sentence (its Display explains the errno).
-fn says(e: &keyvault::Error) -> String {
-    e.to_string()
-}
-
 impl KernelKey {
     /// Checks that the key is X25519 and reads its public key (both need
     /// GETINFO).
@@ -107,8 +102,8 @@ impl KernelKey {
         let name = &self.name;
         let info = vault.info(id).map_err(|e| {
             Failure::Key(match e.kind() {
-                keyvault::ErrorKind::KeyNotFound => format!("no key {name}: {whose}: {}", says(&e)),
-                _ => format!("key {name}: {whose}: {}", says(&e)),
+                keyvault::ErrorKind::KeyNotFound => format!("no key {name}: {whose}: {}", e),
+                _ => format!("key {name}: {whose}: {}", e),
             })
         })?;
         if info.algorithm != Some(Algorithm::X25519) {
@@ -119,7 +114,7 @@ impl KernelKey {
         }
         vault
             .public_key(id)
-            .map_err(|e| Failure::Key(format!("key {name}: {whose}: {}", says(&e))))
+            .map_err(|e| Failure::Key(format!("key {name}: {whose}: {}", e)))
     }
 
     fn agent_failure(&self, socket: &std::path::Path, e: AgentError) -> Failure {
@@ -227,15 +222,15 @@ impl Agreement for KernelKey {
                         // Our KDF and algorithm are valid: EINVAL is the share.
                         libc::EINVAL => Failure::BadShare(format!(
                             "the X25519 share is a low-order point: {}",
-                            says(&e)
+                            e
                         )),
-                        _ => Failure::Key(format!("key {name}: {}", says(&e))),
+                        _ => Failure::Key(format!("key {name}: {}", e)),
                     })?;
                 let opened = decrypt(vault, derived, body);
                 // The key is spent (one use); if this handle cannot destroy,
                 // its lifetime ends it.
                 let _ = vault.destroy(derived);
-                opened.map_err(|e| Failure::Key(format!("key {name}: {}", says(&e))))
+                opened.map_err(|e| Failure::Key(format!("key {name}: {}", e)))
             }
             Where::Agent { socket, .. } => {
                 let ex = agent::exchange(
@@ -248,7 +243,7 @@ impl Agreement for KernelKey {
                 .map_err(|e| self.agent_failure(socket, e))?;
                 // Dropping `ex` hangs up: the agent destroys the derived key.
                 decrypt(&ex.vault, ex.key, body)
-                    .map_err(|e| Failure::Key(format!("key {name}: {}", says(&e))))
+                    .map_err(|e| Failure::Key(format!("key {name}: {}", e)))
             }
         }
     }

@@ -4,11 +4,11 @@
 
 use crate::config::GRANTABLE;
 use crate::keys::{AgentKey, Origin};
-use crate::listen::Conn;
+use crate::listen::{read_by, Conn};
 use crate::{log, policy, Shared};
 use keyvault::agent::{Answer, Listing, Refusal, Request, MAX_LINE, VERSION};
 use keyvault::{Algorithm, Caps, HashAlg, Kdf, KeyId, KeyOptions};
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -58,28 +58,10 @@ fn read_request(stream: &mut UnixStream, timeout: Duration) -> Result<Vec<u8>, S
     let mut buf = Vec::with_capacity(512);
     let mut chunk = [0u8; 4096];
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(format!(
-                "no complete request within {} s",
-                timeout.as_secs()
-            ));
+        let n = read_by(stream, &mut chunk, deadline, timeout, "request")?;
+        if n == 0 {
+            return Err("the client hung up before a complete request".into());
         }
-        stream
-            .set_read_timeout(Some(left))
-            .map_err(|e| e.to_string())?;
-        let n = match stream.read(&mut chunk) {
-            Ok(0) => return Err("the client hung up before a complete request".into()),
-            Ok(n) => n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Err(format!(
-                    "no complete request within {} s",
-                    timeout.as_secs()
-                ))
-            }
-            Err(e) => return Err(e.to_string()),
-        };
         let start = buf.len();
         buf.extend_from_slice(&chunk[..n]);
         if let Some(end) = buf[start..].iter().position(|&b| b == b'\n') {

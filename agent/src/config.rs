@@ -207,15 +207,15 @@ impl Policy {
         if c.agent.max_clients == 0 || c.agent.max_clients > 4096 {
             return Err("agent.max_clients: 1 to 4096".into());
         }
-        let per_uid = c.agent.max_clients_per_uid.unwrap_or((c.agent.max_clients / 4).max(1));
+        let per_uid = c
+            .agent
+            .max_clients_per_uid
+            .unwrap_or((c.agent.max_clients / 4).max(1));
         if per_uid == 0 || per_uid > c.agent.max_clients {
             return Err("agent.max_clients_per_uid: 1 to max_clients".into());
         }
         if c.agent.io_timeout_secs == 0 || c.agent.io_timeout_secs > 3600 {
             return Err("agent.io_timeout_secs: 1 to 3600".into());
-        }
-        if c.agent.socket.is_none() && c.agent.ssh_socket.is_none() {
-            // Socket activation can still give sockets; checked at start.
         }
         let keystore = match c.keystore {
             None => None,
@@ -423,7 +423,10 @@ caps = ["sign", "exchange"]
                 "second key",
             ),
             ("[agent]\nmax_clients = 0", "max_clients"),
-            ("[agent]\nmax_clients = 8\nmax_clients_per_uid = 9", "max_clients_per_uid"),
+            (
+                "[agent]\nmax_clients = 8\nmax_clients_per_uid = 9",
+                "max_clients_per_uid",
+            ),
             (
                 "[keystore]\ndir = \"/k\"\nroot = \"%nope\"",
                 "keystore.root",

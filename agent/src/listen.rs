@@ -4,14 +4,14 @@
 
 use crate::log;
 use crate::peer::Peer;
-use std::io::{ErrorKind, Write};
+use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The stack of each connection's thread (the ssh face wipes the lower
 /// half of it after each message: see ssh.rs).
@@ -90,6 +90,37 @@ pub fn bind(path: &Path, mode: u32) -> Result<UnixListener, String> {
     Ok(listener)
 }
 
+/// One read(2) from a client that must return by `deadline`: `Ok(0)` when
+/// the client hung up, else how many bytes came; a late one is the error
+/// "no complete WHAT within N s" (`timeout` is what the deadline came from).
+/// The broker's request lines and the ssh face's messages are read with it.
+pub fn read_by(
+    stream: &mut UnixStream,
+    buf: &mut [u8],
+    deadline: Instant,
+    timeout: Duration,
+    what: &str,
+) -> Result<usize, String> {
+    let late = || format!("no complete {what} within {} s", timeout.as_secs());
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(late());
+        }
+        stream
+            .set_read_timeout(Some(left))
+            .map_err(|e| e.to_string())?;
+        match stream.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(late())
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
 /// One accepted connection and who made it.
 pub struct Conn {
     pub stream: UnixStream,
@@ -134,7 +165,10 @@ impl Limit {
         }
         let mine = a.per_uid.entry(uid).or_default();
         if *mine >= self.0.max_per_uid {
-            return Err(format!("uid {uid} has {} connections already", self.0.max_per_uid));
+            return Err(format!(
+                "uid {uid} has {} connections already",
+                self.0.max_per_uid
+            ));
         }
         *mine += 1;
         a.total += 1;
@@ -246,6 +280,10 @@ mod tests {
         assert!(e.contains("3 clients already"), "{e}");
         drop(a1);
         assert!(limit.take(1000).is_ok(), "a slot comes back when dropped");
-        assert_eq!(limit.active().total, 3 - 1, "the taken one above was dropped at once");
+        assert_eq!(
+            limit.active().total,
+            3 - 1,
+            "the taken one above was dropped at once"
+        );
     }
 }

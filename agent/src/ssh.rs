@@ -10,7 +10,7 @@
 
 use crate::config::Policy;
 use crate::keys::{AgentKey, Origin};
-use crate::listen::{Conn, THREAD_STACK};
+use crate::listen::{read_by, Conn, THREAD_STACK};
 use crate::peer::Peer;
 use crate::{log, Shared};
 use keyvault::{Algorithm, Caps, KeyId, KeyOptions};
@@ -197,24 +197,11 @@ fn read_within(
     deadline: Instant,
     timeout: Duration,
 ) -> Result<(), String> {
-    let late = || format!("no complete message within {} s", timeout.as_secs());
     let mut at = 0;
     while at < buf.len() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(late());
-        }
-        stream
-            .set_read_timeout(Some(left))
-            .map_err(|e| e.to_string())?;
-        match stream.read(&mut buf[at..]) {
-            Ok(0) => return Err("the client hung up in the middle of a message".into()),
-            Ok(n) => at += n,
-            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                return Err(late())
-            }
-            Err(e) => return Err(e.to_string()),
+        match read_by(stream, &mut buf[at..], deadline, timeout, "message")? {
+            0 => return Err("the client hung up in the middle of a message".into()),
+            n => at += n,
         }
     }
     Ok(())

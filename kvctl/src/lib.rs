@@ -783,9 +783,6 @@ fn exec(
     store: Option<&keystore::StoreArgs>,
     cmd: &[OsString],
 ) -> Result<(), Fail> {
-    if cmd.is_empty() {
-        return Err(Fail::usage("exec needs a command to run"));
-    }
     let key_env = match store {
         Some(s) => keystore::env(&keystore::load(&v, s)?),
         None => Vec::new(),

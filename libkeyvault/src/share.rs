@@ -285,6 +285,30 @@ mod tests {
     }
 
     #[test]
+    fn send_with_carries_a_message_and_refuses_an_empty_one() {
+        let (path, file) = scratch("send-with");
+        let (a, b) = UnixStream::pair().expect("socketpair");
+        let v = Vault::from_fd(file.into());
+        let e = v.send_with(&a, b"").unwrap_err();
+        assert_eq!((e.op(), e.errno()), (SEND, libc::EINVAL));
+        v.send_with(&a, b"answer\n").expect("send_with");
+        let mut got = [0u8; 16];
+        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+        let mut iov = [IoSliceMut::new(&mut got)];
+        let msg = recvmsg::<()>(b.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::empty())
+            .expect("recvmsg");
+        let fds = received_fds(&msg).expect("fds");
+        assert_eq!(
+            (msg.bytes, fds.len()),
+            (7, 1),
+            "the whole message, one fd on it"
+        );
+        assert_eq!(&got[..7], b"answer\n");
+        drop(fds);
+        std::fs::remove_file(path).ok();
+    }
+
+    #[test]
     fn a_received_fd_that_is_not_a_vault_is_no_device_and_closed() {
         let (path, file) = scratch("not-a-vault");
         let (a, b) = UnixStream::pair().expect("socketpair");
